@@ -1,0 +1,44 @@
+"""Policy settings and the agency registry as values (CONTRACT.md; RULES.md: age range is an assumption)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CoverageStartRule(StrEnum):
+    """When coverage starts relative to the enrolment date (Asia/Jakarta)."""
+
+    NEXT_MONTH = "NEXT_MONTH"  # contract default: first day of the month after enrolment
+    SAME_MONTH = "SAME_MONTH"  # first day of the month of enrolment
+
+
+@dataclass(frozen=True)
+class Agency:
+    """An OPD that may propose workers, and who pays for them from which budget."""
+
+    code: str
+    name: str
+    sector: str
+    payer_code: str
+    funding_source: str
+    quota: int | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Eligibility and coverage settings; defaults follow CONTRACT.md and RULES.md."""
+
+    min_age: int = 18
+    max_age: int = 65
+    ceiling: int = 26_000
+    target: int = 26_000
+    coverage_start_rule: CoverageStartRule = CoverageStartRule.NEXT_MONTH
+    agencies: tuple[Agency, ...] = field(default_factory=tuple)
+
+    def agency(self, code: str) -> Agency | None:
+        """The registered agency with this code, if any."""
+        for agency in self.agencies:
+            if agency.code == code:
+                return agency
+        return None
