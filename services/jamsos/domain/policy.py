@@ -1,4 +1,7 @@
-"""Policy settings and the agency registry as values (CONTRACT.md; RULES.md: age range is an assumption)."""
+"""Policy settings and the agency registry as values.
+
+Sources: CONTRACT.md (defaults); RULES.md (the 18-65 age range is an assumption).
+"""
 
 from __future__ import annotations
 

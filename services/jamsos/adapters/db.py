@@ -1,0 +1,102 @@
+"""asyncpg pool, JSON codecs, migration runner and the agency registry sync."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from jamsos.domain.policy import Agency
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "infra" / "migrations"
+_MIGRATION_LOCK = 7_301_901  # advisory lock key: one migrator at a time
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
+    """A pool whose connections read and write json/jsonb as Python values."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=120
+    )
+    assert pool is not None
+    return pool
+
+
+def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    """Numbered SQL files (NNNN_name.sql) in the order they apply."""
+    return sorted(p for p in directory.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the migrations not yet recorded, each in its own transaction; safe to re-run."""
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for path in migration_files(directory):
+            if path.stem in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(path.read_text("utf-8"))
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", path.stem)
+            applied.append(path.stem)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied
+
+
+async def sync_agencies(conn: asyncpg.Connection, agencies: Sequence[Agency]) -> None:
+    """Make the agencies table equal the configured registry (config is the source of truth)."""
+    async with conn.transaction():
+        await conn.execute(
+            """
+            INSERT INTO agencies (code, name, sector, payer_code, funding_source, quota)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                 $6::int[])
+            ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, sector = EXCLUDED.sector,
+                payer_code = EXCLUDED.payer_code, funding_source = EXCLUDED.funding_source,
+                quota = EXCLUDED.quota
+            """,
+            [a.code for a in agencies],
+            [a.name for a in agencies],
+            [a.sector for a in agencies],
+            [a.payer_code for a in agencies],
+            [a.funding_source for a in agencies],
+            [a.quota for a in agencies],
+        )
+        await conn.execute(
+            "DELETE FROM agencies WHERE NOT (code = ANY($1::text[]))", [a.code for a in agencies]
+        )
+
+
+async def ensure_database(admin_dsn: str, name: str) -> None:
+    """Create database `name` through `admin_dsn` if it does not exist."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{_identifier(name)}"')
+    finally:
+        await conn.close()
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unsafe database name {name!r}")
+    return name
+
+
+def records(rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Rows as plain dicts."""
+    return [dict(r) for r in rows]

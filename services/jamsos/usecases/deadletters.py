@@ -1,0 +1,33 @@
+"""Turn an unprocessable record into a dead letter: a DB row plus a `jamsos.dlq.v1` event."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+
+from jamsos_schemas import topics
+from jamsos_schemas.dlq import DeadLetterV1
+
+from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.adapters.repository import DeadLetter
+from jamsos.domain.identity import event_id
+
+
+def dead_letter(record: Inbound, error: str, now: dt.datetime) -> tuple[DeadLetter, OutboxEvent]:
+    """The dead letter for `record`; its id is derived from where it was and what it held."""
+    digest = hashlib.sha256(record.value).hexdigest()
+    eid = event_id("dlq", record.topic, str(record.partition), str(record.offset), digest, error)
+    key = None if record.key is None else record.key.decode("utf-8", errors="replace")
+    event = DeadLetterV1(
+        event_id=eid,
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=key,
+        value_b64=base64.b64encode(record.value).decode("ascii"),
+        error=error,
+        failed_at=now,
+    )
+    return DeadLetter(eid, record, error), OutboxEvent.of(topics.DLQ, key, event, eid)

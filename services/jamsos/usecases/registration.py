@@ -1,0 +1,208 @@
+"""Registration: identify each submission, reject what cannot be verified, de-duplicate by NIK.
+
+One transaction per batch: submissions (the inbox), NIK claims, decisions and outbox events
+commit together, and only then is the Kafka offset committed by the worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from jamsos_schemas import topics
+from jamsos_schemas.registration import (
+    Reason,
+    ReasonCode,
+    RegistrationAcceptedV1,
+    RegistrationDuplicateV1,
+    RegistrationRejectedV1,
+    RegistrationSubmittedV1,
+)
+from pydantic import ValidationError
+
+from jamsos.adapters import outbox, repository
+from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.adapters.repository import Claim, Decision, DeadLetter, Identity, NewSubmission
+from jamsos.domain.eligibility import personal_reasons
+from jamsos.domain.identity import event_id
+from jamsos.domain.policy import Policy
+from jamsos.usecases.deadletters import dead_letter
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did, for logs and tests."""
+
+    received: int = 0
+    new: int = 0
+    repeated: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        """Count one outcome."""
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+
+@dataclass(frozen=True)
+class _Readable:
+    record: Inbound
+    identity: Identity
+    payload: dict[str, Any]
+    content_hash: str
+
+
+def _read(record: Inbound) -> _Readable | str:
+    """The submission's identity and JSON payload, or why it cannot be read."""
+    try:
+        payload = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"UNREADABLE: not UTF-8 JSON ({error})"
+    if not isinstance(payload, dict):
+        return "UNREADABLE: the value is not a JSON object"
+    agency, sid = payload.get("agency_code"), payload.get("submission_id")
+    missing = [
+        name for name, v in (("agency_code", agency), ("submission_id", sid))
+        if not isinstance(v, str) or not v.strip()
+    ]
+    if missing:
+        return f"IDENTITY_MISSING: no usable {' or '.join(missing)}"
+    assert isinstance(agency, str) and isinstance(sid, str)
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return _Readable(record, (agency, sid), payload, digest)
+
+
+def schema_reasons(error: ValidationError) -> list[Reason]:
+    """Every field error of a submission as one SCHEMA_INVALID reason."""
+    details = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+    ]
+    return [Reason(code=ReasonCode.SCHEMA_INVALID, detail="; ".join(details))]
+
+
+def _worker_field(payload: dict[str, Any], *path: str) -> str | None:
+    node: Any = payload.get("worker")
+    for name in path:
+        node = node.get(name) if isinstance(node, dict) else None
+    return node if isinstance(node, str) else None
+
+
+def _rejected(identity: Identity, nik: str, reasons: list[Reason], now: dt.datetime) -> OutboxEvent:
+    eid = event_id("rejected", *identity)
+    event = RegistrationRejectedV1(
+        event_id=eid, submission_id=identity[1], agency_code=identity[0], nik=nik,
+        decided_at=now, reasons=reasons,
+    )
+    return OutboxEvent.of(topics.REJECTED, nik, event, eid)
+
+
+async def register(
+    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+) -> BatchSummary:
+    """Decide a batch of `registration.submitted` records in one transaction."""
+    summary = BatchSummary(received=len(records))
+    letters: list[tuple[DeadLetter, OutboxEvent]] = []
+    firsts: dict[Identity, _Readable] = {}
+    repeats: list[_Readable] = []
+    for record in records:
+        read = _read(record)
+        if isinstance(read, str):
+            letters.append(dead_letter(record, read, now))
+        elif read.identity in firsts:
+            repeats.append(read)
+        else:
+            firsts[read.identity] = read
+
+    rows = [
+        NewSubmission(
+            r.identity[0], r.identity[1], r.content_hash, _worker_field(r.payload, "nik"),
+            _worker_field(r.payload, "address", "village_code"), r.payload,
+        )
+        for r in firsts.values()
+    ]
+    events: list[OutboxEvent] = []
+    decisions: list[Decision] = []
+    claims: list[Claim] = []
+    accepted: dict[Identity, RegistrationSubmittedV1] = {}
+    async with pool.acquire() as conn, conn.transaction():
+        new = await repository.insert_submissions(conn, rows, now)
+        known = await repository.content_hashes(
+            conn, [r.identity for r in [*firsts.values(), *repeats] if r.identity not in new]
+        )
+        for read in [*firsts.values(), *repeats]:
+            if read.identity in new and read is firsts[read.identity]:
+                continue
+            stored = known.get(read.identity, firsts[read.identity].content_hash)
+            if stored == read.content_hash:
+                summary.repeated += 1
+            else:
+                letters.append(dead_letter(
+                    read.record,
+                    "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different"
+                    " content",
+                    now,
+                ))
+        for identity in new:
+            read = firsts[identity]
+            nik = _worker_field(read.payload, "nik") or ""
+            agency = policy.agency(identity[0])
+            try:
+                submission = RegistrationSubmittedV1.model_validate_json(read.record.value)
+            except ValidationError as error:
+                reasons = schema_reasons(error)
+                if agency is None:
+                    reasons.append(_unknown_agency(identity[0]))
+            else:
+                reasons = [] if agency is not None else [
+                    _unknown_agency(identity[0]),
+                    *personal_reasons(submission.worker, submission.submitted_at, policy),
+                ]
+                if not reasons:
+                    claims.append(Claim(submission.worker.nik, *identity))
+                    accepted[identity] = submission
+                    continue
+            decisions.append(Decision(*identity, "REJECTED", [r.model_dump() for r in reasons]))
+            events.append(_rejected(identity, nik, reasons, now))
+        holders_needed = await repository.claim_niks(conn, claims, now)
+        losers = [c for c in claims if (c.agency_code, c.submission_id) not in holders_needed]
+        holders = await repository.claim_holders(conn, [c.nik for c in losers])
+        for claim in claims:
+            identity = (claim.agency_code, claim.submission_id)
+            if identity in holders_needed:
+                eid = event_id("accepted", *identity)
+                event = RegistrationAcceptedV1(
+                    event_id=eid, received_at=now, submission=accepted[identity]
+                )
+                events.append(OutboxEvent.of(topics.ACCEPTED, claim.nik, event, eid))
+                summary.count("ACCEPTED")
+                continue
+            holder = holders[claim.nik]
+            decisions.append(
+                Decision(*identity, "DUPLICATE", existing_agency_code=holder.agency_code,
+                         membership_no=None)
+            )
+            eid = event_id("duplicate", *identity)
+            duplicate = RegistrationDuplicateV1(
+                event_id=eid, submission_id=identity[1], agency_code=identity[0], nik=claim.nik,
+                decided_at=now, existing_membership_no=holder.membership_no,
+                existing_agency_code=holder.agency_code,
+            )
+            events.append(OutboxEvent.of(topics.DUPLICATE, claim.nik, duplicate, eid))
+        for decision in decisions:
+            summary.count(decision.status)
+        await repository.record_decisions(conn, decisions, now)
+        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
+        await outbox.add(conn, [*events, *(e for _, e in letters)])
+    summary.new = len(new)
+    summary.counts["DLQ"] = len(letters)
+    return summary
+
+
+def _unknown_agency(code: str) -> Reason:
+    return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")

@@ -1,0 +1,52 @@
+"""Registration service entry: `jamsos.registration.submitted.v1` → registration use case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaRouter
+from jamsos_schemas import topics
+from jamsos_schemas.registration import (
+    RegistrationAcceptedV1,
+    RegistrationDuplicateV1,
+    RegistrationRejectedV1,
+    RegistrationSubmittedV1,
+)
+from jamsos_schemas.dlq import DeadLetterV1
+
+from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.usecases.registration import register
+from jamsos.workers.runtime import Runtime, pause_on_failure
+
+
+def router(runtime: Runtime) -> KafkaRouter:
+    """Subscribers and documented publishers of the registration service."""
+    r = KafkaRouter()
+    settings = runtime.settings
+
+    @r.subscriber(
+        topics.SUBMITTED,
+        group_id=f"{settings.group_prefix}.registration",
+        batch=True,
+        max_records=settings.batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_records,
+        title="registration:submitted",
+        description="Identify, validate and de-duplicate agency submissions (raw bytes).",
+    )
+    async def on_submitted(records: Any) -> None:
+        batch = inbound(records)
+        await pause_on_failure(
+            lambda: register(runtime.pool, batch, settings.policy, runtime.clock()),
+            "registration batch",
+        )
+
+    r.publisher(topics.SUBMITTED, schema=RegistrationSubmittedV1, title="agency:submitted",
+                description="Agency systems and `jamsos submit` publish one worker per message.")
+    r.publisher(topics.ACCEPTED, schema=RegistrationAcceptedV1, title="registration:accepted")
+    r.publisher(topics.DUPLICATE, schema=RegistrationDuplicateV1, title="registration:duplicate")
+    r.publisher(topics.REJECTED, schema=RegistrationRejectedV1, title="registration:rejected")
+    r.publisher(topics.DLQ, schema=DeadLetterV1, title="registration:dlq")
+    return r

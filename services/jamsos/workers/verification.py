@@ -1,0 +1,43 @@
+"""Verification service entry: accepted submissions → eligibility and enrolment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaRouter
+from jamsos_schemas import topics
+from jamsos_schemas.participant import ParticipantEnrolledV1
+from jamsos_schemas.registration import RegistrationRejectedV1
+
+from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.usecases.verification import verify
+from jamsos.workers.runtime import Runtime, pause_on_failure
+
+
+def router(runtime: Runtime) -> KafkaRouter:
+    """Subscribers and documented publishers of the verification (enrolment) service."""
+    r = KafkaRouter()
+    settings = runtime.settings
+
+    @r.subscriber(
+        topics.ACCEPTED,
+        group_id=f"{settings.group_prefix}.verification",
+        batch=True,
+        max_records=settings.batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_records,
+        title="verification:accepted",
+        description="Check every eligibility rule; enrol or reject with all reasons.",
+    )
+    async def on_accepted(records: Any) -> None:
+        batch = inbound(records)
+        await pause_on_failure(
+            lambda: verify(runtime.pool, batch, settings.policy, runtime.clock()),
+            "verification batch",
+        )
+
+    r.publisher(topics.ENROLLED, schema=ParticipantEnrolledV1, title="verification:enrolled")
+    r.publisher(topics.REJECTED, schema=RegistrationRejectedV1, title="verification:rejected")
+    return r

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real PostgreSQL (per-test database from a migrated template) and a real
+tansu broker per test, plus `wait_until` for waiting on conditions with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from jamsos_schemas import topics
+
+from jamsos.adapters import db
+from jamsos.adapters.embedded import embedded_broker, embedded_database
+from jamsos.adapters.kafka import create_topics, wait_for_broker
+from jamsos.bootstrap import build_app, wait_assigned
+from jamsos.settings import Settings, load_settings
+from jamsos.workers.runtime import Runtime
+
+DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server DSN pointing at database `name`."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[Any]], timeout: float = 60.0, what: str = "condition"
+) -> Any:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def _server_reachable(dsn: str) -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server: JAMSOS_TEST_DATABASE_URL, the machine's 127.0.0.1:5432, or embedded."""
+    dsn = os.environ.get("JAMSOS_TEST_DATABASE_URL", DEFAULT_ADMIN_DSN)
+    if _server_reachable(dsn):
+        yield dsn
+        return
+    with embedded_database(tmp_path_factory.mktemp("pg")) as embedded:
+        yield embedded
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_admin_dsn: str) -> AsyncIterator[str]:
+    """A migrated database that every test database is copied from."""
+    name = f"jamsos_tmpl_{os.getpid()}"
+    admin = await asyncpg.connect(pg_admin_dsn)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(with_database(pg_admin_dsn, name))
+    await db.migrate(conn)
+    await conn.close()
+    yield name
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def database_url(pg_admin_dsn: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"jamsos_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    yield with_database(pg_admin_dsn, name)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test's database."""
+    p = await db.create_pool(database_url)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def kafka_bootstrap(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh tansu broker (memory storage) with every topic created."""
+    with embedded_broker(tmp_path / "tansu") as bootstrap:
+        await wait_for_broker(bootstrap)
+        await create_topics(bootstrap, topics.ALL_TOPICS, partitions=3)
+        yield bootstrap
+
+
+@pytest.fixture
+def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings for this test's broker and database (default policy and agencies)."""
+    base = load_settings(env={}, cwd=tmp_path)
+    return replace(
+        base,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        state_dir=tmp_path,
+        partitions=3,
+        relay_idle_seconds=0.02,
+        group_prefix=f"test-{uuid.uuid4().hex[:6]}",
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, services: list[str], runtime: Runtime | None = None
+) -> AsyncIterator[Runtime]:
+    """Run services in this process until the block ends; waits for the group join."""
+    runtime = runtime or Runtime(settings)
+    app, broker = build_app(settings, services, runtime)
+    await app.start()
+    try:
+        await wait_assigned(broker)
+        yield runtime
+    finally:
+        await app.stop()

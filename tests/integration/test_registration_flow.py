@@ -1,0 +1,62 @@
+"""Registration and verification against real PostgreSQL and the tansu broker."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from jamsos_schemas import topics
+
+from jamsos.settings import Settings
+from tests.conftest import running, wait_until
+from tests.factory import submission
+
+pytestmark = pytest.mark.integration
+
+
+async def publish(bootstrap: str, messages: list[tuple[str | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topics.SUBMITTED, value, key=None if key is None else key.encode())
+            for key, value in messages
+        ]
+        for f in futures:
+            await f
+    finally:
+        await producer.stop()
+
+
+def as_message(payload: dict[str, Any]) -> tuple[str | None, bytes]:
+    return payload["worker"]["nik"] if isinstance(payload.get("worker"), dict) else None, json.dumps(
+        payload
+    ).encode()
+
+
+async def statuses(pool: asyncpg.Pool) -> dict[str, str]:
+    rows = await pool.fetch("SELECT submission_id, status FROM submissions")
+    return {r["submission_id"]: r["status"] for r in rows}
+
+
+async def test_contract_example_is_enrolled_once_even_when_published_twice(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    payload = submission()
+    async with running(settings, ["registration", "verification"]):
+        await publish(settings.kafka_bootstrap or "", [as_message(payload), as_message(payload)])
+
+        async def enrolled_and_published() -> bool:
+            n = await pool.fetchval(
+                "SELECT count(*) FROM outbox WHERE topic = $1 AND published_at IS NOT NULL",
+                topics.ENROLLED,
+            )
+            return bool(n)
+
+        await wait_until(enrolled_and_published, what="enrolment")
+    assert await statuses(pool) == {payload["submission_id"]: "ENROLLED"}
+    rows = await pool.fetch("SELECT topic FROM outbox")
+    assert sorted(r["topic"] for r in rows) == sorted([topics.ACCEPTED, topics.ENROLLED])

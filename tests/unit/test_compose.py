@@ -1,0 +1,144 @@
+"""docker-compose.yml and the Dockerfile describe a deployment the code actually supports."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text("utf-8")
+COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERFILE_TEXT = DOCKERFILE.read_text("utf-8") if DOCKERFILE.is_file() else ""
+SETTINGS_TEXT = (ROOT / "services" / "jamsos" / "settings.py").read_text("utf-8")
+RUNNING = ("registration", "verification", "billing")
+JAMSOS_SERVICES = sorted(name for name, service in SERVICES.items() if "build" in service)
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def _words(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def _dockerfile_entrypoint() -> list[str]:
+    lines = DOCKERFILE_TEXT.splitlines()
+    entrypoints = [line.split(None, 1)[1] for line in lines if line.startswith("ENTRYPOINT ")]
+    assert entrypoints, "the Dockerfile has no ENTRYPOINT"
+    last = entrypoints[-1].strip()
+    return json.loads(last) if last.startswith("[") else shlex.split(last)
+
+
+def _argv(service: dict[str, Any]) -> list[str]:
+    entrypoint = _words(service.get("entrypoint")) or _dockerfile_entrypoint()
+    return entrypoint + _words(service.get("command"))
+
+
+def _kafka() -> dict[str, Any]:
+    kafka = [s for s in SERVICES.values() if str(s.get("image", "")).startswith("apache/kafka:")]
+    assert len(kafka) == 1, "expected exactly one apache/kafka service"
+    return kafka[0]
+
+
+def _postgres_service() -> tuple[str, dict[str, Any]]:
+    found = [(n, s) for n, s in SERVICES.items() if str(s.get("image", "")).startswith("postgres:")]
+    assert len(found) == 1, "expected exactly one postgres service"
+    return found[0]
+
+
+def test_kafka_service_runs_kraft_broker_and_controller_without_zookeeper() -> None:
+    roles = _environment(_kafka())["KAFKA_PROCESS_ROLES"].split(",")
+    assert {"broker", "controller"} <= {r.strip() for r in roles}
+    assert "zookeeper" not in COMPOSE_TEXT.lower()
+
+
+def test_kafka_service_disables_topic_auto_creation() -> None:
+    assert _environment(_kafka())["KAFKA_AUTO_CREATE_TOPICS_ENABLE"].lower() == "false"
+
+
+def test_postgres_image_is_version_16_or_newer() -> None:
+    _, postgres = _postgres_service()
+    major = re.match(r"postgres:(\d+)", postgres["image"])
+    assert major is not None and int(major.group(1)) >= 16
+
+
+@pytest.mark.parametrize("name", RUNNING)
+def test_service_container_runs_jamsos_run_with_its_name(name: str) -> None:
+    assert _argv(SERVICES[name]) == ["jamsos", "run", name]
+
+
+@pytest.mark.parametrize("name", RUNNING)
+def test_service_container_starts_after_topics_and_migrations_succeed(name: str) -> None:
+    depends = SERVICES[name]["depends_on"]
+    for one_shot in ("topics", "migrate"):
+        assert depends[one_shot]["condition"] == "service_completed_successfully"
+
+
+def test_one_shot_containers_create_topics_and_migrate_once_dependencies_are_healthy() -> None:
+    assert _argv(SERVICES["topics"]) == ["jamsos", "topics", "create"]
+    assert _argv(SERVICES["migrate"]) == ["jamsos", "db", "migrate"]
+    assert SERVICES["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "kafka-broker-api-versions.sh" in str(SERVICES["kafka"]["healthcheck"]["test"])
+    assert "pg_isready" in str(SERVICES["postgres"]["healthcheck"]["test"])
+
+
+def test_jamsos_containers_are_all_the_expected_ones() -> None:
+    assert sorted(("topics", "migrate", *RUNNING)) == JAMSOS_SERVICES
+
+
+@pytest.mark.parametrize("name", JAMSOS_SERVICES)
+def test_jamsos_container_bootstrap_names_kafka_advertised_listener(name: str) -> None:
+    advertised = _environment(_kafka())["KAFKA_ADVERTISED_LISTENERS"]
+    listeners = {item.split("://", 1)[1] for item in advertised.split(",")}
+    bootstrap = _environment(SERVICES[name])["JAMSOS_KAFKA_BOOTSTRAP"].split(",")
+    assert bootstrap and set(bootstrap) <= listeners
+    assert all(address.rsplit(":", 1)[0] in SERVICES for address in bootstrap)
+
+
+@pytest.mark.parametrize("name", JAMSOS_SERVICES)
+def test_jamsos_container_database_url_points_at_postgres_service(name: str) -> None:
+    host, postgres = _postgres_service()
+    pg_env = _environment(postgres)
+    url = urlsplit(_environment(SERVICES[name])["JAMSOS_DATABASE_URL"])
+    assert url.scheme in {"postgresql", "postgres"}
+    assert url.hostname == host
+    assert url.port in {None, 5432}
+    assert url.path.lstrip("/") == pg_env["POSTGRES_DB"]
+    assert url.username == pg_env["POSTGRES_USER"]
+    assert url.password == pg_env["POSTGRES_PASSWORD"]
+
+
+@pytest.mark.parametrize("name", JAMSOS_SERVICES)
+def test_jamsos_container_producer_is_idempotent_with_acks_all(name: str) -> None:
+    env = _environment(SERVICES[name])
+    assert env["JAMSOS_KAFKA_IDEMPOTENCE"].lower() in {"1", "true", "yes", "on"}
+    assert env["JAMSOS_KAFKA_ACKS"] == "all"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    sorted(set(re.findall(r"\bJAMSOS_[A-Z0-9_]+", COMPOSE_TEXT + DOCKERFILE_TEXT))),
+)
+def test_jamsos_variable_in_deployment_files_is_read_by_settings(variable: str) -> None:
+    assert f'"{variable}"' in SETTINGS_TEXT, f"settings.py does not read {variable}"
+
+
+def test_dockerfile_entrypoint_is_jamsos() -> None:
+    assert DOCKERFILE.is_file(), "Dockerfile missing at the repository root"
+    assert _dockerfile_entrypoint() == ["jamsos"]
