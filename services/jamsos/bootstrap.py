@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
 
+from jamsos_schemas import topics
+
 from jamsos.adapters import db
-from jamsos.adapters.kafka import make_broker, make_producer
+from jamsos.adapters.embedded import embedded_broker, embedded_database
+from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
 from jamsos.adapters.outbox import Relay
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
@@ -94,3 +102,48 @@ def docs_app(settings: Settings) -> FastStream:
     """An app with every service's router, used only to generate the AsyncAPI document."""
     app, _ = build_app(settings, list(SERVICES))
     return app
+
+
+@contextlib.contextmanager
+def infrastructure(settings: Settings, *, database: str | None = None) -> Iterator[Settings]:
+    """Settings with a broker and database: the configured ones, else embedded ones started for
+    the block (tansu in memory; PostgreSQL with data under the state directory)."""
+    with contextlib.ExitStack() as stack:
+        if settings.kafka_bootstrap is None:
+            settings = replace(
+                settings, kafka_bootstrap=stack.enter_context(embedded_broker(settings.state_dir))
+            )
+        if settings.database_url is None:
+            settings = replace(
+                settings,
+                database_url=stack.enter_context(embedded_database(settings.state_dir)),
+            )
+        if database is not None:
+            assert settings.database_url is not None
+            settings = replace(settings, database_url=with_database(settings.database_url, database))
+        yield settings
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server's DSN for database `name`."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def prepare(settings: Settings, *, fresh_database: bool = False) -> None:
+    """Make the database (migrated, agencies synced) and the topics ready."""
+    assert settings.database_url is not None and settings.kafka_bootstrap is not None
+    name = urlsplit(settings.database_url).path.lstrip("/")
+    if fresh_database:
+        await db.recreate_database(with_database(settings.database_url, "postgres"), name)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await db.migrate(conn)
+        await db.sync_agencies(conn, settings.policy.agencies)
+    finally:
+        await conn.close()
+    await wait_for_broker(settings.kafka_bootstrap)
+    await create_topics(
+        settings.kafka_bootstrap, topics.ALL_TOPICS, settings.partitions,
+        settings.replication_factor,
+    )

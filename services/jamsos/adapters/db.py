@@ -91,6 +91,16 @@ async def ensure_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
+async def recreate_database(admin_dsn: str, name: str) -> None:
+    """Drop (forcing connections off) and create database `name`."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{_identifier(name)}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{_identifier(name)}"')
+    finally:
+        await conn.close()
+
+
 def _identifier(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"unsafe database name {name!r}")

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
-from jamsos_schemas.registration import RegistrationSubmittedV1
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
+
+from jamsos_schemas.registration import RegistrationSubmittedV1
 
 _REQUIRED = ("nik", "full_name", "birth_date", "sex", "village_code", "occupation")
 _SEX = {"f": "F", "p": "F", "perempuan": "F", "m": "M", "l": "M", "laki-laki": "M"}
 _DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
-# Every integer below 2**53 survives a float exactly; above it, odd digits are rounded away.
-_EXACT_FLOAT = 2**53
+_EXACT_FLOAT = 2**53  # every integer below it survives a double exactly
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)?[eE][+]?\d+")
 _GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _NIK_LOST = "NIK was stored as a number and lost digits; format the column as Text and re-type it"
@@ -58,12 +58,13 @@ def _text(value: object) -> str | None:
 
 
 def _nik(value: object) -> str | None:
-    if isinstance(value, float):
-        if not value.is_integer() or abs(value) >= _EXACT_FLOAT:
-            raise _Unreadable(_NIK_LOST)
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        digits = str(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise _Unreadable(_NIK_LOST)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Spreadsheet numbers are doubles: past 2**53 neighbouring integers share one value.
+        digits = str(int(value))
+        if int(value) >= _EXACT_FLOAT:
+            raise _Unreadable(f"{_NIK_LOST} ({digits} may be wrong)")
         # Excel keeps 15 significant digits of a typed number: the 16th comes back as 0.
         if len(digits) == 16 and digits.endswith("0"):
             raise _Unreadable(f"{_NIK_LOST} (Excel keeps only 15, {digits} may be wrong)")

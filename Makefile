@@ -1,0 +1,37 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both install what they need
+# into .venv first (Python 3.11+ and pip are the only prerequisites).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo up test lint asyncapi bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/jamsos demo
+
+up: $(STAMP)
+	$(BIN)/jamsos up
+
+test: $(STAMP)
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check services schemas tests bench
+	$(BIN)/mypy
+
+asyncapi: $(STAMP)
+	$(BIN)/jamsos asyncapi --out schemas/asyncapi.yaml
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_billing.py
+
+clean:
+	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit, integration and end-to-end (real PostgreSQL and tansu).
+# PostgreSQL: JAMSOS_TEST_DATABASE_URL, else 127.0.0.1:5432, else an embedded server.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# Start the machine's PostgreSQL if it is installed but stopped (CI machines start it already).
+if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  for v in $(ls /etc/postgresql 2>/dev/null); do
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
+  done
+fi
+.venv/bin/pytest "$@"
+code=$?
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: failing the run" >&2
+  exit 1
+fi
+exit "$code"

@@ -1,0 +1,37 @@
+"""The AsyncAPI document of every jamsos service, generated from the FastStream app.
+
+`faststream docs gen --factory jamsos.docs:docs_app --yaml --out schemas/asyncapi.yaml` or
+`jamsos asyncapi` write it; a test fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from faststream import FastStream
+from faststream.specification import AsyncAPI
+
+from jamsos import __doc__ as summary
+from jamsos import bootstrap
+from jamsos.settings import load_settings
+
+VERSION = "1.0.0"
+
+
+def docs_app() -> FastStream:
+    """All services in one app, described for the production broker address."""
+    settings = replace(
+        load_settings(env={}), kafka_bootstrap="kafka:9092", database_url="postgresql://"
+    )
+    app, broker = bootstrap.build_app(settings, list(bootstrap.SERVICES))
+    app.specification = AsyncAPI(
+        broker, title="jamsos", version=VERSION, description=summary, schema_version="3.0.0"
+    )
+    return app
+
+
+def asyncapi_yaml() -> str:
+    """The document as YAML."""
+    spec = docs_app().specification
+    assert spec is not None
+    return spec.to_specification().to_yaml()

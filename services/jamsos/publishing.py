@@ -1,0 +1,48 @@
+"""Publishing commands and submissions from the operator's side (CLI, demo, agency tools)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from jamsos_schemas import topics
+from pydantic import BaseModel
+
+from jamsos.adapters.kafka import make_producer
+from jamsos.settings import Settings
+
+
+def submission_key(payload: object) -> bytes | None:
+    """The contract key of a submission: the worker's NIK, when there is one."""
+    if isinstance(payload, dict) and isinstance(payload.get("worker"), dict):
+        nik = payload["worker"].get("nik")
+        if isinstance(nik, str):
+            return nik.encode("utf-8")
+    return None
+
+
+async def publish_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Publish (key, value) byte pairs and wait for every acknowledgement."""
+    producer = make_producer(settings, "jamsos-cli")
+    await producer.start()
+    try:
+        pending = [await producer.send(topic, value, key=key) for key, value in messages]
+        for future in pending:
+            await future
+        return len(pending)
+    finally:
+        await producer.stop()
+
+
+async def publish_submissions(settings: Settings, payloads: Sequence[object]) -> int:
+    """Publish submission payloads (dicts or models) keyed by NIK."""
+    messages = []
+    for payload in payloads:
+        body = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        messages.append((submission_key(body), json.dumps(body).encode("utf-8")))
+    return await publish_raw(settings, topics.SUBMITTED, messages)
+
+
+async def publish_model(settings: Settings, topic: str, key: str, model: BaseModel) -> None:
+    """Publish one contract model."""
+    await publish_raw(settings, topic, [(key.encode(), model.model_dump_json().encode())])
