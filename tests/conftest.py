@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from jamsos_schemas import topics
 
 from jamsos.adapters import db
@@ -46,6 +48,32 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every JSON value on `topic`, from the beginning to the current end of each partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches metadata
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        values: list[dict[str, Any]] = []
+
+        async def behind() -> bool:
+            for part in parts:
+                if await consumer.position(part) < ends[part]:
+                    return True
+            return False
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=1000)
+            values += [json.loads(r.value) for records in batch.values() for r in records]
+        return values
+    finally:
+        await consumer.stop()
 
 
 def _server_reachable(dsn: str) -> bool:

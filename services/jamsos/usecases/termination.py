@@ -1,0 +1,185 @@
+"""Terminations (enrolment side): end a participant's coverage and publish `terminated`.
+
+Source: CONTRACT.md, "Coverage and premium accrual": coverage ends on the last day of the month
+of `effective_date`; an unknown NIK gets `terminated` with status NOT_FOUND and no change; a
+NIK terminated as DECEASED can never be enrolled again (verification's DECEASED check reads
+`participants.termination_reason`); others may re-enrol later and keep their membership number.
+
+Decisions:
+- Any *registered* agency may terminate any participant, not only the one that enrolled them:
+  deaths and moves are facts that any OPD (Dinas Sosial above all) may learn of first, and a
+  participant wrongly kept active costs the regency a premium every month. Each request is
+  logged in `termination_requests` with the requesting and the participant's agency, so a
+  termination by a foreign agency can be reviewed. A request from an agency that is not
+  registered ends nothing and goes to the DLQ (`UNKNOWN_AGENCY`).
+- A request about an already terminated participant changes nothing, except that DECEASED
+  replaces an earlier reason (so the NIK can never re-enrol); `terminated` then reports the
+  coverage end already recorded.
+- The NIK claim of the participant's enrolment is deleted, so the NIK may be submitted again
+  and the agency's quota counts one fewer active participant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from jamsos_schemas import topics
+from jamsos_schemas.participant import (
+    ParticipantTerminatedV1,
+    ParticipantTerminationRequestedV1,
+    TerminationReason,
+)
+from pydantic import ValidationError
+
+from jamsos.adapters import inbox, outbox, repository, terminations
+from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.adapters.repository import DeadLetter
+from jamsos.adapters.terminations import LoggedRequest, ParticipantState
+from jamsos.domain.coverage import coverage_end
+from jamsos.domain.identity import event_id
+from jamsos.domain.policy import Policy
+from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.registration import BatchSummary
+
+CONSUMER = "termination"
+
+
+@dataclass(frozen=True)
+class _Request:
+    record: Inbound
+    request: ParticipantTerminationRequestedV1
+    content_hash: str
+
+
+def _read(record: Inbound) -> _Request | str:
+    """The parsed request, or the DLQ error saying why it cannot be read."""
+    try:
+        payload = json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"UNREADABLE: not UTF-8 JSON ({error})"
+    try:
+        request = ParticipantTerminationRequestedV1.model_validate_json(record.value)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+        )
+        return f"SCHEMA_INVALID: {details}"
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _Request(record, request, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+
+
+def _terminated(
+    request: ParticipantTerminationRequestedV1, state: ParticipantState | None, now: dt.datetime
+) -> OutboxEvent:
+    eid = event_id("terminated", request.request_id)
+    event = ParticipantTerminatedV1(
+        event_id=eid,
+        request_id=request.request_id,
+        agency_code=request.agency_code,
+        nik=request.nik,
+        reason=request.reason,
+        effective_date=request.effective_date,
+        status="NOT_FOUND" if state is None else "TERMINATED",
+        membership_no=None if state is None else state.membership_no,
+        coverage_start=None if state is None else state.coverage_start,
+        coverage_end=None if state is None else state.coverage_end,
+        decided_at=now,
+    )
+    return OutboxEvent.of(topics.TERMINATED, request.nik, event, eid)
+
+
+def _apply(
+    state: ParticipantState, request: ParticipantTerminationRequestedV1, now: dt.datetime
+) -> ParticipantState:
+    """The participant after this request (see the module docstring)."""
+    if state.status == "ACTIVE":
+        return dataclasses.replace(
+            state,
+            status="TERMINATED",
+            coverage_end=coverage_end(request.effective_date),
+            termination_reason=request.reason.value,
+            terminated_at=now,
+        )
+    if request.reason is TerminationReason.DECEASED:
+        return dataclasses.replace(state, termination_reason=TerminationReason.DECEASED.value)
+    return state
+
+
+async def terminate(
+    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+) -> BatchSummary:
+    """Process a batch of termination requests in one transaction, in the order received."""
+    summary = BatchSummary(received=len(records))
+    letters: list[tuple[DeadLetter, OutboxEvent]] = []
+    firsts: dict[str, _Request] = {}
+    repeats: list[_Request] = []
+    for record in records:
+        read = _read(record)
+        if isinstance(read, str):
+            letters.append(dead_letter(record, read, now))
+        elif policy.agency(read.request.agency_code) is None:
+            error = f"UNKNOWN_AGENCY: agency {read.request.agency_code!r} is not registered"
+            letters.append(dead_letter(record, error, now))
+        elif read.request.request_id in firsts:
+            repeats.append(read)
+        else:
+            firsts[read.request.request_id] = read
+
+    events: list[OutboxEvent] = []
+    logged: list[LoggedRequest] = []
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.lock_enrolment(conn)
+        new = await inbox.claim(
+            conn, CONSUMER, {i: r.content_hash for i, r in firsts.items()}, now
+        )
+        seen = [r for r in [*firsts.values(), *repeats] if r.request.request_id not in new]
+        known = await inbox.content_hashes(conn, CONSUMER, [r.request.request_id for r in seen])
+        for read in [*firsts.values(), *repeats]:
+            request_id = read.request.request_id
+            if request_id in new and read is firsts[request_id]:
+                continue
+            if known.get(request_id, firsts[request_id].content_hash) == read.content_hash:
+                summary.repeated += 1
+            else:
+                letters.append(dead_letter(
+                    read.record,
+                    "REQUEST_ID_REUSED: same request_id with different content",
+                    now,
+                ))
+        todo = [firsts[i] for i in firsts if i in new]
+        before = await terminations.participants(conn, [r.request.nik for r in todo])
+        after = dict(before)
+        for read in todo:
+            request = read.request
+            state = after.get(request.nik)
+            if state is not None:
+                state = after[request.nik] = _apply(state, request, now)
+            events.append(_terminated(request, state, now))
+            logged.append(LoggedRequest(
+                request_id=request.request_id,
+                agency_code=request.agency_code,
+                nik=request.nik,
+                reason=request.reason.value,
+                effective_date=request.effective_date,
+                status="NOT_FOUND" if state is None else "TERMINATED",
+                membership_no=None if state is None else state.membership_no,
+                participant_agency_code=None if state is None else state.agency_code,
+                coverage_end=None if state is None else state.coverage_end,
+            ))
+            summary.count("NOT_FOUND" if state is None else "TERMINATED")
+        ended = [n for n, s in before.items() if s.status == "ACTIVE" and after[n] != s]
+        await terminations.release_claims(conn, ended)
+        await terminations.write_states(conn, [s for n, s in after.items() if s != before[n]])
+        await terminations.log_requests(conn, logged, now)
+        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
+        await outbox.add(conn, [*events, *(e for _, e in letters)])
+    summary.new = len(todo)
+    summary.counts["DLQ"] = len(letters)
+    return summary

@@ -1,0 +1,104 @@
+"""A verification process killed (SIGKILL) mid-stream loses nothing and doubles nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from jamsos_schemas import topics
+
+from jamsos import synthetic
+from jamsos.publishing import publish_submissions
+from jamsos.settings import Settings
+from jamsos.workers.runtime import jakarta_now
+from tests.conftest import read_topic, running, wait_until
+
+pytestmark = pytest.mark.integration
+
+COUNT = 5000
+
+
+def service_process(settings: Settings, name: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "JAMSOS_DATABASE_URL": settings.database_url or "",
+        "JAMSOS_GROUP_PREFIX": settings.group_prefix,
+        "JAMSOS_BATCH_SIZE": "50",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from jamsos.cli import main; main()", "run", name],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def verification(settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def cohort(size: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    today = jakarta_now().date()
+    agencies = ["DISDAG", "DISHUB", "BPBD", "DINSOS"]
+    out = []
+    for i in range(size):
+        person = synthetic.worker(rng, i, today)
+        birth = dt.date.fromisoformat(person["birth_date"])
+        person["nik"] = synthetic.nik_for(birth, person["sex"], 1 + i % 9999, f"3319{1 + i // 9999:02d}")
+        out.append(synthetic.submission(agencies[i % 4], f"CRASH-{i:05d}", person, jakarta_now()))
+    return out
+
+
+async def test_verification_killed_mid_stream_loses_and_doubles_nothing(
+    settings: Settings, pool: asyncpg.Pool, verification: list[subprocess.Popen[bytes]]
+) -> None:
+    payloads = cohort(COUNT)
+    assert len({p["worker"]["nik"] for p in payloads}) == COUNT
+
+    async def decided() -> int:
+        n: int = await pool.fetchval("SELECT count(*) FROM submissions WHERE status <> 'RECEIVED'")
+        return n
+
+    async with running(settings, ["registration"]):
+        verification.append(service_process(settings, "verification"))
+        await publish_submissions(settings, payloads)
+        await wait_until(decided, timeout=120, what="the first decisions")
+        verification[0].send_signal(signal.SIGKILL)
+        verification[0].wait()
+        at_kill = await decided()
+        assert at_kill < COUNT, "the kill came too late to test anything"
+
+        verification.append(service_process(settings, "verification"))
+
+        async def all_decided_and_published() -> bool:
+            unpublished = await pool.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+            return await decided() == COUNT and unpublished == 0
+
+        await wait_until(all_decided_and_published, timeout=180, what="every outcome")
+
+    bootstrap = settings.kafka_bootstrap or ""
+    outcomes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for topic in (topics.ENROLLED, topics.REJECTED, topics.DUPLICATE):
+        for event in await read_topic(bootstrap, topic):
+            outcomes[(event["agency_code"], event["submission_id"])].add(event["event_id"])
+    assert len(outcomes) == COUNT
+    assert all(len(ids) == 1 for ids in outcomes.values())
+    assert await pool.fetchval("SELECT count(*) FROM participants") == COUNT
+    assert await pool.fetchval("SELECT count(DISTINCT membership_no) FROM participants") == COUNT
