@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import yaml
+
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
@@ -34,4 +36,6 @@ def asyncapi_yaml() -> str:
     """The document as YAML."""
     spec = docs_app().specification
     assert spec is not None
-    return spec.to_specification().to_yaml()
+    # FastStream keeps publishers in a set: sort the keys so the document is reproducible.
+    document = yaml.safe_load(spec.to_specification().to_yaml())
+    return yaml.safe_dump(document, sort_keys=True, allow_unicode=True)

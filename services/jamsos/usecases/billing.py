@@ -1,0 +1,332 @@
+"""Billing: the coverage ledger from participant events, period runs that accrue charges and
+issue invoices, payments, and reconciliation.
+
+A billing run is one transaction per request: the run row (the inbox), the period's advisory
+lock, one accrual statement, one credit statement, the invoices and their outbox events
+commit together. Re-running, re-delivering or racing a run charges nobody twice: the lock
+serialises runs of a period and the unique index on uncredited (membership, period) is the
+guarantee behind it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from jamsos_schemas import topics
+from jamsos_schemas.billing import (
+    BillingRunRequestedV1,
+    InvoiceIssuedV1,
+    InvoiceLine,
+    InvoiceTotals,
+)
+from jamsos_schemas.participant import ParticipantEnrolledV1, ParticipantTerminatedV1
+from pydantic import ValidationError
+
+from jamsos.adapters import billing as store
+from jamsos.adapters import inbox, outbox, repository, views_billing
+from jamsos.adapters.billing import Enrolled, PaidInvoice, Terminated
+from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.adapters.repository import DeadLetter
+from jamsos.domain.identity import event_id
+from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
+from jamsos.domain.period import Period
+from jamsos.domain.reconciliation import (
+    AgencyCounts,
+    Mismatch,
+    PeriodFigures,
+    check_agency,
+    check_invoices,
+    check_ledger,
+    check_period,
+)
+from jamsos.domain.tariff import tariff_on
+from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.registration import BatchSummary
+
+LEDGER = "billing-ledger"
+
+
+def _content_hash(value: bytes) -> str:
+    payload = json.loads(value)
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _schema_error(error: ValidationError) -> str:
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+    )
+    return f"SCHEMA_INVALID: {details}"
+
+
+# --- coverage ledger ------------------------------------------------------------------------
+
+
+def _read_participant_event(record: Inbound) -> Enrolled | Terminated | None | str:
+    """The ledger change an event carries (None: nothing to record), or a DLQ error."""
+    try:
+        if record.topic == topics.ENROLLED:
+            enrolled = ParticipantEnrolledV1.model_validate_json(record.value)
+            return Enrolled(
+                membership_no=enrolled.membership_no,
+                coverage_start=enrolled.coverage_start,
+                nik=enrolled.nik,
+                agency_code=enrolled.agency_code,
+                payer_code=enrolled.payer_code,
+                funding_source=enrolled.funding_source,
+                enrolled_at=enrolled.enrolled_at,
+            )
+        if record.topic == topics.TERMINATED:
+            terminated = ParticipantTerminatedV1.model_validate_json(record.value)
+        else:
+            return f"UNEXPECTED_TOPIC: the billing ledger does not read {record.topic}"
+    except ValidationError as error:
+        return _schema_error(error)
+    if terminated.status == "NOT_FOUND":
+        return None
+    if (
+        terminated.membership_no is None
+        or terminated.coverage_start is None
+        or terminated.coverage_end is None
+    ):
+        return "SCHEMA_INVALID: a TERMINATED event needs membership_no, coverage_start, coverage_end"
+    return Terminated(
+        membership_no=terminated.membership_no,
+        coverage_start=terminated.coverage_start,
+        nik=terminated.nik,
+        coverage_end=terminated.coverage_end,
+        terminated_at=terminated.decided_at,
+    )
+
+
+def _event_id(record: Inbound) -> str | None:
+    try:
+        value = json.loads(record.value).get("event_id")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def record_coverage(
+    pool: asyncpg.Pool, records: Sequence[Inbound], now: dt.datetime
+) -> BatchSummary:
+    """Apply a batch of enrolled/terminated events to the coverage ledger, once per event_id.
+
+    Events may come twice or out of order: each side of a coverage row keeps its latest
+    version by the event's own timestamp (see migration 0002), so the order does not matter.
+    """
+    summary = BatchSummary(received=len(records))
+    letters: list[tuple[DeadLetter, OutboxEvent]] = []
+    changes: dict[str, Enrolled | Terminated | None] = {}
+    hashes: dict[str, str] = {}
+    for record in records:
+        eid = _event_id(record)
+        change = _read_participant_event(record) if eid is not None else "UNREADABLE: no event_id"
+        if isinstance(change, str):
+            letters.append(dead_letter(record, change, now))
+            continue
+        assert eid is not None
+        if eid in changes:
+            summary.repeated += 1
+            continue
+        changes[eid] = change
+        hashes[eid] = hashlib.sha256(record.value).hexdigest()
+    async with pool.acquire() as conn, conn.transaction():
+        new = await inbox.claim(conn, LEDGER, hashes, now)
+        summary.repeated += len(changes) - len(new)
+        enrolled: dict[tuple[str, dt.date], Enrolled] = {}
+        terminated: dict[tuple[str, dt.date], Terminated] = {}
+        for eid in new:
+            change = changes[eid]
+            if isinstance(change, Enrolled):
+                key = (change.membership_no, change.coverage_start)
+                if key not in enrolled or change.enrolled_at > enrolled[key].enrolled_at:
+                    enrolled[key] = change
+                summary.count("ENROLLED")
+            elif isinstance(change, Terminated):
+                key = (change.membership_no, change.coverage_start)
+                if key not in terminated or change.terminated_at > terminated[key].terminated_at:
+                    terminated[key] = change
+                summary.count("TERMINATED")
+            else:
+                summary.count("IGNORED")
+        await store.record_enrolments(conn, list(enrolled.values()))
+        await store.record_terminations(conn, list(terminated.values()))
+        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
+        await outbox.add(conn, [e for _, e in letters])
+    summary.new = len(new)
+    summary.counts["DLQ"] = len(letters)
+    return summary
+
+
+# --- billing runs ---------------------------------------------------------------------------
+
+
+def invoice_event(invoice: Invoice, issued_at: dt.datetime) -> OutboxEvent:
+    """The `billing.invoice-issued` event of an invoice, keyed by its number."""
+    eid = event_id("invoice", invoice.invoice_no)
+    totals = invoice.totals
+    event = InvoiceIssuedV1(
+        event_id=eid,
+        invoice_no=invoice.invoice_no,
+        kind=invoice.kind.value,
+        payer_code=invoice.payer_code,
+        period=str(invoice.period),
+        issued_at=issued_at,
+        lines=[
+            InvoiceLine(
+                agency_code=line.agency_code,
+                funding_source=line.funding_source,
+                participants=line.participants,
+                jkk=line.jkk,
+                jkm=line.jkm,
+                amount=line.amount,
+            )
+            for line in invoice.lines
+        ],
+        totals=InvoiceTotals(
+            participants=totals.participants, jkk=totals.jkk, jkm=totals.jkm, amount=totals.amount
+        ),
+    )
+    return OutboxEvent.of(topics.INVOICE_ISSUED, invoice.invoice_no, event, eid)
+
+
+async def bill_period(
+    conn: asyncpg.Connection, period: Period, request_id: str, now: dt.datetime
+) -> list[Invoice]:
+    """Charge and credit the period's difference and issue its invoices, in the caller's tx.
+
+    Raises LookupError when no tariff is in force on the period's first day.
+    """
+    await store.lock_period(conn, period)
+    tariff = tariff_on(await repository.tariffs(conn), period.first_day)
+    history = await store.invoice_history(conn, period)
+    plans = [
+        InvoicePlan(payer, period, history.get(payer, PayerHistory()))
+        for payer in await store.payers(conn, period)
+    ]
+    debits = await store.accrue(conn, period, tariff, {p.payer_code: p.debit_no for p in plans}, now)
+    credit_numbers = {p.payer_code: p.credit_no(p.debit_no in debits) for p in plans}
+    credits = await store.credit(conn, period, credit_numbers, now)
+    invoices = [
+        invoice
+        for plan in plans
+        for invoice in plan.invoices(
+            debits.get(plan.debit_no, []), credits.get(credit_numbers[plan.payer_code], [])
+        )
+    ]
+    await store.insert_invoices(conn, invoices, request_id, now)
+    await outbox.add(conn, [invoice_event(invoice, now) for invoice in invoices])
+    return invoices
+
+
+def _read_run(record: Inbound) -> BillingRunRequestedV1 | str:
+    """The run request, or the DLQ error saying why it cannot be read."""
+    try:
+        json.loads(record.value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"UNREADABLE: not UTF-8 JSON ({error})"
+    try:
+        return BillingRunRequestedV1.model_validate_json(record.value)
+    except ValidationError as error:
+        return _schema_error(error)
+
+
+async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
+    """Process one run request in its own transaction; returns what happened."""
+    request = _read_run(record)
+    error: str | None = request if isinstance(request, str) else None
+    outcome = "DLQ"
+    async with pool.acquire() as conn, conn.transaction():
+        if not isinstance(request, str):
+            period = Period.parse(request.period)
+            content_hash = _content_hash(record.value)
+            if await store.begin_run(
+                conn, request.request_id, content_hash, period, request.requested_at, now
+            ):
+                try:
+                    invoices = await bill_period(conn, period, request.request_id, now)
+                except LookupError as lookup:
+                    error = f"NO_TARIFF: {lookup}"
+                    await store.fail_run(conn, request.request_id, error)
+                    outcome = "FAILED"
+                else:
+                    outcome = "ISSUED" if invoices else "NOTHING_NEW"
+            elif await store.run_hash(conn, request.request_id) == content_hash:
+                outcome = "REPEATED"
+            else:
+                error = "REQUEST_ID_REUSED: same request_id with different content"
+        if error is not None:
+            letter, event = dead_letter(record, error, now)
+            await repository.add_dead_letters(conn, [letter], now)
+            await outbox.add(conn, [event])
+    return outcome
+
+
+async def run_billing(
+    pool: asyncpg.Pool, records: Sequence[Inbound], now: dt.datetime
+) -> BatchSummary:
+    """Process `billing.run-requested` records, each in its own transaction, in order."""
+    summary = BatchSummary(received=len(records))
+    for record in records:
+        outcome = await _run(pool, record, now)
+        summary.count(outcome)
+        if outcome == "REPEATED":
+            summary.repeated += 1
+        elif outcome != "DLQ":
+            summary.new += 1
+    return summary
+
+
+# --- payments and reconciliation -------------------------------------------------------------
+
+
+async def pay(pool: asyncpg.Pool, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
+    """Record that an issued invoice was paid; None if the number is unknown.
+
+    A credit note is not paid (it lowers the period's balance) and stays ISSUED; paying an
+    invoice twice keeps the first payment date.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        return await store.mark_paid(conn, invoice_no, paid_at)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The figures checked and every mismatch found (none means reconciled)."""
+
+    agencies: list[AgencyCounts]
+    periods: list[PeriodFigures]
+    ledger_behind: int
+    mismatches: list[Mismatch]
+
+
+async def reconcile(
+    pool: asyncpg.Pool, period: Period | None, now: dt.datetime, stale_after: dt.timedelta
+) -> Reconciliation:
+    """Check enrolment counts per agency and, per billed period (or `period`), the billing."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        agencies = await views_billing.agency_counts(conn, now - stale_after)
+        tariffs = await repository.tariffs(conn)
+        periods = [period] if period is not None else await views_billing.billed_periods(conn)
+        mismatches = [m for counts in agencies for m in check_agency(counts)]
+        figures: list[PeriodFigures] = []
+        for p in periods:
+            try:
+                tariff = tariff_on(tariffs, p.first_day)
+            except LookupError:
+                mismatches.append(Mismatch(f"period {p}", "a tariff is in force", 1, 0))
+                continue
+            f = await views_billing.period_figures(conn, p, tariff)
+            figures.append(f)
+            mismatches += check_period(f)
+            mismatches += check_invoices(*await views_billing.invoice_figures(conn, p))
+        behind = await views_billing.ledger_behind(conn)
+        mismatches += check_ledger(behind)
+    return Reconciliation(agencies, figures, behind, mismatches)
