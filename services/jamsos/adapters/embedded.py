@@ -33,6 +33,8 @@ def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[byt
          "--storage-engine", "memory://tansu/"],
         stdout=out,
         stderr=subprocess.STDOUT,
+        # Its own session: Ctrl-C reaches jamsos, which stops the services before the broker.
+        start_new_session=True,
     )
 
 
