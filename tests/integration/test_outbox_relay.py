@@ -1,0 +1,82 @@
+"""The outbox relay on real PostgreSQL and tansu: publishes in order, marks, re-sends on replay."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+from jamsos_schemas import topics
+from jamsos_schemas.billing import BillingRunRequestedV1
+
+from jamsos.adapters import outbox
+from jamsos.adapters.kafka import make_producer
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.settings import Settings
+from jamsos.workers.runtime import jakarta_now
+from tests.conftest import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def event(n: int) -> OutboxEvent:
+    model = BillingRunRequestedV1(request_id=f"r-{n}", period="2025-02", requested_at=jakarta_now())
+    return OutboxEvent.of(topics.BILLING_RUN_REQUESTED, "2025-02", model, uuid.uuid4())
+
+
+async def test_outbox_add_with_known_event_id_keeps_one_row(pool: asyncpg.Pool) -> None:
+    e = event(1)
+    async with pool.acquire() as conn:
+        await outbox.add(conn, [e, e])
+        await outbox.add(conn, [e])
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_outbox_rows_of_a_rolled_back_transaction_are_never_published(
+    pool: asyncpg.Pool,
+) -> None:
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, [event(1)])
+            raise Abort
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_relay_publishes_in_id_order_and_marks_rows(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    events = [event(n) for n in range(25)]
+    async with pool.acquire() as conn:
+        await outbox.add(conn, events)
+    producer = make_producer(settings, "test-relay")
+    await producer.start()
+    try:
+        assert await outbox.relay_once(pool, producer, 10) == 10
+        assert await outbox.relay_once(pool, producer, 100) == 15
+        assert await outbox.relay_once(pool, producer, 100) == 0
+    finally:
+        await producer.stop()
+    published = await read_topic(settings.kafka_bootstrap or "", topics.BILLING_RUN_REQUESTED)
+    assert [p["request_id"] for p in published] == [f"r-{n}" for n in range(25)]
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_relay_after_lost_marking_resends_the_same_events(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    async with pool.acquire() as conn:
+        await outbox.add(conn, [event(1), event(2)])
+    producer = make_producer(settings, "test-relay")
+    await producer.start()
+    try:
+        await outbox.relay_once(pool, producer, 100)
+        await pool.execute("UPDATE outbox SET published_at = NULL")  # the commit was lost
+        await outbox.relay_once(pool, producer, 100)
+    finally:
+        await producer.stop()
+    published = await read_topic(settings.kafka_bootstrap or "", topics.BILLING_RUN_REQUESTED)
+    assert len(published) == 4
+    assert len({p["request_id"] for p in published}) == 2
