@@ -52,11 +52,29 @@ def _bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
+class ConcurrentStartBroker(KafkaBroker):
+    """A KafkaBroker that starts its subscribers concurrently.
+
+    Each subscriber is its own consumer, and aiokafka's `start()` waits for the group join
+    (about 5 s on tansu, a few seconds on Kafka). FastStream starts subscribers one after the
+    other, so a process with five of them took 25 s to come up; together they take one join.
+    Mirrors `BrokerUsecase.start` of FastStream 0.7 otherwise.
+    """
+
+    async def start(self) -> None:
+        """Connect, then start every subscriber at once, then the publishers."""
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """A FastStream broker configured for the target cluster."""
     logger = logging.getLogger(f"jamsos.{client_id}")
     logger.setLevel(settings.log_level)
-    return KafkaBroker(
+    return ConcurrentStartBroker(
         _bootstrap(settings),
         client_id=client_id,
         enable_idempotence=settings.kafka_idempotence,

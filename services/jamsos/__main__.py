@@ -1,0 +1,5 @@
+"""`python -m jamsos` runs the CLI."""
+
+from jamsos.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""A clerk's spreadsheet through the CLI: topics create → db migrate → run → submit → report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_until
+from tests.e2e.conftest import Cli
+
+pytestmark = pytest.mark.e2e
+
+CSV = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
+3319014506900001,Siti Aminah,05-06-1990,P,33.19.01.2001,Jl. Sunan Muria 4,pedagang pasar,+6281234567890
+3319020101850002,Budi Santoso,1985-01-01,L,3319021001,Jl. Ahmad Yani 1,pedagang kaki lima,
+3319015506000003,Ayu Lestari,2000-06-15,P,3374011001,Semarang,pedagang,
+3319020101850004,Joko Wibowo,31/02/1985,L,3319021001,,pedagang,
+"""
+
+
+def report(cli: Cli) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli("report", "--json").stdout)
+    return data
+
+
+async def test_spreadsheet_submitted_through_cli_gets_one_outcome_per_valid_row(
+    cli: Cli, tmp_path: Path
+) -> None:
+    assert "created" in cli("topics", "create").stdout
+    assert "created" not in cli("topics", "create").stdout  # idempotent
+    cli("db", "migrate")
+    assert "up to date" in cli("db", "migrate").stdout
+    cli.start("run", "all")
+    sheet = tmp_path / "pedagang.csv"
+    sheet.write_text(CSV, "utf-8")
+
+    submitted = cli("submit", str(sheet), "--agency", "DISDAG", check=False)
+    assert submitted.returncode == 1, submitted.stdout  # one row has an impossible date
+    assert "published 3" in submitted.stdout and "tanggal_lahir" in submitted.stdout
+
+    async def decided() -> dict[str, Any] | None:
+        data = report(cli)
+        outcomes = data["outcomes"]
+        return data if outcomes.get("ENROLLED", 0) + outcomes.get("REJECTED", 0) == 3 else None
+
+    data = await wait_until(decided, timeout=120, what="three outcomes in the report")
+    assert data["outcomes"] == {"ENROLLED": 2, "REJECTED": 1}
+    assert data["rejection_reasons"] == {"OUT_OF_REGION": 1}
+    assert {row["kecamatan"]: row["active"] for row in data["per_kecamatan"]} == {
+        "Kaliwungu": 1, "Kota Kudus": 1,
+    }
+
+    again = cli("submit", str(sheet), "--agency", "DISDAG", check=False)  # same file: same ids
+    assert "published 3" in again.stdout
+    assert report(cli)["submissions"] == 3
