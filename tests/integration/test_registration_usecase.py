@@ -178,3 +178,15 @@ async def test_full_regency_ceiling_rejects_with_quota_exceeded(
     assert len(await events(pool, topics.ENROLLED)) == 1
     [rejected] = await events(pool, topics.REJECTED)
     assert [r["code"] for r in rejected["reasons"]] == ["QUOTA_EXCEEDED"]
+
+
+async def test_messages_postgres_cannot_store_go_to_the_dlq_instead_of_blocking_the_batch(
+    pool: asyncpg.Pool, policy_settings: Settings
+) -> None:
+    nul = json.dumps(submission(submission_id="NUL-1", worker__full_name="Siti\u0000")).encode()
+    long_id = submission(submission_id="X" * 5000)
+    good = submission(submission_id="GOOD-1")
+    await register(pool, [record(nul), record(long_id), record(good)], policy_settings.policy, NOW)
+    errors = sorted(d["error"].split(":")[0] for d in await events(pool, topics.DLQ))
+    assert errors == ["IDENTITY_INVALID", "UNREADABLE"]
+    assert len(await events(pool, topics.ACCEPTED)) == 1

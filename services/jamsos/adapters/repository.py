@@ -25,7 +25,7 @@ class NewSubmission:
     content_hash: str
     nik: str | None
     village_code: str | None
-    payload: Any
+    payload_json: str  # the submission as received, JSON text
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Enrolment:
     funding_source: str
     enrolled_at: dt.datetime
     coverage_start: dt.date
-    worker: Any
+    worker_json: str  # the normalised worker, JSON text
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ async def insert_submissions(
         [r.content_hash for r in rows],
         [r.nik for r in rows],
         [r.village_code for r in rows],
-        [json.dumps(r.payload) for r in rows],
+        [r.payload_json for r in rows],
         received_at,
     )
     return {(r["agency_code"], r["submission_id"]) for r in inserted}
@@ -318,7 +318,7 @@ async def upsert_participants(conn: asyncpg.Connection, rows: Sequence[Enrolment
         [r.funding_source for r in rows],
         [r.enrolled_at for r in rows],
         [r.coverage_start for r in rows],
-        [json.dumps(r.worker) for r in rows],
+        [r.worker_json for r in rows],
     )
 
 

@@ -6,9 +6,12 @@ import base64
 import datetime as dt
 import hashlib
 
+import asyncpg
+
 from jamsos_schemas import topics
 from jamsos_schemas.dlq import DeadLetterV1
 
+from jamsos.adapters import outbox, repository
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import DeadLetter
@@ -31,3 +34,11 @@ def dead_letter(record: Inbound, error: str, now: dt.datetime) -> tuple[DeadLett
         failed_at=now,
     )
     return DeadLetter(eid, record, error), OutboxEvent.of(topics.DLQ, key, event, eid)
+
+
+async def quarantine(pool: asyncpg.Pool, record: Inbound, error: str, now: dt.datetime) -> None:
+    """Dead-letter one record in its own transaction (used when processing it keeps failing)."""
+    letter, event = dead_letter(record, error, now)
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.add_dead_letters(conn, [letter], now)
+        await outbox.add(conn, [event])

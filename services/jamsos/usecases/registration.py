@@ -63,6 +63,8 @@ def _read(record: Inbound) -> _Readable | str:
         payload = json.loads(record.value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return f"UNREADABLE: not UTF-8 JSON ({error})"
+    if b"\\u0000" in record.value:  # PostgreSQL cannot store NUL in text or jsonb
+        return "UNREADABLE: contains the NUL character (\\u0000)"
     if not isinstance(payload, dict):
         return "UNREADABLE: the value is not a JSON object"
     agency, sid = payload.get("agency_code"), payload.get("submission_id")
@@ -73,6 +75,8 @@ def _read(record: Inbound) -> _Readable | str:
     if missing:
         return f"IDENTITY_MISSING: no usable {' or '.join(missing)}"
     assert isinstance(agency, str) and isinstance(sid, str)
+    if len(agency) > 32 or len(sid) > 64:
+        return "IDENTITY_INVALID: agency_code over 32 or submission_id over 64 characters"
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return _Readable(record, (agency, sid), payload, digest)
@@ -87,10 +91,11 @@ def schema_reasons(error: ValidationError) -> list[Reason]:
 
 
 def _worker_field(payload: dict[str, Any], *path: str) -> str | None:
+    """A short string field of the worker, for indexing; None when absent or implausible."""
     node: Any = payload.get("worker")
     for name in path:
         node = node.get(name) if isinstance(node, dict) else None
-    return node if isinstance(node, str) else None
+    return node if isinstance(node, str) and len(node) <= 64 else None
 
 
 def _rejected(identity: Identity, nik: str, reasons: list[Reason], now: dt.datetime) -> OutboxEvent:
@@ -122,7 +127,7 @@ async def register(
     rows = [
         NewSubmission(
             r.identity[0], r.identity[1], r.content_hash, _worker_field(r.payload, "nik"),
-            _worker_field(r.payload, "address", "village_code"), r.payload,
+            _worker_field(r.payload, "address", "village_code"), r.record.value.decode("utf-8"),
         )
         for r in firsts.values()
     ]

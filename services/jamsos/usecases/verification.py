@@ -118,14 +118,13 @@ async def verify(
             village = find_village(s.worker.address.village_code)
             assert agency is not None and village is not None  # checked above
             number = numbers[nik]
-            worker = s.worker.model_dump(mode="json")
             enrolments.append(Enrolment(
                 nik=nik, membership_no=number, full_name=s.worker.full_name,
                 birth_date=s.worker.birth_date, sex=s.worker.sex,
                 village_code=village.code, kecamatan_code=village.kecamatan_code,
                 agency_code=agency.code, submission_id=s.submission_id,
                 payer_code=agency.payer_code, funding_source=agency.funding_source,
-                enrolled_at=now, coverage_start=start, worker=worker,
+                enrolled_at=now, coverage_start=start, worker_json=s.worker.model_dump_json(),
             ))
             decisions.append(Decision(*verdict.identity, "ENROLLED", membership_no=number))
             eid = event_id("enrolled", *verdict.identity)

@@ -12,7 +12,7 @@ from jamsos_schemas.dlq import DeadLetterV1
 
 from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.usecases.billing import record_coverage, run_billing
-from jamsos.workers.runtime import Runtime, pause_on_failure
+from jamsos.workers.runtime import Runtime, process
 
 
 def router(runtime: Runtime) -> KafkaRouter:
@@ -33,9 +33,9 @@ def router(runtime: Runtime) -> KafkaRouter:
         description="Keep each participant's coverage periods from enrolled/terminated events.",
     )
     async def on_participant(records: Any) -> None:
-        batch = inbound(records)
-        await pause_on_failure(
-            lambda: record_coverage(runtime.pool, batch, runtime.clock()), "billing ledger batch"
+        await process(
+            runtime, inbound(records),
+            lambda b: record_coverage(runtime.pool, b, runtime.clock()), "billing ledger batch",
         )
 
     @r.subscriber(
@@ -50,9 +50,9 @@ def router(runtime: Runtime) -> KafkaRouter:
         description="Accrue a period's premiums and issue the difference as invoices.",
     )
     async def on_run_requested(records: Any) -> None:
-        batch = inbound(records)
-        await pause_on_failure(
-            lambda: run_billing(runtime.pool, batch, runtime.clock()), "billing run batch"
+        await process(
+            runtime, inbound(records),
+            lambda b: run_billing(runtime.pool, b, runtime.clock()), "billing run batch",
         )
 
     r.publisher(topics.BILLING_RUN_REQUESTED, schema=BillingRunRequestedV1, title="ops:bill",

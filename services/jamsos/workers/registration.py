@@ -17,7 +17,7 @@ from jamsos_schemas.dlq import DeadLetterV1
 
 from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.usecases.registration import register
-from jamsos.workers.runtime import Runtime, pause_on_failure
+from jamsos.workers.runtime import Runtime, process
 
 
 def router(runtime: Runtime) -> KafkaRouter:
@@ -37,10 +37,9 @@ def router(runtime: Runtime) -> KafkaRouter:
         description="Identify, validate and de-duplicate agency submissions (raw bytes).",
     )
     async def on_submitted(records: Any) -> None:
-        batch = inbound(records)
-        await pause_on_failure(
-            lambda: register(runtime.pool, batch, settings.policy, runtime.clock()),
-            "registration batch",
+        await process(
+            runtime, inbound(records),
+            lambda b: register(runtime.pool, b, settings.policy, runtime.clock()), "registration",
         )
 
     r.publisher(topics.SUBMITTED, schema=RegistrationSubmittedV1, title="agency:submitted",

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import asyncpg
 
+from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings
+from jamsos.usecases.deadletters import quarantine
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -43,15 +43,42 @@ class Runtime:
         self._pool = pool
 
 
-async def pause_on_failure(work: Callable[[], Awaitable[T]], what: str) -> T:
-    """Run `work`; when the database or network fails, pause before letting the error through.
+# Errors that one record can cause (bad data, an impossible row): they would fail the batch
+# forever, so the batch is decided record by record and the one that fails is quarantined.
+POISON = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+)
+# Errors of the infrastructure: the batch is redelivered after a pause.
+OUTAGE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
-    The error still propagates, so the batch is not acknowledged and Kafka redelivers it;
-    the pause keeps an outage from becoming a hot redelivery loop.
-    """
+
+async def process(
+    runtime: Runtime,
+    batch: Sequence[Inbound],
+    decide: Callable[[Sequence[Inbound]], Awaitable[object]],
+    what: str,
+) -> None:
+    """Decide a batch; on an outage pause and re-raise (Kafka redelivers the batch); on an error
+    that one record causes, decide the records one by one and quarantine the failing one in the
+    DLQ, so that a poison message neither blocks its partition nor disappears."""
     try:
-        return await work()
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        await decide(batch)
+    except OUTAGE as error:
         log.warning("%s failed (%s); the batch will be redelivered", what, error)
         await asyncio.sleep(1.0)
         raise
+    except POISON as error:
+        if len(batch) > 1:
+            log.warning("%s: %s; deciding its %d records one by one", what, error, len(batch))
+            for record in batch:
+                await process(runtime, [record], decide, what)
+            return
+        [record] = batch
+        log.error("%s: %s[%d]@%d failed: %s; quarantined in the DLQ",
+                  what, record.topic, record.partition, record.offset, error)
+        await quarantine(
+            runtime.pool, record, f"PROCESSING_FAILED: {type(error).__name__}: {error}",
+            runtime.clock(),
+        )

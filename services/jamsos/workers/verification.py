@@ -17,7 +17,7 @@ from jamsos_schemas.registration import RegistrationRejectedV1
 from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.usecases.termination import terminate
 from jamsos.usecases.verification import verify
-from jamsos.workers.runtime import Runtime, pause_on_failure
+from jamsos.workers.runtime import Runtime, process
 
 
 def router(runtime: Runtime) -> KafkaRouter:
@@ -37,10 +37,9 @@ def router(runtime: Runtime) -> KafkaRouter:
         description="Check every eligibility rule; enrol or reject with all reasons.",
     )
     async def on_accepted(records: Any) -> None:
-        batch = inbound(records)
-        await pause_on_failure(
-            lambda: verify(runtime.pool, batch, settings.policy, runtime.clock()),
-            "verification batch",
+        await process(
+            runtime, inbound(records),
+            lambda b: verify(runtime.pool, b, settings.policy, runtime.clock()), "verification",
         )
 
     r.publisher(topics.ENROLLED, schema=ParticipantEnrolledV1, title="verification:enrolled")
@@ -59,10 +58,9 @@ def router(runtime: Runtime) -> KafkaRouter:
         description="End a participant's coverage at the end of the effective month.",
     )
     async def on_termination_requested(records: Any) -> None:
-        batch = inbound(records)
-        await pause_on_failure(
-            lambda: terminate(runtime.pool, batch, settings.policy, runtime.clock()),
-            "termination batch",
+        await process(
+            runtime, inbound(records),
+            lambda b: terminate(runtime.pool, b, settings.policy, runtime.clock()), "termination batch",
         )
 
     r.publisher(topics.TERMINATION_REQUESTED, schema=ParticipantTerminationRequestedV1,

@@ -1,0 +1,55 @@
+"""A record that makes its batch fail with a data error is quarantined; the rest go through."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from jamsos.adapters.kafka import Inbound
+from jamsos.settings import load_settings
+from jamsos.workers.runtime import Runtime, process
+
+pytestmark = pytest.mark.integration
+
+
+async def test_poison_record_is_quarantined_and_the_others_are_decided(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    runtime = Runtime(load_settings(env={}, cwd=tmp_path))
+    runtime.open(pool)
+    await pool.execute("CREATE TABLE decided (value text PRIMARY KEY)")
+
+    async def decide(batch: Sequence[Inbound]) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            for record in batch:
+                # a numeric cast that fails for one value, as bad data would
+                await conn.execute(
+                    "INSERT INTO decided SELECT $1::text WHERE $1::text::numeric IS NOT NULL",
+                    record.value.decode(),
+                )
+
+    batch = [Inbound("t", 0, n, None, v) for n, v in enumerate([b"1", b"2", b"oops", b"4"])]
+    await process(runtime, batch, decide, "test")
+
+    assert {r["value"] for r in await pool.fetch("SELECT value FROM decided")} == {"1", "2", "4"}
+    [letter] = await pool.fetch("SELECT value, error, \"offset\" FROM dead_letters")
+    assert bytes(letter["value"]) == b"oops" and letter["offset"] == 2
+    assert letter["error"].startswith("PROCESSING_FAILED: InvalidTextRepresentationError")
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = 'jamsos.dlq.v1'") == 1
+
+
+async def test_outage_is_raised_for_redelivery_not_quarantined(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    runtime = Runtime(load_settings(env={}, cwd=tmp_path))
+    runtime.open(pool)
+
+    async def decide(batch: Sequence[Inbound]) -> None:
+        raise ConnectionRefusedError("database down")
+
+    with pytest.raises(ConnectionRefusedError):
+        await process(runtime, [Inbound("t", 0, 0, None, b"x")], decide, "test")
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
