@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from jamsos.adapters.kafka import Inbound
+from jamsos.domain.dedup import Participant
 from jamsos.domain.tariff import Tariff
 
 Identity = tuple[str, str]  # (agency_code, submission_id)
@@ -133,7 +134,7 @@ async def content_hashes(conn: asyncpg.Connection, ids: Sequence[Identity]) -> d
 async def record_decisions(
     conn: asyncpg.Connection, decisions: Sequence[Decision], decided_at: dt.datetime
 ) -> None:
-    """Set the terminal status of submissions still RECEIVED."""
+    """Set the outcome of submissions not decided yet (in flight or held)."""
     if not decisions:
         return
     await conn.execute(
@@ -143,7 +144,7 @@ async def record_decisions(
             existing_agency_code = t.x, decided_at = $7
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
             AS t(a, i, st, r, m, x)
-        WHERE s.agency_code = t.a AND s.submission_id = t.i AND s.status = 'RECEIVED'
+        WHERE s.agency_code = t.a AND s.submission_id = t.i AND s.status IN ('RECEIVED', 'REVIEW')
         """,
         [d.agency_code for d in decisions],
         [d.submission_id for d in decisions],
@@ -346,3 +347,113 @@ async def add_dead_letters(
         [d.error for d in letters],
         failed_at,
     )
+
+
+async def active_by_birth_date(
+    conn: asyncpg.Connection, birth_dates: Sequence[dt.date]
+) -> list[Participant]:
+    """Active participants born on any of these dates (look-alike candidates)."""
+    if not birth_dates:
+        return []
+    rows = await conn.fetch(
+        "SELECT membership_no, nik, full_name, birth_date, sex, village_code, agency_code"
+        " FROM participants"
+        " WHERE status = 'ACTIVE' AND birth_date = ANY($1::date[])",
+        list(set(birth_dates)),
+    )
+    return [Participant(**dict(r)) for r in rows]
+
+
+async def record_candidates(
+    conn: asyncpg.Connection, held: Sequence[tuple[Identity, list[dict[str, Any]]]]
+) -> None:
+    """Keep the look-alikes a held submission was matched with."""
+    if not held:
+        return
+    await conn.execute(
+        """
+        UPDATE submissions s SET candidates = t.c::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, i, c)
+        WHERE s.agency_code = t.a AND s.submission_id = t.i
+        """,
+        [i[0] for i, _ in held],
+        [i[1] for i, _ in held],
+        [json.dumps(c) for _, c in held],
+    )
+
+
+@dataclass(frozen=True)
+class Held:
+    """A submission waiting for review: its payload as received and its look-alikes."""
+
+    payload_json: str
+    candidates: list[dict[str, Any]]
+
+
+async def held(conn: asyncpg.Connection, ids: Sequence[Identity]) -> dict[Identity, Held]:
+    """Submissions among `ids` still held for review, locked for this transaction."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        """
+        SELECT s.agency_code, s.submission_id, s.payload::text AS payload, s.candidates
+        FROM submissions s
+        JOIN unnest($1::text[], $2::text[]) AS t(a, i) ON s.agency_code = t.a AND s.submission_id = t.i
+        WHERE s.status = 'REVIEW'
+        FOR UPDATE OF s
+        """,
+        [a for a, _ in ids],
+        [i for _, i in ids],
+    )
+    return {
+        (r["agency_code"], r["submission_id"]): Held(r["payload"], r["candidates"] or [])
+        for r in rows
+    }
+
+
+async def set_reviewer(conn: asyncpg.Connection, ids: Sequence[tuple[Identity, str]]) -> None:
+    """Record who resolved each hold."""
+    if not ids:
+        return
+    await conn.execute(
+        """
+        UPDATE submissions s SET reviewed_by = t.b
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS t(a, i, b)
+        WHERE s.agency_code = t.a AND s.submission_id = t.i
+        """,
+        [i[0] for i, _ in ids],
+        [i[1] for i, _ in ids],
+        [b for _, b in ids],
+    )
+
+
+async def inbox_hashes(
+    conn: asyncpg.Connection, consumer: str, messages: Sequence[tuple[str, str]], now: dt.datetime
+) -> dict[str, str]:
+    """Record (message_id, content_hash) pairs for `consumer`; returns, for the ids seen before,
+    the hash stored then (new ids are absent from the result)."""
+    if not messages:
+        return {}
+    inserted = await conn.fetch(
+        """
+        INSERT INTO inbox (consumer, message_id, content_hash, processed_at)
+        SELECT $1, m, h, $4 FROM unnest($2::text[], $3::text[]) AS t(m, h)
+        ON CONFLICT (consumer, message_id) DO NOTHING
+        RETURNING message_id
+        """,
+        consumer,
+        [m for m, _ in messages],
+        [h for _, h in messages],
+        now,
+    )
+    new = {r["message_id"] for r in inserted}
+    old = [m for m, _ in messages if m not in new]
+    if not old:
+        return {}
+    rows = await conn.fetch(
+        "SELECT message_id, content_hash FROM inbox WHERE consumer = $1"
+        " AND message_id = ANY($2::text[])",
+        consumer,
+        old,
+    )
+    return {r["message_id"]: r["content_hash"] for r in rows}

@@ -91,3 +91,16 @@ async def dead_letters(conn: asyncpg.Connection, limit: int = 100) -> list[dict[
         limit,
     )
     return [dict(r) for r in rows]
+
+
+async def held_submissions(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Submissions waiting for an operator's review, oldest first, with their look-alikes."""
+    rows = await conn.fetch(
+        """
+        SELECT agency_code, submission_id, nik, payload->'worker'->>'full_name' AS full_name,
+               payload->'worker'->>'birth_date' AS birth_date, candidates, received_at
+        FROM submissions WHERE status = 'REVIEW' ORDER BY received_at LIMIT $1
+        """,
+        limit,
+    )
+    return [dict(r) for r in rows]

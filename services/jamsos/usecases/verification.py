@@ -1,4 +1,5 @@
-"""Verification and enrolment: every eligibility rule, then enrol or reject, one batch per tx.
+"""Verification and enrolment: every eligibility rule, then enrol, hold or reject; one batch per
+transaction.
 
 Decisions are serialised by an advisory lock so that agency quotas and the regency ceiling are
 counted exactly even with several verification consumers.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from jamsos_schemas import topics
@@ -18,133 +19,210 @@ from jamsos_schemas.registration import (
     ReasonCode,
     RegistrationAcceptedV1,
     RegistrationRejectedV1,
+    RegistrationReviewRequiredV1,
+    RegistrationSubmittedV1,
+    ReviewCandidate,
 )
 from pydantic import ValidationError
 
 from jamsos.adapters import outbox, repository
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import Decision, Enrolment, Identity
+from jamsos.adapters.repository import DeadLetter, Decision, Enrolment, Identity
 from jamsos.domain.coverage import coverage_start
+from jamsos.domain.dedup import Lookalike, lookalikes
 from jamsos.domain.eligibility import Capacity, deceased_reason, personal_reasons
 from jamsos.domain.identity import event_id, membership_no
-from jamsos.domain.policy import Policy
+from jamsos.domain.policy import Agency, Policy
 from jamsos.domain.tariff import tariff_on
 from jamsos.domain.wilayah import find_village
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
 
 
-@dataclass(frozen=True)
-class _Verdict:
-    accepted: RegistrationAcceptedV1
-    reasons: list[Reason]
+def identity_of(submission: RegistrationSubmittedV1) -> Identity:
+    """The contract identity of a submission."""
+    return (submission.agency_code, submission.submission_id)
 
-    @property
-    def identity(self) -> Identity:
-        s = self.accepted.submission
-        return (s.agency_code, s.submission_id)
+
+@dataclass
+class Outcomes:
+    """What a transaction decides, written together at the end."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    events: list[OutboxEvent] = field(default_factory=list)
+    enrolments: list[Enrolment] = field(default_factory=list)
+    released: list[Identity] = field(default_factory=list)
+    letters: list[tuple[DeadLetter, OutboxEvent]] = field(default_factory=list)
+
+    def reject(self, submission: RegistrationSubmittedV1, reasons: list[Reason],
+               now: dt.datetime) -> None:
+        """A terminal rejection; the NIK is free again."""
+        identity = identity_of(submission)
+        self.decisions.append(Decision(*identity, "REJECTED", [r.model_dump() for r in reasons]))
+        self.released.append(identity)
+        eid = event_id("rejected", *identity)
+        event = RegistrationRejectedV1(
+            event_id=eid, submission_id=submission.submission_id,
+            agency_code=submission.agency_code, nik=submission.worker.nik, decided_at=now,
+            reasons=reasons,
+        )
+        self.events.append(OutboxEvent.of(topics.REJECTED, submission.worker.nik, event, eid))
+
+    async def write(self, conn: asyncpg.Connection, now: dt.datetime) -> None:
+        """Participants, decisions, released claims, dead letters and events, in this order."""
+        await repository.upsert_participants(conn, self.enrolments)
+        await repository.record_decisions(conn, self.decisions, now)
+        await repository.release_claims(conn, self.released)
+        await repository.add_dead_letters(conn, [d for d, _ in self.letters], now)
+        await outbox.add(conn, [*self.events, *(e for _, e in self.letters)])
+
+
+@dataclass
+class Enroller:
+    """Builds enrolments: membership numbers, coverage start and the premium in force."""
+
+    conn: asyncpg.Connection
+    policy: Policy
+    now: dt.datetime
+    numbers: dict[str, str]
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection, niks: Sequence[str], policy: Policy,
+                   now: dt.datetime) -> Enroller:
+        """With the existing membership numbers of these NIKs."""
+        return cls(conn, policy, now, await repository.membership_numbers(conn, niks))
+
+    async def enrol(self, items: Sequence[tuple[RegistrationSubmittedV1, Agency]],
+                    outcomes: Outcomes) -> None:
+        """Enrol each submission: participant row, ENROLLED decision and enrolled event."""
+        if not items:
+            return
+        fresh = [s.worker.nik for s, _ in items if s.worker.nik not in self.numbers]
+        for nik, serial in zip(fresh, await repository.next_serials(self.conn, len(fresh)),
+                               strict=True):
+            self.numbers[nik] = membership_no(serial)
+        start = coverage_start(self.now, self.policy.coverage_start_rule)
+        tariff = tariff_on(await repository.tariffs(self.conn), start)
+        premium = MonthlyPremium(JKK=tariff.jkk, JKM=tariff.jkm, total=tariff.total)
+        for s, agency in items:
+            w, number = s.worker, self.numbers[s.worker.nik]
+            village = find_village(w.address.village_code)
+            assert village is not None  # OUT_OF_REGION was checked
+            outcomes.enrolments.append(Enrolment(
+                nik=w.nik, membership_no=number, full_name=w.full_name,
+                birth_date=w.birth_date, sex=w.sex, village_code=village.code,
+                kecamatan_code=village.kecamatan_code, agency_code=agency.code,
+                submission_id=s.submission_id, payer_code=agency.payer_code,
+                funding_source=agency.funding_source, enrolled_at=self.now,
+                coverage_start=start, worker_json=w.model_dump_json(),
+            ))
+            outcomes.decisions.append(Decision(*identity_of(s), "ENROLLED", membership_no=number))
+            eid = event_id("enrolled", *identity_of(s))
+            enrolled = ParticipantEnrolledV1(
+                event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
+                nik=w.nik, decided_at=self.now, membership_no=number, enrolled_at=self.now,
+                coverage_start=start, programs=[Program.JKK, Program.JKM],
+                monthly_premium=premium, payer_code=agency.payer_code,
+                funding_source=agency.funding_source, worker=w,
+            )
+            outcomes.events.append(OutboxEvent.of(topics.ENROLLED, w.nik, enrolled, eid))
+
+
+async def capacity(conn: asyncpg.Connection, policy: Policy) -> Capacity:
+    """Active participants per agency and in total, for quota and ceiling checks."""
+    by_agency = await repository.active_counts(conn)
+    return Capacity(by_agency, sum(by_agency.values()), policy)
+
+
+def unknown_agency(code: str) -> Reason:
+    """UNKNOWN_AGENCY for `code`."""
+    return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")
+
+
+def _review_event(s: RegistrationSubmittedV1, found: list[Lookalike],
+                  now: dt.datetime) -> tuple[list[dict[str, object]], OutboxEvent]:
+    candidates = [
+        ReviewCandidate(membership_no=m.participant.membership_no, nik=m.participant.nik,
+                        full_name=m.participant.full_name, birth_date=m.participant.birth_date,
+                        score=m.score)
+        for m in found
+    ]
+    eid = event_id("review-required", *identity_of(s))
+    event = RegistrationReviewRequiredV1(
+        event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
+        nik=s.worker.nik, decided_at=now, candidates=candidates,
+    )
+    stored = [  # kept with the agency, which a DUPLICATE decision names
+        {**c.model_dump(mode="json"), "agency_code": m.participant.agency_code}
+        for c, m in zip(candidates, found, strict=True)
+    ]
+    return (stored,
+            OutboxEvent.of(topics.REVIEW_REQUIRED, s.worker.nik, event, eid))
 
 
 async def verify(
     pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
-    """Decide a batch of accepted submissions: enrol the eligible, reject with every reason."""
+    """Decide a batch of accepted submissions: enrol the eligible, hold look-alikes for
+    review, reject with every reason."""
     summary = BatchSummary(received=len(records))
-    letters = []
-    batch: dict[Identity, RegistrationAcceptedV1] = {}
+    outcomes = Outcomes()
+    batch: dict[Identity, RegistrationSubmittedV1] = {}
     for record in records:
         try:
             accepted = RegistrationAcceptedV1.model_validate_json(record.value)
         except ValidationError as error:
-            letters.append(dead_letter(record, f"UNREADABLE: {error}", now))
+            outcomes.letters.append(dead_letter(record, f"UNREADABLE: {error}", now))
             continue
-        s = accepted.submission
-        batch.setdefault((s.agency_code, s.submission_id), accepted)
-    niks = [a.submission.worker.nik for a in batch.values()]
+        batch.setdefault(identity_of(accepted.submission), accepted.submission)
+    niks = [s.worker.nik for s in batch.values()]
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_enrolment(conn)
         todo = await repository.pending(conn, list(batch))
         summary.repeated = len(batch) - len(todo)
         dead = await repository.deceased(conn, niks)
-        numbers = await repository.membership_numbers(conn, niks)
-        by_agency = await repository.active_counts(conn)
-        tariffs = await repository.tariffs(conn)
-        capacity = Capacity(by_agency, sum(by_agency.values()), policy)
-        verdicts: list[_Verdict] = []
-        for identity, accepted in batch.items():
+        room = await capacity(conn, policy)
+        enroller = await Enroller.load(conn, niks, policy, now)
+        screened: list[tuple[RegistrationSubmittedV1, Agency | None, list[Reason]]] = []
+        for identity, s in batch.items():
             if identity not in todo:
                 continue
-            s = accepted.submission
-            reasons = personal_reasons(s.worker, s.submitted_at, policy)
             agency = policy.agency(s.agency_code)
-            if agency is None:  # removed from the registry while in flight
-                reasons.insert(0, Reason(code=ReasonCode.UNKNOWN_AGENCY,
-                                         detail=f"agency {s.agency_code!r} is not registered"))
-            else:
-                reasons += capacity.reasons(agency)
-                if not reasons and s.worker.nik not in dead:
-                    capacity.take(agency)
-            if s.worker.nik in dead:
-                reasons.append(deceased_reason(s.worker.nik))
-            verdicts.append(_Verdict(accepted, reasons))
-
-        eligible = [v for v in verdicts if not v.reasons]
-        fresh = [v for v in eligible if v.accepted.submission.worker.nik not in numbers]
-        for verdict, serial in zip(fresh, await repository.next_serials(conn, len(fresh)),
-                                   strict=True):
-            numbers[verdict.accepted.submission.worker.nik] = membership_no(serial)
-
-        start = coverage_start(now, policy.coverage_start_rule)
-        tariff = tariff_on(tariffs, start)
-        premium = MonthlyPremium(JKK=tariff.jkk, JKM=tariff.jkm, total=tariff.total)
-        enrolments: list[Enrolment] = []
-        decisions: list[Decision] = []
-        events: list[OutboxEvent] = []
-        for verdict in verdicts:
-            s = verdict.accepted.submission
-            nik = s.worker.nik
-            if verdict.reasons:
-                decisions.append(Decision(*verdict.identity, "REJECTED",
-                                          [r.model_dump() for r in verdict.reasons]))
-                eid = event_id("rejected", *verdict.identity)
-                rejected = RegistrationRejectedV1(
-                    event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
-                    nik=nik, decided_at=now, reasons=verdict.reasons,
-                )
-                events.append(OutboxEvent.of(topics.REJECTED, nik, rejected, eid))
-                continue
-            agency = policy.agency(s.agency_code)
-            village = find_village(s.worker.address.village_code)
-            assert agency is not None and village is not None  # checked above
-            number = numbers[nik]
-            enrolments.append(Enrolment(
-                nik=nik, membership_no=number, full_name=s.worker.full_name,
-                birth_date=s.worker.birth_date, sex=s.worker.sex,
-                village_code=village.code, kecamatan_code=village.kecamatan_code,
-                agency_code=agency.code, submission_id=s.submission_id,
-                payer_code=agency.payer_code, funding_source=agency.funding_source,
-                enrolled_at=now, coverage_start=start, worker_json=s.worker.model_dump_json(),
-            ))
-            decisions.append(Decision(*verdict.identity, "ENROLLED", membership_no=number))
-            eid = event_id("enrolled", *verdict.identity)
-            enrolled = ParticipantEnrolledV1(
-                event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code, nik=nik,
-                decided_at=now, membership_no=number, enrolled_at=now, coverage_start=start,
-                programs=[Program.JKK, Program.JKM], monthly_premium=premium,
-                payer_code=agency.payer_code, funding_source=agency.funding_source,
-                worker=s.worker,
-            )
-            events.append(OutboxEvent.of(topics.ENROLLED, nik, enrolled, eid))
-        for decision in decisions:
-            summary.count(decision.status)
-        await repository.upsert_participants(conn, enrolments)
-        await repository.record_decisions(conn, decisions, now)
-        await repository.release_claims(
-            conn, [v.identity for v in verdicts if v.reasons]
+            reasons = [
+                # the agency may have been removed from the registry while this was in flight
+                *([] if agency is not None else [unknown_agency(s.agency_code)]),
+                *personal_reasons(s.worker, s.submitted_at, policy),
+            ]
+            screened.append((s, agency, reasons))
+        known = await repository.active_by_birth_date(
+            conn, [s.worker.birth_date for s, _, reasons in screened if not reasons]
         )
-        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
-        await outbox.add(conn, [*events, *(e for _, e in letters)])
-    summary.new = len(verdicts)
-    summary.counts["DLQ"] = len(letters)
+        held: list[tuple[Identity, list[dict[str, object]]]] = []
+        eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
+        for s, agency, personal in screened:
+            reasons = [
+                *personal,
+                *(room.reasons(agency) if agency is not None else []),
+                *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
+            ]
+            if reasons or agency is None:
+                outcomes.reject(s, reasons, now)
+                continue
+            found = lookalikes(s.worker, known)
+            if found:
+                candidates, event = _review_event(s, found, now)
+                held.append((identity_of(s), candidates))
+                outcomes.decisions.append(Decision(*identity_of(s), "REVIEW"))
+                outcomes.events.append(event)
+                continue
+            room.take(agency)
+            eligible.append((s, agency))
+        await enroller.enrol(eligible, outcomes)
+        for decision in outcomes.decisions:
+            summary.count(decision.status)
+        await outcomes.write(conn, now)
+        await repository.record_candidates(conn, held)
+    summary.new = len(screened)
+    summary.counts["DLQ"] = len(outcomes.letters)
     return summary

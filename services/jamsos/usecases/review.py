@@ -1,0 +1,130 @@
+"""Review decisions: an operator resolves a held submission (`registration.review-decided`).
+
+ENROL enrols the worker if the agency's quota and the regency ceiling still have room; when
+they do not, the submission is rejected with QUOTA_EXCEEDED. The contract names only enrolled
+or duplicate as results of a review, but enrolling past the budgeted ceiling is not sound (see
+README, "Decisions"). DUPLICATE names the best-matching participant. A decision for a
+submission that is not held, or a second, different decision, goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+
+import asyncpg
+from jamsos_schemas import topics
+from jamsos_schemas.registration import (
+    RegistrationDuplicateV1,
+    RegistrationReviewDecidedV1,
+    RegistrationSubmittedV1,
+)
+from pydantic import ValidationError
+
+from jamsos.adapters import repository
+from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.adapters.repository import Decision, Identity
+from jamsos.domain.eligibility import deceased_reason
+from jamsos.domain.identity import event_id
+from jamsos.domain.policy import Agency, Policy
+from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.registration import BatchSummary
+from jamsos.usecases.verification import Enroller, Outcomes, capacity, unknown_agency
+
+CONSUMER = "review"
+
+
+async def decide_reviews(
+    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+) -> BatchSummary:
+    """Apply a batch of review decisions in one transaction."""
+    summary = BatchSummary(received=len(records))
+    outcomes = Outcomes()
+    commands: list[tuple[Inbound, RegistrationReviewDecidedV1, str]] = []
+    for record in records:
+        try:
+            command = RegistrationReviewDecidedV1.model_validate_json(record.value)
+        except ValidationError as error:
+            outcomes.letters.append(dead_letter(record, f"SCHEMA_INVALID: {error}", now))
+            continue
+        digest = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
+        commands.append((record, command, digest))
+    async with pool.acquire() as conn, conn.transaction():
+        await repository.lock_enrolment(conn)
+        seen = await repository.inbox_hashes(
+            conn, CONSUMER, [(_message_id(c), h) for _, c, h in commands], now
+        )
+        fresh: dict[Identity, tuple[Inbound, RegistrationReviewDecidedV1]] = {}
+        for record, command, digest in commands:
+            identity = (command.agency_code, command.submission_id)
+            stored = seen.get(_message_id(command))
+            if stored == digest or (stored is None and identity in fresh and
+                                    fresh[identity][1] == command):
+                summary.repeated += 1
+            elif stored is not None or identity in fresh:
+                outcomes.letters.append(dead_letter(
+                    record, "REVIEW_DECISION_CONFLICT: this submission was already decided", now))
+            else:
+                fresh[identity] = (record, command)
+        held = await repository.held(conn, list(fresh))
+        for identity, (record, _) in fresh.items():
+            if identity not in held:
+                outcomes.letters.append(dead_letter(
+                    record, "NOT_HELD: the submission is not waiting for review", now))
+        submissions = {
+            i: RegistrationSubmittedV1.model_validate_json(h.payload_json)
+            for i, h in held.items()
+        }
+        niks = [s.worker.nik for s in submissions.values()]
+        dead = await repository.deceased(conn, niks)
+        room = await capacity(conn, policy)
+        enroller = await Enroller.load(conn, niks, policy, now)
+        eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
+        reviewers: list[tuple[Identity, str]] = []
+        for identity, s in submissions.items():
+            command = fresh[identity][1]
+            reviewers.append((identity, command.decided_by))
+            if command.decision == "DUPLICATE":
+                _duplicate(s, held[identity].candidates, outcomes, now)
+                continue
+            agency = policy.agency(s.agency_code)
+            reasons = [
+                *([unknown_agency(s.agency_code)] if agency is None else room.reasons(agency)),
+                *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
+            ]
+            if reasons or agency is None:
+                outcomes.reject(s, reasons, now)
+                continue
+            room.take(agency)
+            eligible.append((s, agency))
+        await enroller.enrol(eligible, outcomes)
+        for decision in outcomes.decisions:
+            summary.count(decision.status)
+        await outcomes.write(conn, now)
+        await repository.set_reviewer(conn, reviewers)
+    summary.new = len(submissions)
+    summary.counts["DLQ"] = len(outcomes.letters)
+    return summary
+
+
+def _message_id(command: RegistrationReviewDecidedV1) -> str:
+    return f"{command.agency_code}\x1f{command.submission_id}"
+
+
+def _duplicate(s: RegistrationSubmittedV1, candidates: list[dict[str, object]],
+               outcomes: Outcomes, now: dt.datetime) -> None:
+    best = candidates[0] if candidates else {}
+    identity = (s.agency_code, s.submission_id)
+    existing = str(best["membership_no"]) if best else None
+    existing_agency = str(best.get("agency_code", ""))
+    outcomes.decisions.append(Decision(*identity, "DUPLICATE", existing_agency_code=existing_agency))
+    outcomes.released.append(identity)
+    eid = event_id("duplicate", *identity)
+    event = RegistrationDuplicateV1(
+        event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
+        nik=s.worker.nik, decided_at=now, existing_membership_no=existing,
+        existing_agency_code=existing_agency,
+    )
+    outcomes.events.append(OutboxEvent.of(topics.DUPLICATE, s.worker.nik, event, eid))
