@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from jamsos_schemas import topics
 
 from jamsos.adapters import db
 from jamsos.adapters.embedded import embedded_broker, embedded_database
@@ -25,6 +24,7 @@ from jamsos.adapters.kafka import create_topics, wait_for_broker
 from jamsos.bootstrap import build_app, wait_assigned
 from jamsos.settings import Settings, load_settings
 from jamsos.workers.runtime import Runtime
+from jamsos_schemas import topics
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

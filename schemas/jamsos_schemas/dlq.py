@@ -20,5 +20,12 @@ class DeadLetterV1(BaseModel):
     offset: int
     key: Annotated[str | None, Field(description="original key, UTF-8 (or base64 if not text)")]
     value_b64: Annotated[str, Field(description="the original value bytes, base64")]
-    error: Annotated[str, Field(examples=["SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different content"])]
+    error: Annotated[
+        str,
+        Field(
+            examples=[
+                "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different content"
+            ]
+        ),
+    ]
     failed_at: AwareDatetime

@@ -1,4 +1,4 @@
-"""Registration events: submissions from agencies (OPD) and their terminal outcomes (CONTRACT.md)."""
+"""Registration events: agencies' (OPD) submissions and their terminal outcomes (CONTRACT.md)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,10 @@ class RegistrationSubmittedV1(BaseModel):
     agency_code: AgencyCode
     submitted_at: Annotated[
         AwareDatetime,
-        Field(description="when the agency submitted, with offset", examples=["2025-01-15T09:30:00+07:00"]),
+        Field(
+            description="when the agency submitted, with offset",
+            examples=["2025-01-15T09:30:00+07:00"],
+        ),
     ]
     worker: Worker
 
@@ -148,7 +151,10 @@ class RegistrationDuplicateV1(_Outcome):
 
     existing_membership_no: Annotated[
         str | None,
-        Field(description="null while the other submission is still in flight", examples=["KDS-0000001"]),
+        Field(
+            description="null while the other submission is still in flight",
+            examples=["KDS-0000001"],
+        ),
     ]
     existing_agency_code: Annotated[str, Field(examples=["DISHUB"])]
     match: Annotated[Literal["NIK"], Field(examples=["NIK"])] = "NIK"

@@ -9,13 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from jamsos_schemas import topics
-from jamsos_schemas.billing import BillingRunRequestedV1
-from jamsos_schemas.participant import ParticipantTerminationRequestedV1
 
 from jamsos.adapters import views_billing
 from jamsos.adapters.views_billing import InvoiceRow
@@ -23,6 +20,9 @@ from jamsos.domain.period import Period
 from jamsos.publishing import publish_model, publish_raw
 from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
+from jamsos_schemas import topics
+from jamsos_schemas.billing import BillingRunRequestedV1
+from jamsos_schemas.participant import ParticipantTerminationRequestedV1
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,18 @@ class RunResult:
     seconds: float
 
 
-async def _poll(check: asyncpg.Pool, sql: str, arg: object, timeout: float, what: str) -> None:
+async def _wait(
+    pool: asyncpg.Pool,
+    done: Callable[[asyncpg.Connection], Awaitable[bool]],
+    timeout: float,
+    what: str,
+) -> None:
+    """Poll `done` with a deadline (the answer is in the database, not on a topic)."""
     deadline = time.monotonic() + timeout
-    while not await check.fetchval(sql, arg):
+    while True:
+        async with pool.acquire() as conn:
+            if await done(conn):
+                return
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
@@ -61,10 +70,9 @@ async def bill(
     )
     started = time.monotonic()
     await publish_model(settings, topics.BILLING_RUN_REQUESTED, str(period), request)
-    await _poll(
+    await _wait(
         pool,
-        "SELECT true FROM billing_runs WHERE request_id = $1",
-        request.request_id,
+        lambda conn: views_billing.run_processed(conn, request.request_id),
         timeout,
         f"billing run {request.request_id}",
     )
@@ -89,11 +97,10 @@ async def terminate(
         topics.TERMINATION_REQUESTED,
         [(r.nik.encode(), r.model_dump_json().encode()) for r in requests],
     )
-    await _poll(
+    ids = [r.request_id for r in requests]
+    await _wait(
         pool,
-        "SELECT count(*) = cardinality($1::text[]) FROM termination_requests"
-        " WHERE request_id = ANY($1::text[])",
-        [r.request_id for r in requests],
+        lambda conn: views_billing.terminations_processed(conn, ids),
         timeout,
         "termination requests",
     )
@@ -101,11 +108,8 @@ async def terminate(
 
 async def wait_ledger(pool: asyncpg.Pool, timeout: float = 120.0) -> None:
     """Wait until the billing ledger holds every participant's current coverage."""
-    deadline = time.monotonic() + timeout
-    while True:
-        async with pool.acquire() as conn:
-            if await views_billing.ledger_behind(conn) == 0:
-                return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the billing ledger did not catch up within {timeout:.0f}s")
-        await asyncio.sleep(0.05)
+
+    async def caught_up(conn: asyncpg.Connection) -> bool:
+        return await views_billing.ledger_behind(conn) == 0
+
+    await _wait(pool, caught_up, timeout, "the billing ledger to catch up")

@@ -9,11 +9,8 @@ from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
-
-from jamsos_schemas import topics
 
 from jamsos.adapters import db
 from jamsos.adapters.embedded import embedded_broker, embedded_database
@@ -22,6 +19,7 @@ from jamsos.adapters.outbox import Relay
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
 from jamsos.workers.runtime import Runtime
+from jamsos_schemas import topics
 
 SERVICES: dict[str, Callable[[Runtime], KafkaRouter]] = {
     "registration": registration.router,
@@ -120,7 +118,9 @@ def infrastructure(settings: Settings, *, database: str | None = None) -> Iterat
             )
         if database is not None:
             assert settings.database_url is not None
-            settings = replace(settings, database_url=with_database(settings.database_url, database))
+            settings = replace(
+                settings, database_url=with_database(settings.database_url, database)
+            )
         yield settings
 
 
@@ -144,6 +144,8 @@ async def prepare(settings: Settings, *, fresh_database: bool = False) -> None:
         await conn.close()
     await wait_for_broker(settings.kafka_bootstrap)
     await create_topics(
-        settings.kafka_bootstrap, topics.ALL_TOPICS, settings.partitions,
+        settings.kafka_bootstrap,
+        topics.ALL_TOPICS,
+        settings.partitions,
         settings.replication_factor,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import logging
@@ -15,7 +14,6 @@ from typing import Any
 
 import asyncpg
 import typer
-from jamsos_schemas import topics
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +24,7 @@ from jamsos.adapters.spreadsheet import read_workers
 from jamsos.publishing import publish_raw, publish_submissions, submission_key
 from jamsos.settings import Settings, load_settings
 from jamsos.workers.runtime import jakarta_now
+from jamsos_schemas import topics
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
@@ -45,7 +44,9 @@ console = Console(width=max(Console().width, 132))
 
 def main() -> None:
     """Console entry point."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     app()
 
 
@@ -60,8 +61,10 @@ def _configured(settings: Settings) -> Settings:
         if value is None
     ]
     if missing:
-        console.print(f"[red]{' and '.join(missing)} not set[/red]: start `jamsos up` and export"
-                      " the values it prints, or point them at your Kafka and PostgreSQL.")
+        console.print(
+            f"[red]{' and '.join(missing)} not set[/red]: start `jamsos up` and export"
+            " the values it prints, or point them at your Kafka and PostgreSQL."
+        )
         raise typer.Exit(2)
     return settings
 
@@ -82,7 +85,9 @@ async def _serve(settings: Settings, services: list[str]) -> None:
     await app_.start()
     try:
         await bootstrap.wait_assigned(broker)
-        console.print(f"[green]running[/green] {', '.join(services)}; Ctrl-C stops", highlight=False)
+        console.print(
+            f"[green]running[/green] {', '.join(services)}; Ctrl-C stops", highlight=False
+        )
         await stop.wait()
     finally:
         await app_.stop()
@@ -105,7 +110,9 @@ def up(
 
 
 @app.command()
-def run(service: str = typer.Argument(..., help="registration, verification, billing or all")) -> None:
+def run(
+    service: str = typer.Argument(..., help="registration, verification, billing or all"),
+) -> None:
     """Run one service against the configured broker and database."""
     settings = _configured(load_settings())
     try:
@@ -118,7 +125,9 @@ def run(service: str = typer.Argument(..., help="registration, verification, bil
 
 @topics_app.command("create")
 def topics_create(
-    partitions: int = typer.Option(None, help="partitions per topic (default JAMSOS_PARTITIONS or 6)"),
+    partitions: int = typer.Option(
+        None, help="partitions per topic (default JAMSOS_PARTITIONS or 6)"
+    ),
 ) -> None:
     """Create every contract and internal topic that does not exist yet (idempotent)."""
     settings = load_settings()
@@ -130,7 +139,9 @@ def topics_create(
     async def go() -> list[str]:
         await wait_for_broker(bootstrap_server)
         return await create_topics(
-            bootstrap_server, topics.ALL_TOPICS, partitions or settings.partitions,
+            bootstrap_server,
+            topics.ALL_TOPICS,
+            partitions or settings.partitions,
             settings.replication_factor,
         )
 
@@ -189,11 +200,11 @@ def submit(
         console.print("[red]--agency is required for CSV/XLSX files[/red]")
         raise typer.Exit(2)
     result = read_workers(file, agency, jakarta_now(), batch_tag)
-    sent = asyncio.run(publish_submissions(settings, result.submissions)) if result.submissions else 0
-    console.print(
-        f"{result.rows} row(s): published {sent}, {len({e.row for e in result.errors})} with errors",
-        highlight=False,
+    sent = (
+        asyncio.run(publish_submissions(settings, result.submissions)) if result.submissions else 0
     )
+    failed = len({e.row for e in result.errors})
+    console.print(f"{result.rows} row(s): published {sent}, {failed} with errors", highlight=False)
     if result.errors:
         table = Table("row", "column", "problem", title="Rows not published")
         for error in result.errors:
@@ -237,16 +248,39 @@ def print_report(data: dict[str, Any]) -> None:
     outcomes.add_row("dead letters (DLQ)", f"{data['dead_letters']:,}")
     console.print(outcomes)
     if data["rejection_reasons"]:
-        reasons = Table("reason", "submissions", title="Rejection reasons (a submission may have several)")
+        reasons = Table(
+            "reason", "submissions", title="Rejection reasons (a submission may have several)"
+        )
         for code, n in data["rejection_reasons"].items():
             reasons.add_row(code, f"{n:,}")
         console.print(reasons)
-    agencies = Table("agency", "submitted", "enrolled", "duplicate", "rejected", "held",
-                     "in flight", "active", "quota", title="Per agency (OPD)")
+    agencies = Table(
+        "agency",
+        "submitted",
+        "enrolled",
+        "duplicate",
+        "rejected",
+        "held",
+        "in flight",
+        "active",
+        "quota",
+        title="Per agency (OPD)",
+    )
     for row in data["per_agency"]:
         agencies.add_row(
-            row["agency_code"], *(f"{row[k]:,}" for k in (
-                "submitted", "enrolled", "duplicate", "rejected", "held", "in_flight", "active")),
+            row["agency_code"],
+            *(
+                f"{row[k]:,}"
+                for k in (
+                    "submitted",
+                    "enrolled",
+                    "duplicate",
+                    "rejected",
+                    "held",
+                    "in_flight",
+                    "active",
+                )
+            ),
             "-" if row["quota"] is None else f"{row['quota']:,}",
         )
     console.print(agencies)
@@ -285,8 +319,13 @@ def dlq_list(limit: int = typer.Option(50)) -> None:
 
     table = Table("event_id", "from", "error", "failed at", "replayed")
     for row in asyncio.run(go()):
-        table.add_row(str(row["event_id"]), f"{row['source_topic']}[{row['partition']}]@{row['offset']}",
-                      row["error"], str(row["failed_at"]), str(row["replayed_at"] or ""))
+        table.add_row(
+            str(row["event_id"]),
+            f"{row['source_topic']}[{row['partition']}]@{row['offset']}",
+            row["error"],
+            str(row["failed_at"]),
+            str(row["replayed_at"] or ""),
+        )
     console.print(table)
 
 
@@ -299,7 +338,8 @@ def dlq_replay(event_id: str = typer.Argument(..., help="the dead letter's event
         conn = await asyncpg.connect(_database_url(settings))
         try:
             row = await conn.fetchrow(
-                "SELECT source_topic, key, value FROM dead_letters WHERE event_id = $1::uuid", event_id
+                "SELECT source_topic, key, value FROM dead_letters WHERE event_id = $1::uuid",
+                event_id,
             )
             if row is None:
                 return ""
@@ -330,14 +370,22 @@ def review_list(limit: int = typer.Option(100)) -> None:
         finally:
             await conn.close()
 
-    table = Table("agency", "submission", "NIK", "name", "born", "looks like (membership, NIK, name, score)")
+    table = Table(
+        "agency", "submission", "NIK", "name", "born", "looks like (membership, NIK, name, score)"
+    )
     for row in asyncio.run(go()):
         looks = "; ".join(
             f"{c['membership_no']} {c['nik']} {c['full_name']} {c['score']:.2f}"
             for c in row["candidates"] or []
         )
-        table.add_row(row["agency_code"], row["submission_id"], row["nik"], row["full_name"],
-                      row["birth_date"], looks)
+        table.add_row(
+            row["agency_code"],
+            row["submission_id"],
+            row["nik"],
+            row["full_name"],
+            row["birth_date"],
+            looks,
+        )
     console.print(table)
 
 
@@ -349,9 +397,8 @@ def review_decide(
     by: str = typer.Option(..., "--by", help="who decides (kept on the submission)"),
 ) -> None:
     """Resolve a held submission: publishes `registration.review-decided` (key: its NIK)."""
-    from jamsos_schemas.registration import RegistrationReviewDecidedV1
-
     from jamsos.publishing import publish_model
+    from jamsos_schemas.registration import RegistrationReviewDecidedV1
 
     settings = _configured(load_settings())
     if decision.upper() not in ("ENROL", "DUPLICATE"):
@@ -363,16 +410,20 @@ def review_decide(
         try:
             nik = await conn.fetchval(
                 "SELECT nik FROM submissions WHERE agency_code = $1 AND submission_id = $2"
-                " AND status = 'REVIEW'", agency, submission_id,
+                " AND status = 'REVIEW'",
+                agency,
+                submission_id,
             )
         finally:
             await conn.close()
         if nik is None:
             return False
         command = RegistrationReviewDecidedV1(
-            agency_code=agency, submission_id=submission_id,
-            decision=decision.upper(),  # type: ignore[arg-type]
-            decided_by=by, decided_at=jakarta_now(),
+            agency_code=agency,
+            submission_id=submission_id,
+            decision=decision.upper(),
+            decided_by=by,
+            decided_at=jakarta_now(),
         )
         await publish_model(settings, topics.REVIEW_DECIDED, nik, command)
         return True
@@ -460,10 +511,14 @@ def bill(
         console.print(f"[red]{error}[/red]: is the billing service running (`jamsos run billing`)?")
         raise typer.Exit(1) from error
     if as_json:
-        out = {"request_id": result.request_id, "period": str(result.period),
-               "outcome": result.outcome, "detail": result.detail,
-               "seconds": round(result.seconds, 3),
-               "invoices": [dataclasses.asdict(i) for i in result.invoices]}
+        out = {
+            "request_id": result.request_id,
+            "period": str(result.period),
+            "outcome": result.outcome,
+            "detail": result.detail,
+            "seconds": round(result.seconds, 3),
+            "invoices": [dataclasses.asdict(i) for i in result.invoices],
+        }
         sys.stdout.write(json.dumps(out, default=str, indent=2) + "\n")
     elif result.outcome != "DONE":
         console.print(f"[red]billing run {result.request_id} failed[/red]: {result.detail}")
@@ -472,8 +527,10 @@ def bill(
     else:
         console.print(f"{month}: nothing new to invoice (every covered participant is charged)")
     if behind and not as_json:
-        console.print(f"[yellow]note[/yellow]: {behind} participant(s) were not yet in the billing"
-                      " ledger when the run was requested; a later run bills them.")
+        console.print(
+            f"[yellow]note[/yellow]: {behind} participant(s) were not yet in the billing"
+            " ledger when the run was requested; a later run bills them."
+        )
     if not as_json:
         console.print(f"run {result.request_id} took {result.seconds:.2f}s", highlight=False)
     if result.outcome != "DONE":
@@ -556,8 +613,7 @@ def invoice_export(
     lines = asyncio.run(_with_pool(settings, go))
     if lines is None:
         raise _no_such_invoice(invoice_no)
-    console.print(f"wrote {pdf_path} and {csv_path} ({lines:,} participant lines)",
-                  highlight=False)
+    console.print(f"wrote {pdf_path} and {csv_path} ({lines:,} participant lines)", highlight=False)
 
 
 @invoice_app.command("pay")
@@ -568,18 +624,23 @@ def invoice_pay(
     """Record that the regency paid an invoice (ISSUED → PAID)."""
     settings = load_settings()
     try:
-        paid_at = (jakarta_now() if paid_on is None else
-                   dt.datetime.combine(dt.date.fromisoformat(paid_on), dt.time(12), JAKARTA))
+        paid_at = (
+            jakarta_now()
+            if paid_on is None
+            else dt.datetime.combine(dt.date.fromisoformat(paid_on), dt.time(12), JAKARTA)
+        )
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    result = asyncio.run(_with_pool(
-        settings, lambda pool: billing_usecases.pay(pool, invoice_no, paid_at)))
+    result = asyncio.run(
+        _with_pool(settings, lambda pool: billing_usecases.pay(pool, invoice_no, paid_at))
+    )
     if result is None:
         raise _no_such_invoice(invoice_no)
     if result.kind == "CREDIT":
-        console.print(f"{invoice_no} is a credit note: it lowers the period's balance and is"
-                      " not paid")
+        console.print(
+            f"{invoice_no} is a credit note: it lowers the period's balance and is not paid"
+        )
         raise typer.Exit(1)
     if not result.changed:
         console.print(f"{invoice_no} was already paid on {result.paid_at}", highlight=False)
@@ -591,7 +652,8 @@ def invoice_pay(
 def reconcile(
     period: str = typer.Argument(None, help="only this period, YYYY-MM (default: every billed)"),
     stale_minutes: int = typer.Option(
-        60, help="a submission undecided for longer than this is a mismatch"),
+        60, help="a submission undecided for longer than this is a mismatch"
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Check enrolment counts per agency and each period's charges, invoices and credits.
@@ -600,8 +662,14 @@ def reconcile(
     """
     settings = load_settings()
     month = None if period is None else _period(period)
-    result = asyncio.run(_with_pool(settings, lambda pool: billing_usecases.reconcile(
-        pool, month, jakarta_now(), dt.timedelta(minutes=stale_minutes))))
+    result = asyncio.run(
+        _with_pool(
+            settings,
+            lambda pool: billing_usecases.reconcile(
+                pool, month, jakarta_now(), dt.timedelta(minutes=stale_minutes)
+            ),
+        )
+    )
     if as_json:
         sys.stdout.write(json.dumps(dataclasses.asdict(result), default=str, indent=2) + "\n")
     else:
@@ -612,29 +680,64 @@ def reconcile(
 
 def print_reconciliation(result: billing_usecases.Reconciliation) -> None:
     """The reconciliation's figures and mismatches as tables."""
-    agencies = Table("agency", "submitted", "enrolled", "duplicate", "rejected", "held",
-                     "in flight", "with outcome event",
-                     title="submitted = enrolled + duplicate + rejected + held (+ in flight)")
+    agencies = Table(
+        "agency",
+        "submitted",
+        "enrolled",
+        "duplicate",
+        "rejected",
+        "held",
+        "in flight",
+        "with outcome event",
+        title="submitted = enrolled + duplicate + rejected + held (+ in flight)",
+    )
     for a in result.agencies:
-        agencies.add_row(a.agency_code, *(f"{v:,}" for v in (
-            a.submitted, a.enrolled, a.duplicate, a.rejected, a.held, a.in_flight,
-            a.with_outcome_event)))
+        agencies.add_row(
+            a.agency_code,
+            *(
+                f"{v:,}"
+                for v in (
+                    a.submitted,
+                    a.enrolled,
+                    a.duplicate,
+                    a.rejected,
+                    a.held,
+                    a.in_flight,
+                    a.with_outcome_event,
+                )
+            ),
+        )
     console.print(agencies)
     rupiah = invoice_documents.rupiah
-    periods = Table("period", "covered", "× tariff", "charge lines", "credited",
-                    "invoiced", "credit notes", "net",
-                    title="Σ charge lines = Σ invoice totals − credits = covered × tariff")
+    periods = Table(
+        "period",
+        "covered",
+        "× tariff",
+        "charge lines",
+        "credited",
+        "invoiced",
+        "credit notes",
+        "net",
+        title="Σ charge lines = Σ invoice totals − credits = covered × tariff",
+    )
     for p in result.periods:
         periods.add_row(
-            p.period, f"{p.covered:,}", rupiah(p.covered * p.tariff_total),
-            rupiah(p.charged.amount), rupiah(p.credited.amount),
-            rupiah(p.debit_invoices.amount), rupiah(p.credit_invoices.amount),
+            p.period,
+            f"{p.covered:,}",
+            rupiah(p.covered * p.tariff_total),
+            rupiah(p.charged.amount),
+            rupiah(p.credited.amount),
+            rupiah(p.debit_invoices.amount),
+            rupiah(p.credit_invoices.amount),
             rupiah(p.debit_invoices.amount + p.credit_invoices.amount),
         )
     console.print(periods)
     if not result.mismatches:
-        console.print(f"[green]reconciled[/green]: {len(result.agencies)} agencies,"
-                      f" {len(result.periods)} period(s), billing ledger in step", highlight=False)
+        console.print(
+            f"[green]reconciled[/green]: {len(result.agencies)} agencies,"
+            f" {len(result.periods)} period(s), billing ledger in step",
+            highlight=False,
+        )
         return
     table = Table("where", "check", "expected", "actual", title="[red]Mismatches[/red]")
     for m in result.mismatches:

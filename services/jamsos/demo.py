@@ -1,4 +1,4 @@
-"""`jamsos demo`: the whole flow on a synthetic cohort, on an embedded broker and a fresh database."""
+"""`jamsos demo`: the whole flow on a synthetic cohort, embedded broker, fresh database."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
-from jamsos_schemas import topics
 from rich.console import Console
 
 from jamsos import bootstrap, synthetic
@@ -20,6 +19,7 @@ from jamsos.domain.policy import Policy
 from jamsos.publishing import publish_raw, submission_key
 from jamsos.settings import Settings
 from jamsos.workers.runtime import Runtime, jakarta_now
+from jamsos_schemas import topics
 
 AGENCIES = ("DISDAG", "DISHUB", "BPBD", "DINSOS", "DISNAKERPERINKOP", "DISPERTANPANGAN")
 DEMO_QUOTA = {"BPBD": 40}  # shows QUOTA_EXCEEDED: BPBD proposes more than its quota
@@ -52,7 +52,9 @@ def build_cohort(size: int, now: dt.datetime, seed: int = 2025) -> Cohort:
         return synthetic.worker(rng, serial, today, **kw)
 
     def add(agency: str, body: dict[str, Any], tag: str) -> dict[str, Any]:
-        payload = synthetic.submission(agency, f"{agency}-DEMO-{tag}-{len(payloads):05d}", body, now)
+        payload = synthetic.submission(
+            agency, f"{agency}-DEMO-{tag}-{len(payloads):05d}", body, now
+        )
         payloads.append(payload)
         return payload
 
@@ -69,7 +71,9 @@ def build_cohort(size: int, now: dt.datetime, seed: int = 2025) -> Cohort:
         add(rng.choice(AGENCIES), w, "NIK")
     for _ in range(8):  # NIK date part disagrees with birth date
         w = person()
-        w["birth_date"] = (dt.date.fromisoformat(w["birth_date"]) + dt.timedelta(days=3)).isoformat()
+        w["birth_date"] = (
+            dt.date.fromisoformat(w["birth_date"]) + dt.timedelta(days=3)
+        ).isoformat()
         add(rng.choice(AGENCIES), w, "MISMATCH")
     for _ in range(15):  # lives in Semarang
         w = person()
@@ -138,8 +142,11 @@ async def _run(settings: Settings, size: int, console: Console) -> dict[str, Any
 
         async def settled() -> bool:
             decided, dead, unpublished = await _decided(runtime.pool)
-            return (decided == len(cohort.identities) and dead == cohort.dead_letters
-                    and unpublished == 0)
+            return (
+                decided == len(cohort.identities)
+                and dead == cohort.dead_letters
+                and unpublished == 0
+            )
 
         await wait_for(settled, 180, "every submission's outcome")
         elapsed = time.monotonic() - t0
@@ -166,7 +173,9 @@ def run_demo(settings: Settings, size: int, console: Console) -> int:
 
     settings = replace(settings, policy=_policy(settings.policy), group_prefix="jamsos-demo")
     with bootstrap.infrastructure(settings, database="jamsos_demo") as ready:
-        console.print(f"broker {ready.kafka_bootstrap}; database {ready.database_url}", highlight=False)
+        console.print(
+            f"broker {ready.kafka_bootstrap}; database {ready.database_url}", highlight=False
+        )
         report = asyncio.run(_run(ready, size, console))
         from jamsos.cli import _report_data
 

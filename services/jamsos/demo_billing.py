@@ -1,17 +1,134 @@
-"""The billing part of `jamsos demo` (filled in with the billing service)."""
+"""The billing part of `jamsos demo`: two consecutive months, with a backdated termination,
+a termination within the first month and a late enrolment in between, then reconciliation."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import random
+import time
+
+import asyncpg
 from rich.console import Console
 
+from jamsos import billing_requests, synthetic
+from jamsos.adapters import db, invoice_documents, repository, views_billing
+from jamsos.billing_requests import RunResult
+from jamsos.domain.coverage import coverage_start
+from jamsos.domain.period import Period
+from jamsos.domain.tariff import tariff_on
+from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
-from jamsos.workers.runtime import Runtime
+from jamsos.usecases.billing import reconcile
+from jamsos.workers.runtime import Runtime, jakarta_now
+from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
+
+
+def _print_run(console: Console, label: str, result: RunResult) -> None:
+    if result.invoices:
+        console.print(invoice_documents.invoice_table(result.invoices, label))
+    else:
+        console.print(f"{label}: nothing new to invoice", highlight=False)
+    console.print(f"  (run {result.request_id}: {result.seconds:.2f}s)", highlight=False)
+
+
+async def _late_enrolment(settings: Settings, pool: asyncpg.Pool, now: dt.datetime) -> str:
+    person = synthetic.worker(random.Random(99), 9_998, now.date())
+    payload = synthetic.submission("DINSOS", "DINSOS-DEMO-LATE-00001", person, now)
+    await publish_submissions(settings, [payload])
+    deadline = time.monotonic() + 60
+    while True:
+        async with pool.acquire() as conn:
+            if await views_billing.submission_decided(conn, "DINSOS", payload["submission_id"]):
+                return str(person["nik"])
+        if time.monotonic() > deadline:
+            raise TimeoutError("the late enrolment was not decided in time")
+        await asyncio.sleep(0.05)
 
 
 async def bill_demo_months(settings: Settings, runtime: Runtime, console: Console) -> None:
     """Bill two consecutive months with a termination and a late enrolment in between."""
+    pool = runtime.pool
+    now = jakarta_now()
+    first = Period.of(coverage_start(now, settings.policy.coverage_start_rule))
+    second = first.next()
+    await billing_requests.wait_ledger(pool)
+    async with pool.acquire() as conn:
+        covered = await views_billing.covered_count(conn)
+
+    result = await billing_requests.bill(settings, pool, first)
+    console.print(
+        f"billed {first} for {covered:,} participants in {result.seconds:.2f}s"
+        " (request published → invoices committed)",
+        highlight=False,
+    )
+    _print_run(console, f"{first}: first run", result)
+    _print_run(
+        console,
+        f"{first}: run again, unchanged",
+        await billing_requests.bill(settings, pool, first),
+    )
+
+    async with pool.acquire() as conn:
+        (deceased_nik, _), (moved_nik, moved_agency) = await views_billing.active_participants(
+            conn, 2
+        )
+    requests = [
+        ParticipantTerminationRequestedV1(  # backdated: died before the billed month began
+            request_id="DEMO-T-0001",
+            agency_code="DINSOS",
+            nik=deceased_nik,
+            reason=TerminationReason.DECEASED,
+            effective_date=first.first_day - dt.timedelta(1),
+        ),
+        ParticipantTerminationRequestedV1(  # covered all of the first month, not the second
+            request_id="DEMO-T-0002",
+            agency_code=moved_agency,
+            nik=moved_nik,
+            reason=TerminationReason.MOVED_OUT,
+            effective_date=first.first_day + dt.timedelta(9),
+        ),
+    ]
+    await billing_requests.terminate(settings, pool, requests)
+    late_nik = await _late_enrolment(settings, pool, now)
+    await billing_requests.wait_ledger(pool)
+    console.print(
+        f"terminated {deceased_nik} (DECEASED, effective {requests[0].effective_date}) and"
+        f" {moved_nik} (MOVED_OUT, effective {requests[1].effective_date});"
+        f" late enrolment {late_nik} (covered from {first.first_day})",
+        highlight=False,
+    )
+    _print_run(
+        console,
+        f"{first}: run after the changes",
+        await billing_requests.bill(settings, pool, first),
+    )
+    _print_run(console, f"{second}: first run", await billing_requests.bill(settings, pool, second))
+
+    async with pool.acquire() as conn:
+        everything = await views_billing.list_invoices(conn)
+        console.print(invoice_documents.invoice_table(everything, "All invoices"))
+        out = settings.state_dir / "invoices"
+        out.mkdir(parents=True, exist_ok=True)
+        tariffs = await repository.tariffs(conn)
+        for row in everything:
+            detail = await views_billing.invoice_detail(conn, row.invoice_no)
+            assert detail is not None
+            tariff = tariff_on(tariffs, Period.parse(row.period).first_day)
+            invoice_documents.write_pdf(detail, tariff, out / f"{row.invoice_no}.pdf")
+            await invoice_documents.write_csv(conn, row.invoice_no, out / f"{row.invoice_no}.csv")
+    console.print(f"invoices exported (PDF + CSV) to {out}", highlight=False)
 
 
 async def reconcile_exit_code(settings: Settings, console: Console) -> int:
     """0 when reconciliation finds nothing wrong."""
-    return 0
+    from jamsos.cli import print_reconciliation
+
+    assert settings.database_url is not None
+    pool = await db.create_pool(settings.database_url, max_size=2)
+    try:
+        result = await reconcile(pool, None, jakarta_now(), dt.timedelta(minutes=60))
+    finally:
+        await pool.close()
+    print_reconciliation(result)
+    return 1 if result.mismatches else 0

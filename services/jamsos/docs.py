@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import yaml
-
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 

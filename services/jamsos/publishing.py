@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from jamsos_schemas import topics
 from pydantic import BaseModel
 
 from jamsos.adapters.kafka import make_producer
 from jamsos.settings import Settings
+from jamsos_schemas import topics
 
 
 def submission_key(payload: object) -> bytes | None:
@@ -21,7 +21,9 @@ def submission_key(payload: object) -> bytes | None:
     return None
 
 
-async def publish_raw(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+async def publish_raw(
+    settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
+) -> int:
     """Publish (key, value) byte pairs and wait for every acknowledgement."""
     producer = make_producer(settings, "jamsos-cli")
     await producer.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ class Settings:
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.05
     log_level: str = "WARNING"
-    policy: Policy = Policy()
+    policy: Policy = field(default_factory=Policy)
 
 
 def _defaults() -> dict[str, Any]:

@@ -8,13 +8,44 @@ from typing import Any
 
 from jamsos.domain.wilayah import villages
 
-FIRST = ["Siti", "Ahmad", "Dwi", "Sri", "Budi", "Eko", "Nur", "Agus", "Rina", "Slamet", "Wahyu",
-         "Lestari", "Muhammad", "Fitri", "Joko", "Ayu"]
-LAST = ["Aminah", "Santoso", "Rahayu", "Wibowo", "Hidayat", "Susanti", "Pratama", "Kurniawan",
-        "Lestari", "Setiawan", "Handayani", "Saputra"]
+FIRST = [
+    "Siti",
+    "Ahmad",
+    "Dwi",
+    "Sri",
+    "Budi",
+    "Eko",
+    "Nur",
+    "Agus",
+    "Rina",
+    "Slamet",
+    "Wahyu",
+    "Lestari",
+    "Muhammad",
+    "Fitri",
+    "Joko",
+    "Ayu",
+]
+LAST = [
+    "Aminah",
+    "Santoso",
+    "Rahayu",
+    "Wibowo",
+    "Hidayat",
+    "Susanti",
+    "Pratama",
+    "Kurniawan",
+    "Lestari",
+    "Setiawan",
+    "Handayani",
+    "Saputra",
+]
 OCCUPATIONS = {
-    "DISDAG": "pedagang pasar", "DISHUB": "pengemudi ojek", "BPBD": "relawan bencana",
-    "DINSOS": "buruh harian", "DISNAKERPERINKOP": "pelaku UKM",
+    "DISDAG": "pedagang pasar",
+    "DISHUB": "pengemudi ojek",
+    "BPBD": "relawan bencana",
+    "DINSOS": "buruh harian",
+    "DISNAKERPERINKOP": "pelaku UKM",
     "DISPERTANPANGAN": "buruh tani",
 }
 
@@ -25,7 +56,9 @@ def nik_for(birth_date: dt.date, sex: str, serial: int, district: str = "331901"
     return f"{district}{day:02d}{birth_date.month:02d}{birth_date.year % 100:02d}{serial:04d}"
 
 
-def worker(rng: random.Random, serial: int, on: dt.date, *, age: int | None = None) -> dict[str, Any]:
+def worker(
+    rng: random.Random, serial: int, on: dt.date, *, age: int | None = None
+) -> dict[str, Any]:
     """A valid, eligible worker living in a Kudus village (age 18-65 on `on` unless given)."""
     years = age if age is not None else rng.randint(19, 64)
     birth = on - dt.timedelta(days=years * 365 + years // 4 + rng.randint(1, 300))
@@ -38,7 +71,10 @@ def worker(rng: random.Random, serial: int, on: dt.date, *, age: int | None = No
         "birth_date": birth.isoformat(),
         "sex": sex,
         "phone": f"+62812{rng.randint(10_000_000, 99_999_999)}",
-        "address": {"village_code": village, "street": f"RT {rng.randint(1, 9):02d} RW 0{rng.randint(1, 9)}"},
+        "address": {
+            "village_code": village,
+            "street": f"RT {rng.randint(1, 9):02d} RW 0{rng.randint(1, 9)}",
+        },
         "occupation": "pekerja informal",
         "dtsen_id": None,
         "desil": rng.randint(1, 5),

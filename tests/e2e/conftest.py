@@ -28,19 +28,29 @@ class Cli:
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "jamsos", *args], env=self.env, cwd=self.cwd,
-            capture_output=True, text=True, timeout=300,
+            [sys.executable, "-m", "jamsos", *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"jamsos {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+                f"jamsos {' '.join(args)} exited {result.returncode}\n"
+                f"{result.stdout}\n{result.stderr}"
             )
         return result
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.cwd / f"service-{len(self.services)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "jamsos", *args], env=self.env,
-                                cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jamsos", *args],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.services.append(proc)
         return proc
 

@@ -14,7 +14,7 @@ from tests.e2e.conftest import Cli
 pytestmark = pytest.mark.e2e
 
 CSV = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
-3319014506900001,Siti Aminah,05-06-1990,P,33.19.01.2001,Jl. Sunan Muria 4,pedagang pasar,+6281234567890
+3319014506900001,Siti Aminah,05-06-1990,P,33.19.01.2001,Jl. Sunan Muria 4,pedagang,+62812345678
 3319020101850002,Budi Santoso,1985-01-01,L,3319021001,Jl. Ahmad Yani 1,pedagang kaki lima,
 3319015506000003,Ayu Lestari,2000-06-15,P,3374011001,Semarang,pedagang,
 3319020101850004,Joko Wibowo,31/02/1985,L,3319021001,,pedagang,
@@ -50,7 +50,8 @@ async def test_spreadsheet_submitted_through_cli_gets_one_outcome_per_valid_row(
     assert data["outcomes"] == {"ENROLLED": 2, "REJECTED": 1}
     assert data["rejection_reasons"] == {"OUT_OF_REGION": 1}
     assert {row["kecamatan"]: row["active"] for row in data["per_kecamatan"]} == {
-        "Kaliwungu": 1, "Kota Kudus": 1,
+        "Kaliwungu": 1,
+        "Kota Kudus": 1,
     }
 
     again = cli("submit", str(sheet), "--agency", "DISDAG", check=False)  # same file: same ids

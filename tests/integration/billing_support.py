@@ -11,7 +11,6 @@ from itertools import count
 from typing import Any
 
 import asyncpg
-from jamsos_schemas import topics
 
 from jamsos import synthetic
 from jamsos.adapters.kafka import Inbound
@@ -21,6 +20,7 @@ from jamsos.settings import Settings
 from jamsos.usecases.billing import record_coverage, run_billing
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
+from jamsos_schemas import topics
 
 JAN_20 = dt.datetime(2025, 1, 20, 10, 0, tzinfo=JAKARTA)
 TARIFF_2025 = 16_800
@@ -52,8 +52,11 @@ def run_request(period: str, request_id: str | None = None) -> Inbound:
 
 
 def termination(
-    nik: str, reason: str = "WITHDRAWN", effective_date: str = "2025-02-10",
-    agency: str = "DISDAG", request_id: str | None = None,
+    nik: str,
+    reason: str = "WITHDRAWN",
+    effective_date: str = "2025-02-10",
+    agency: str = "DISDAG",
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """A `participant.termination-requested` payload."""
     return {
@@ -78,16 +81,18 @@ def workers(agencies: dict[str, int], on: dt.datetime, seed: int = 7) -> list[di
     return payloads
 
 
-async def enrol(pool: asyncpg.Pool, settings: Settings, payloads: Sequence[Any],
-                now: dt.datetime) -> None:
+async def enrol(
+    pool: asyncpg.Pool, settings: Settings, payloads: Sequence[Any], now: dt.datetime
+) -> None:
     """Register and verify submissions through the use cases (no broker)."""
     before = await pool.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
     await register(pool, [record(p, topics.SUBMITTED) for p in payloads], settings.policy, now)
     rows = await pool.fetch(
         "SELECT value FROM outbox WHERE topic = $1 AND id > $2 ORDER BY id", topics.ACCEPTED, before
     )
-    await verify(pool, [record(bytes(r["value"]), topics.ACCEPTED) for r in rows],
-                 settings.policy, now)
+    await verify(
+        pool, [record(bytes(r["value"]), topics.ACCEPTED) for r in rows], settings.policy, now
+    )
 
 
 async def feed_ledger(pool: asyncpg.Pool, now: dt.datetime) -> None:
@@ -100,15 +105,20 @@ async def feed_ledger(pool: asyncpg.Pool, now: dt.datetime) -> None:
     await record_coverage(pool, [record(bytes(r["value"]), r["topic"]) for r in rows], now)
 
 
-async def bill(pool: asyncpg.Pool, period: str, now: dt.datetime = JAN_20,
-               request_id: str | None = None) -> None:
+async def bill(
+    pool: asyncpg.Pool, period: str, now: dt.datetime = JAN_20, request_id: str | None = None
+) -> None:
     """Run the billing use case for one period."""
     await run_billing(pool, [run_request(period, request_id)], now)
 
 
 def enrolled_event(
-    membership_no: str, coverage_start: str, *, agency: str = "DISDAG",
-    enrolled_at: str = "2025-01-20T10:00:00+07:00", nik: str = "3319014506900001",
+    membership_no: str,
+    coverage_start: str,
+    *,
+    agency: str = "DISDAG",
+    enrolled_at: str = "2025-01-20T10:00:00+07:00",
+    nik: str = "3319014506900001",
     payer: str = "PEMKAB-KUDUS",
 ) -> dict[str, Any]:
     """A `participant.enrolled` event for the ledger."""
@@ -127,15 +137,23 @@ def enrolled_event(
         "payer_code": payer,
         "funding_source": AGENCY_FUNDING.get(agency, "APBD"),
         "worker": {
-            "nik": nik, "full_name": "Siti Aminah", "birth_date": "1990-06-05", "sex": "F",
-            "address": {"village_code": "3319012001"}, "occupation": "pedagang pasar",
+            "nik": nik,
+            "full_name": "Siti Aminah",
+            "birth_date": "1990-06-05",
+            "sex": "F",
+            "address": {"village_code": "3319012001"},
+            "occupation": "pedagang pasar",
         },
     }
 
 
 def terminated_event(
-    membership_no: str, coverage_start: str, coverage_end: str, *,
-    decided_at: str = "2025-03-05T10:00:00+07:00", nik: str = "3319014506900001",
+    membership_no: str,
+    coverage_start: str,
+    coverage_end: str,
+    *,
+    decided_at: str = "2025-03-05T10:00:00+07:00",
+    nik: str = "3319014506900001",
     request_id: str | None = None,
 ) -> dict[str, Any]:
     """A `participant.terminated` event (status TERMINATED) for the ledger."""
@@ -177,3 +195,34 @@ async def uncredited(pool: asyncpg.Pool, period: str) -> int:
         "SELECT count(*) FROM charges WHERE period = $1 AND credit_invoice_no IS NULL", period
     )
     return value
+
+
+class Clock:
+    """A settable clock for services run in-process (Runtime(settings, clock=...))."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The JAMSOS_* environment that points the CLI at this test's broker and database."""
+    return {
+        "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "JAMSOS_DATABASE_URL": settings.database_url or "",
+        "JAMSOS_CONFIG": str(settings.state_dir / "no-config.yaml"),
+    }
+
+
+async def cli(settings: Settings, *args: str) -> Any:
+    """Run `jamsos ARGS` in a thread (it runs its own event loop); returns the click Result."""
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from jamsos.cli import app
+
+    runner = CliRunner()
+    return await asyncio.to_thread(runner.invoke, app, list(args), env=cli_env(settings))

@@ -14,12 +14,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from jamsos_schemas import topics
 
 from jamsos import synthetic
 from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
+from jamsos_schemas import topics
 from tests.conftest import read_topic, running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,9 @@ def service_process(settings: Settings, name: str) -> subprocess.Popen[bytes]:
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from jamsos.cli import main; main()", "run", name],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -59,7 +61,9 @@ def cohort(size: int) -> list[dict[str, Any]]:
     for i in range(size):
         person = synthetic.worker(rng, i, today)
         birth = dt.date.fromisoformat(person["birth_date"])
-        person["nik"] = synthetic.nik_for(birth, person["sex"], 1 + i % 9999, f"3319{1 + i // 9999:02d}")
+        person["nik"] = synthetic.nik_for(
+            birth, person["sex"], 1 + i % 9999, f"3319{1 + i // 9999:02d}"
+        )
         out.append(synthetic.submission(agencies[i % 4], f"CRASH-{i:05d}", person, jakarta_now()))
     return out
 

@@ -6,14 +6,14 @@ import uuid
 
 import asyncpg
 import pytest
-from jamsos_schemas import topics
-from jamsos_schemas.billing import BillingRunRequestedV1
 
 from jamsos.adapters import outbox
 from jamsos.adapters.kafka import make_producer
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
+from jamsos_schemas import topics
+from jamsos_schemas.billing import BillingRunRequestedV1
 from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration

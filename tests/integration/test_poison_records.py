@@ -35,7 +35,7 @@ async def test_poison_record_is_quarantined_and_the_others_are_decided(
     await process(runtime, batch, decide, "test")
 
     assert {r["value"] for r in await pool.fetch("SELECT value FROM decided")} == {"1", "2", "4"}
-    [letter] = await pool.fetch("SELECT value, error, \"offset\" FROM dead_letters")
+    [letter] = await pool.fetch('SELECT value, error, "offset" FROM dead_letters')
     assert bytes(letter["value"]) == b"oops" and letter["offset"] == 2
     assert letter["error"].startswith("PROCESSING_FAILED: InvalidTextRepresentationError")
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = 'jamsos.dlq.v1'") == 1

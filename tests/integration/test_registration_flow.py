@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from jamsos_schemas import topics
 
 from jamsos.settings import Settings
+from jamsos_schemas import topics
 from tests.conftest import running, wait_until
 from tests.factory import submission
 
@@ -32,9 +32,9 @@ async def publish(bootstrap: str, messages: list[tuple[str | None, bytes]]) -> N
 
 
 def as_message(payload: dict[str, Any]) -> tuple[str | None, bytes]:
-    return payload["worker"]["nik"] if isinstance(payload.get("worker"), dict) else None, json.dumps(
-        payload
-    ).encode()
+    return payload["worker"]["nik"] if isinstance(
+        payload.get("worker"), dict
+    ) else None, json.dumps(payload).encode()
 
 
 async def statuses(pool: asyncpg.Pool) -> dict[str, str]:

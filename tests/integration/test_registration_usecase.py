@@ -10,13 +10,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from jamsos_schemas import topics
 
 from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
+from jamsos_schemas import topics
 from tests.factory import submission
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,9 @@ def policy_settings(tmp_path: Any) -> Settings:
 
 
 async def accepted_records(pool: asyncpg.Pool) -> list[Inbound]:
-    rows = await pool.fetch("SELECT value FROM outbox WHERE topic = $1 ORDER BY id", topics.ACCEPTED)
+    rows = await pool.fetch(
+        "SELECT value FROM outbox WHERE topic = $1 ORDER BY id", topics.ACCEPTED
+    )
     return [record(bytes(r["value"]), topics.ACCEPTED) for r in rows]
 
 
@@ -92,8 +94,11 @@ async def test_schema_errors_are_all_reported_in_one_reason(
 async def test_unknown_agency_is_rejected_with_personal_reasons_too(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
-    await decide(pool, policy_settings, [submission(agency_code="DISPAR",
-                                                    worker__address={"village_code": "3374011001"})])
+    await decide(
+        pool,
+        policy_settings,
+        [submission(agency_code="DISPAR", worker__address={"village_code": "3374011001"})],
+    )
     [rejected] = await events(pool, topics.REJECTED)
     assert [r["code"] for r in rejected["reasons"]] == ["UNKNOWN_AGENCY", "OUT_OF_REGION"]
 
@@ -101,8 +106,12 @@ async def test_unknown_agency_is_rejected_with_personal_reasons_too(
 async def test_unreadable_and_unidentified_messages_go_to_the_dlq_whole(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
-    await register(pool, [record(b"\xff not json"), record({"agency_code": "DISDAG"})],
-                   policy_settings.policy, NOW)
+    await register(
+        pool,
+        [record(b"\xff not json"), record({"agency_code": "DISDAG"})],
+        policy_settings.policy,
+        NOW,
+    )
     letters = await events(pool, topics.DLQ)
     assert sorted(d["error"].split(":")[0] for d in letters) == ["IDENTITY_MISSING", "UNREADABLE"]
     stored = await pool.fetch("SELECT value FROM dead_letters")
@@ -149,8 +158,12 @@ async def test_nik_of_enrolled_participant_is_duplicate_with_membership_no(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
     await decide(pool, policy_settings, [submission()])
-    await register(pool, [record(submission(agency_code="BPBD", submission_id="B-1"))],
-                   policy_settings.policy, NOW)
+    await register(
+        pool,
+        [record(submission(agency_code="BPBD", submission_id="B-1"))],
+        policy_settings.policy,
+        NOW,
+    )
     [enrolled] = await events(pool, topics.ENROLLED)
     [duplicate] = await events(pool, topics.DUPLICATE)
     assert duplicate["existing_membership_no"] == enrolled["membership_no"]
@@ -172,8 +185,12 @@ async def test_full_regency_ceiling_rejects_with_quota_exceeded(
     from dataclasses import replace
 
     tight = replace(policy_settings, policy=replace(policy_settings.policy, ceiling=1))
-    second = submission(submission_id="DISDAG-2", worker__nik="3319010101900002",
-                        worker__birth_date="1990-01-01", worker__sex="M")
+    second = submission(
+        submission_id="DISDAG-2",
+        worker__nik="3319010101900002",
+        worker__birth_date="1990-01-01",
+        worker__sex="M",
+    )
     await decide(pool, tight, [submission(), second])
     assert len(await events(pool, topics.ENROLLED)) == 1
     [rejected] = await events(pool, topics.REJECTED)

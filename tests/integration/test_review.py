@@ -10,8 +10,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from jamsos_schemas import topics
-from jamsos_schemas.registration import RegistrationReviewDecidedV1
 
 from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
@@ -19,6 +17,8 @@ from jamsos.settings import Settings, load_settings
 from jamsos.usecases.registration import register
 from jamsos.usecases.review import decide_reviews
 from jamsos.usecases.verification import verify
+from jamsos_schemas import topics
+from jamsos_schemas.registration import RegistrationReviewDecidedV1
 from tests.factory import submission
 
 pytestmark = pytest.mark.integration
@@ -26,8 +26,12 @@ pytestmark = pytest.mark.integration
 NOW = dt.datetime(2025, 1, 20, 10, 0, tzinfo=JAKARTA)
 _offsets = count()
 # Siti Aminah again, proposed by DISHUB with one NIK digit mistyped (serial 0001 -> 0007)
-LOOKALIKE = submission(agency_code="DISHUB", submission_id="DISHUB-9",
-                       worker__nik="3319014506900007", worker__full_name="SITI AMINAH")
+LOOKALIKE = submission(
+    agency_code="DISHUB",
+    submission_id="DISHUB-9",
+    worker__nik="3319014506900007",
+    worker__full_name="SITI AMINAH",
+)
 
 
 def record(payload: Any, topic: str = topics.SUBMITTED) -> Inbound:
@@ -46,14 +50,18 @@ async def decide(pool: asyncpg.Pool, settings: Settings, payloads: list[Any]) ->
     rows = await pool.fetch(
         "SELECT value FROM outbox WHERE topic = $1 AND id > $2 ORDER BY id", topics.ACCEPTED, before
     )
-    await verify(pool, [record(bytes(r["value"]), topics.ACCEPTED) for r in rows],
-                 settings.policy, NOW)
+    await verify(
+        pool, [record(bytes(r["value"]), topics.ACCEPTED) for r in rows], settings.policy, NOW
+    )
 
 
 def review(decision: str, by: str = "operator-1") -> Inbound:
     command = RegistrationReviewDecidedV1(
-        agency_code="DISHUB", submission_id="DISHUB-9", decision=decision,  # type: ignore[arg-type]
-        decided_by=by, decided_at=NOW,
+        agency_code="DISHUB",
+        submission_id="DISHUB-9",
+        decision=decision,  # type: ignore[arg-type]
+        decided_by=by,
+        decided_at=NOW,
     )
     return record(command.model_dump_json().encode(), topics.REVIEW_DECIDED)
 
@@ -64,9 +72,7 @@ async def events(pool: asyncpg.Pool, topic: str) -> list[dict[str, Any]]:
 
 
 async def status(pool: asyncpg.Pool, sid: str) -> str:
-    value: str = await pool.fetchval(
-        "SELECT status FROM submissions WHERE submission_id = $1", sid
-    )
+    value: str = await pool.fetchval("SELECT status FROM submissions WHERE submission_id = $1", sid)
     return value
 
 
@@ -131,8 +137,12 @@ async def test_namesake_born_elsewhere_in_time_is_enrolled_without_review(
     pool: asyncpg.Pool, settings_: Settings
 ) -> None:
     await decide(pool, settings_, [submission()])
-    namesake = submission(agency_code="DISHUB", submission_id="DISHUB-10",
-                          worker__nik="3319014507900001", worker__birth_date="1990-07-05")
+    namesake = submission(
+        agency_code="DISHUB",
+        submission_id="DISHUB-10",
+        worker__nik="3319014507900001",
+        worker__birth_date="1990-07-05",
+    )
     await decide(pool, settings_, [namesake])
     assert await events(pool, topics.REVIEW_REQUIRED) == []
     assert len(await events(pool, topics.ENROLLED)) == 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from jamsos_schemas import topics
 
 from jamsos.docs import asyncapi_yaml
+from jamsos_schemas import topics
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "schemas" / "asyncapi.yaml"
 
@@ -22,6 +22,11 @@ def test_asyncapi_document_names_every_contract_topic() -> None:
     doc = yaml.safe_load(asyncapi_yaml())
     addresses = {channel["address"] for channel in doc["channels"].values()}
     missing = set(topics.CONTRACT_TOPICS) - addresses
-    assert not missing or missing <= {topics.REVIEW_REQUIRED, topics.REVIEW_DECIDED,
-                                      topics.TERMINATION_REQUESTED, topics.TERMINATED,
-                                      topics.BILLING_RUN_REQUESTED, topics.INVOICE_ISSUED}
+    assert not missing or missing <= {
+        topics.REVIEW_REQUIRED,
+        topics.REVIEW_DECIDED,
+        topics.TERMINATION_REQUESTED,
+        topics.TERMINATED,
+        topics.BILLING_RUN_REQUESTED,
+        topics.INVOICE_ISSUED,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+
 from jamsos.domain.coverage import coverage_end, coverage_start, is_charged, local_date
 from jamsos.domain.period import Period
 from jamsos.domain.policy import CoverageStartRule

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 
+from jamsos.domain.dedup import Participant, lookalikes, name_similarity
 from jamsos_schemas.registration import Worker
 
-from jamsos.domain.dedup import Participant, lookalikes, name_similarity
-
-SITI = Participant("KDS-000000001", "3319014506900001", "Siti Aminah", dt.date(1990, 6, 5), "F",
-                   "3319012001", "DISDAG")
+SITI = Participant(
+    "KDS-000000001",
+    "3319014506900001",
+    "Siti Aminah",
+    dt.date(1990, 6, 5),
+    "F",
+    "3319012001",
+    "DISDAG",
+)
 
 
 def worker(**changes: object) -> Worker:
     data: dict[str, object] = {
-        "nik": "3319014506900002", "full_name": "Siti Aminah", "birth_date": dt.date(1990, 6, 5),
-        "sex": "F", "address": {"village_code": "3319012001"}, "occupation": "pedagang",
+        "nik": "3319014506900002",
+        "full_name": "Siti Aminah",
+        "birth_date": dt.date(1990, 6, 5),
+        "sex": "F",
+        "address": {"village_code": "3319012001"},
+        "occupation": "pedagang",
     }
     data.update(changes)
     return Worker.model_validate(data, strict=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import jamsos.domain
 import pytest
+
+import jamsos.domain
 
 DOMAIN = Path(jamsos.domain.__file__).parent
 FORBIDDEN = frozenset(

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+
 from jamsos.domain.eligibility import Capacity, age_on, deceased_reason, personal_reasons
 from jamsos.domain.policy import Agency, Policy
 from jamsos_schemas.registration import Reason, ReasonCode, Worker

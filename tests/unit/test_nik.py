@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from jamsos.domain.nik import NikParts, nik_reasons, parse_nik
 from jamsos_schemas.registration import Reason, ReasonCode
 

@@ -14,7 +14,12 @@ def test_defaults_hold_contract_policy_and_six_agencies(tmp_path: Path) -> None:
     assert settings.policy.ceiling == 26_000
     assert settings.policy.coverage_start_rule is CoverageStartRule.NEXT_MONTH
     assert {a.code for a in settings.policy.agencies} == {
-        "DISDAG", "DISHUB", "BPBD", "DINSOS", "DISNAKERPERINKOP", "DISPERTANPANGAN",
+        "DISDAG",
+        "DISHUB",
+        "BPBD",
+        "DINSOS",
+        "DISNAKERPERINKOP",
+        "DISPERTANPANGAN",
     }
     assert {a.funding_source for a in settings.policy.agencies} == {"APBD", "DBHCHT"}
     assert settings.kafka_bootstrap is None and settings.database_url is None

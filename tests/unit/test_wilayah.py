@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from jamsos.domain.wilayah import Village, find_village, kecamatan, villages
 
 

@@ -29,8 +29,16 @@ def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[byt
     url = f"tcp://127.0.0.1:{port}"
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
-        [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
+        [
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         stdout=out,
         stderr=subprocess.STDOUT,
         # Its own session: Ctrl-C reaches jamsos, which stops the services before the broker.

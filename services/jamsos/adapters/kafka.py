@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -123,12 +124,11 @@ async def create_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
-            try:
+            # created meanwhile by another caller: that is the goal
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(t, partitions, replication_factor) for t in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # created meanwhile by another caller: that is the goal
         return missing
     finally:
         await admin.close()

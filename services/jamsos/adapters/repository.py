@@ -123,7 +123,8 @@ async def content_hashes(conn: asyncpg.Connection, ids: Sequence[Identity]) -> d
         """
         SELECT s.agency_code, s.submission_id, s.content_hash
         FROM submissions s
-        JOIN unnest($1::text[], $2::text[]) AS t(a, i) ON s.agency_code = t.a AND s.submission_id = t.i
+        JOIN unnest($1::text[], $2::text[]) AS t(a, i)
+            ON s.agency_code = t.a AND s.submission_id = t.i
         """,
         [a for a, _ in ids],
         [i for _, i in ids],
@@ -220,7 +221,8 @@ async def pending(conn: asyncpg.Connection, ids: Sequence[Identity]) -> set[Iden
         """
         SELECT s.agency_code, s.submission_id
         FROM submissions s
-        JOIN unnest($1::text[], $2::text[]) AS t(a, i) ON s.agency_code = t.a AND s.submission_id = t.i
+        JOIN unnest($1::text[], $2::text[]) AS t(a, i)
+            ON s.agency_code = t.a AND s.submission_id = t.i
         WHERE s.status = 'RECEIVED'
         FOR UPDATE OF s
         """,
@@ -398,7 +400,8 @@ async def held(conn: asyncpg.Connection, ids: Sequence[Identity]) -> dict[Identi
         """
         SELECT s.agency_code, s.submission_id, s.payload::text AS payload, s.candidates
         FROM submissions s
-        JOIN unnest($1::text[], $2::text[]) AS t(a, i) ON s.agency_code = t.a AND s.submission_id = t.i
+        JOIN unnest($1::text[], $2::text[]) AS t(a, i)
+            ON s.agency_code = t.a AND s.submission_id = t.i
         WHERE s.status = 'REVIEW'
         FOR UPDATE OF s
         """,
@@ -425,35 +428,3 @@ async def set_reviewer(conn: asyncpg.Connection, ids: Sequence[tuple[Identity, s
         [i[1] for i, _ in ids],
         [b for _, b in ids],
     )
-
-
-async def inbox_hashes(
-    conn: asyncpg.Connection, consumer: str, messages: Sequence[tuple[str, str]], now: dt.datetime
-) -> dict[str, str]:
-    """Record (message_id, content_hash) pairs for `consumer`; returns, for the ids seen before,
-    the hash stored then (new ids are absent from the result)."""
-    if not messages:
-        return {}
-    inserted = await conn.fetch(
-        """
-        INSERT INTO inbox (consumer, message_id, content_hash, processed_at)
-        SELECT $1, m, h, $4 FROM unnest($2::text[], $3::text[]) AS t(m, h)
-        ON CONFLICT (consumer, message_id) DO NOTHING
-        RETURNING message_id
-        """,
-        consumer,
-        [m for m, _ in messages],
-        [h for _, h in messages],
-        now,
-    )
-    new = {r["message_id"] for r in inserted}
-    old = [m for m, _ in messages if m not in new]
-    if not old:
-        return {}
-    rows = await conn.fetch(
-        "SELECT message_id, content_hash FROM inbox WHERE consumer = $1"
-        " AND message_id = ANY($2::text[])",
-        consumer,
-        old,
-    )
-    return {r["message_id"]: r["content_hash"] for r in rows}

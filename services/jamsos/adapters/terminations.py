@@ -38,7 +38,9 @@ class LoggedRequest:
     coverage_end: dt.date | None
 
 
-async def participants(conn: asyncpg.Connection, niks: Sequence[str]) -> dict[str, ParticipantState]:
+async def participants(
+    conn: asyncpg.Connection, niks: Sequence[str]
+) -> dict[str, ParticipantState]:
     """The participants with these NIKs, locked for this transaction."""
     if not niks:
         return {}

@@ -38,16 +38,21 @@ async def registration_report(conn: asyncpg.Connection, policy: Policy) -> dict[
     per_agency = []
     for row in per_agency_rows:
         agency = policy.agency(row["agency_code"])
-        per_agency.append({
-            **dict(row),
-            "name": agency.name if agency else "(unregistered)",
-            "active": active.get(row["agency_code"], 0),
-            "quota": agency.quota if agency else None,
-        })
+        per_agency.append(
+            {
+                **dict(row),
+                "name": agency.name if agency else "(unregistered)",
+                "active": active.get(row["agency_code"], 0),
+                "quota": agency.quota if agency else None,
+            }
+        )
     names = kecamatan()
     per_kecamatan = [
-        {"kecamatan_code": r["kecamatan_code"], "kecamatan": names.get(r["kecamatan_code"], "?"),
-         "active": r["n"]}
+        {
+            "kecamatan_code": r["kecamatan_code"],
+            "kecamatan": names.get(r["kecamatan_code"], "?"),
+            "active": r["n"],
+        }
         for r in await conn.fetch(
             "SELECT kecamatan_code, count(*) AS n FROM participants WHERE status = 'ACTIVE'"
             " GROUP BY kecamatan_code ORDER BY kecamatan_code"

@@ -3,18 +3,22 @@ and the billing part of `jamsos report`. Reads skip the model: plain SQL into pl
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-from jamsos_schemas import topics
+from rich.console import Console
+from rich.table import Table
 
 from jamsos.domain.invoicing import due_date
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import AgencyCounts, PeriodFigures, Sums
 from jamsos.domain.tariff import Tariff
+from jamsos_schemas import topics
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,10 @@ class InvoiceDetail:
 
 @dataclass(frozen=True)
 class PeriodBilling:
-    """Invoiced, paid and outstanding amounts of one period (net of credit notes)."""
+    """Invoiced, paid and outstanding amounts of one period (net of credit notes).
+
+    Outstanding is the net amount less what was paid; it is overdue after the 15th.
+    """
 
     period: str
     invoices: int
@@ -111,6 +118,51 @@ async def run_outcome(conn: asyncpg.Connection, request_id: str) -> tuple[str, s
         "SELECT outcome, detail FROM billing_runs WHERE request_id = $1", request_id
     )
     return None if row is None else (row["outcome"], row["detail"])
+
+
+async def run_processed(conn: asyncpg.Connection, request_id: str) -> bool:
+    """Whether the billing service has processed this run request."""
+    found = await conn.fetchval("SELECT true FROM billing_runs WHERE request_id = $1", request_id)
+    return bool(found)
+
+
+async def terminations_processed(conn: asyncpg.Connection, request_ids: Sequence[str]) -> bool:
+    """Whether the enrolment side has processed every one of these termination requests."""
+    done = await conn.fetchval(
+        "SELECT count(*) = cardinality($1::text[]) FROM termination_requests"
+        " WHERE request_id = ANY($1::text[])",
+        list(request_ids),
+    )
+    return bool(done)
+
+
+async def active_participants(conn: asyncpg.Connection, limit: int) -> list[tuple[str, str]]:
+    """(NIK, agency) of the first `limit` active participants by membership number."""
+    rows = await conn.fetch(
+        "SELECT nik, agency_code FROM participants WHERE status = 'ACTIVE'"
+        " ORDER BY membership_no LIMIT $1",
+        limit,
+    )
+    return [(r["nik"], r["agency_code"]) for r in rows]
+
+
+async def submission_decided(
+    conn: asyncpg.Connection, agency_code: str, submission_id: str
+) -> bool:
+    """Whether this submission has an outcome (or is held)."""
+    decided = await conn.fetchval(
+        "SELECT status <> 'RECEIVED' FROM submissions"
+        " WHERE agency_code = $1 AND submission_id = $2",
+        agency_code,
+        submission_id,
+    )
+    return bool(decided)
+
+
+async def covered_count(conn: asyncpg.Connection) -> int:
+    """Coverage periods in the billing ledger."""
+    value: int = await conn.fetchval("SELECT count(*) FROM coverage")
+    return value
 
 
 async def invoice_detail(conn: asyncpg.Connection, invoice_no: str) -> InvoiceDetail | None:
@@ -243,14 +295,14 @@ async def period_figures(conn: asyncpg.Connection, period: Period, tariff: Tarif
                      AS off_tariff
           FROM charges WHERE period = $1
         ) ch, (
-          SELECT sum(participants) FILTER (WHERE kind <> 'CREDIT') AS debit_n,
-                 sum(jkk) FILTER (WHERE kind <> 'CREDIT') AS debit_jkk,
-                 sum(jkm) FILTER (WHERE kind <> 'CREDIT') AS debit_jkm,
-                 sum(amount) FILTER (WHERE kind <> 'CREDIT') AS debit_amount,
-                 sum(participants) FILTER (WHERE kind = 'CREDIT') AS credit_n,
-                 sum(jkk) FILTER (WHERE kind = 'CREDIT') AS credit_jkk,
-                 sum(jkm) FILTER (WHERE kind = 'CREDIT') AS credit_jkm,
-                 sum(amount) FILTER (WHERE kind = 'CREDIT') AS credit_amount
+          SELECT sum(participants) FILTER (WHERE kind <> 'CREDIT')::bigint AS debit_n,
+                 sum(jkk) FILTER (WHERE kind <> 'CREDIT')::bigint AS debit_jkk,
+                 sum(jkm) FILTER (WHERE kind <> 'CREDIT')::bigint AS debit_jkm,
+                 sum(amount) FILTER (WHERE kind <> 'CREDIT')::bigint AS debit_amount,
+                 sum(participants) FILTER (WHERE kind = 'CREDIT')::bigint AS credit_n,
+                 sum(jkk) FILTER (WHERE kind = 'CREDIT')::bigint AS credit_jkk,
+                 sum(jkm) FILTER (WHERE kind = 'CREDIT')::bigint AS credit_jkm,
+                 sum(amount) FILTER (WHERE kind = 'CREDIT')::bigint AS credit_amount
           FROM invoices WHERE period = $1
         ) inv
         """,
@@ -338,11 +390,9 @@ async def billing_figures(conn: asyncpg.Connection, today: dt.date) -> BillingFi
     """Per period: net invoiced, paid and outstanding; unpaid invoices past their due date."""
     rows = await conn.fetch(
         """
-        SELECT period, count(*) AS invoices, sum(participants) AS participants,
-               sum(amount) AS amount,
-               coalesce(sum(amount) FILTER (WHERE status = 'PAID'), 0) AS paid,
-               coalesce(sum(amount) FILTER (WHERE status = 'ISSUED' AND kind <> 'CREDIT'), 0)
-                   AS unpaid_debits
+        SELECT period, count(*) AS invoices, sum(participants)::bigint AS participants,
+               sum(amount)::bigint AS amount,
+               coalesce(sum(amount) FILTER (WHERE status = 'PAID'), 0)::bigint AS paid
         FROM invoices GROUP BY period ORDER BY period
         """
     )
@@ -350,16 +400,19 @@ async def billing_figures(conn: asyncpg.Connection, today: dt.date) -> BillingFi
     for r in rows:
         period = Period.parse(r["period"])
         due = due_date(period)
-        periods.append(PeriodBilling(
-            period=r["period"],
-            invoices=r["invoices"],
-            participants=r["participants"],
-            amount=r["amount"],
-            paid=r["paid"],
-            outstanding=r["unpaid_debits"],
-            due_date=due,
-            overdue=r["unpaid_debits"] > 0 and today > due,
-        ))
+        outstanding = r["amount"] - r["paid"]  # credit notes lower what is still owed
+        periods.append(
+            PeriodBilling(
+                period=r["period"],
+                invoices=r["invoices"],
+                participants=r["participants"],
+                amount=r["amount"],
+                paid=r["paid"],
+                outstanding=outstanding,
+                due_date=due,
+                overdue=outstanding > 0 and today > due,
+            )
+        )
     overdue = [p.period for p in periods if p.overdue]
     unpaid = await conn.fetch(
         "SELECT invoice_no, kind, payer_code, period, seq, issued_at, participants, jkk, jkm,"
@@ -397,3 +450,71 @@ def by_funding_source(lines: Sequence[AgencyLine]) -> dict[str, int]:
     for line in lines:
         result[line.funding_source] = result.get(line.funding_source, 0) + line.amount
     return result
+
+
+async def billing_report(conn: asyncpg.Connection, today: dt.date) -> dict[str, Any]:
+    """The billing part of `jamsos report` as JSON-ready values, with unpaid-period warnings."""
+    figures = await billing_figures(conn, today)
+    warnings = [
+        f"period {p.period}: Rp{p.outstanding:,} unpaid after the due date"
+        f" {p.due_date.isoformat()}".replace(",", ".")
+        for p in figures.periods
+        if p.overdue
+    ]
+    latest = figures.periods[-1].period if figures.periods else None
+    return {
+        "periods": [dataclasses.asdict(p) for p in figures.periods],
+        "warnings": warnings,
+        "unpaid_after_due": [dataclasses.asdict(i) for i in figures.unpaid_after_due],
+        "latest_period": latest,
+        "latest_by_agency": [dataclasses.asdict(line) for line in figures.latest_by_agency],
+        "latest_by_funding_source": by_funding_source(figures.latest_by_agency),
+    }
+
+
+def print_billing_report(console: Console, data: Mapping[str, Any]) -> None:
+    """Render `billing_report` values as tables, warnings first."""
+    from jamsos.adapters.invoice_documents import number, rupiah
+
+    for warning in data["warnings"]:
+        console.print(f"[bold red]WARNING[/bold red] {warning}", highlight=False)
+    periods = Table(
+        "period",
+        "invoices",
+        "participants (net)",
+        "amount (net)",
+        "paid",
+        "outstanding",
+        "due",
+        title="Billing per period",
+    )
+    for p in data["periods"]:
+        due = p["due_date"] if isinstance(p["due_date"], str) else p["due_date"].isoformat()
+        periods.add_row(
+            p["period"],
+            str(p["invoices"]),
+            number(p["participants"]),
+            rupiah(p["amount"]),
+            rupiah(p["paid"]),
+            rupiah(p["outstanding"]),
+            f"{due}{' OVERDUE' if p['overdue'] else ''}",
+        )
+    console.print(periods)
+    if data["latest_period"]:
+        agencies = Table(
+            "agency",
+            "funding",
+            "participants",
+            "amount",
+            title=f"Billed for {data['latest_period']} per agency (net)",
+        )
+        for line in data["latest_by_agency"]:
+            agencies.add_row(
+                line["agency_code"],
+                line["funding_source"],
+                number(line["participants"]),
+                rupiah(line["amount"]),
+            )
+        for source, amount in data["latest_by_funding_source"].items():
+            agencies.add_row("", f"Σ {source}", "", rupiah(amount), style="bold")
+        console.print(agencies)

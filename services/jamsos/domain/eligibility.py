@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from jamsos_schemas.registration import Reason, ReasonCode, Worker
-
 from jamsos.domain.coverage import local_date
 from jamsos.domain.nik import nik_reasons
 from jamsos.domain.policy import Agency, Policy
 from jamsos.domain.wilayah import find_village
+from jamsos_schemas.registration import Reason, ReasonCode, Worker
 
 
 def age_on(birth_date: date, day: date) -> int:

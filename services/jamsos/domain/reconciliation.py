@@ -13,7 +13,7 @@ not a mismatch, since it takes the pipeline a moment to decide; one still undeci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -81,17 +81,25 @@ def check_agency(counts: AgencyCounts) -> list[Mismatch]:
     scope = f"agency {counts.agency_code}"
     result: list[Mismatch] = []
     if counts.submitted != counts.decided + counts.in_flight:
-        result.append(Mismatch(
-            scope, "submitted = enrolled + duplicate + rejected + held + in flight",
-            counts.submitted, counts.decided + counts.in_flight,
-        ))
+        result.append(
+            Mismatch(
+                scope,
+                "submitted = enrolled + duplicate + rejected + held + in flight",
+                counts.submitted,
+                counts.decided + counts.in_flight,
+            )
+        )
     if counts.stale:
         result.append(Mismatch(scope, "no submission stuck in flight", 0, counts.stale))
     if counts.with_outcome_event != counts.decided:
-        result.append(Mismatch(
-            scope, "one outcome event per decided submission",
-            counts.decided, counts.with_outcome_event,
-        ))
+        result.append(
+            Mismatch(
+                scope,
+                "one outcome event per decided submission",
+                counts.decided,
+                counts.with_outcome_event,
+            )
+        )
     return result
 
 
@@ -101,26 +109,49 @@ def check_period(figures: PeriodFigures) -> list[Mismatch]:
     charged, credited = figures.charged, figures.credited
     net = charged.amount - credited.amount
     checks = [
-        ("Σ charge lines = Σ REGULAR + SUPPLEMENTARY totals",
-         charged.amount, figures.debit_invoices.amount),
-        ("charged participants = invoiced participants",
-         charged.participants, figures.debit_invoices.participants),
-        ("Σ credited charge lines = −Σ CREDIT totals",
-         credited.amount, -figures.credit_invoices.amount),
-        ("credited participants = −CREDIT participants",
-         credited.participants, -figures.credit_invoices.participants),
-        ("Σ invoice totals − credits = covered × tariff",
-         figures.covered * figures.tariff_total,
-         figures.debit_invoices.amount + figures.credit_invoices.amount),
-        ("Σ charge lines − credited = covered × tariff",
-         figures.covered * figures.tariff_total, net),
-        ("participants charged once = covered participants",
-         figures.covered, charged.participants - credited.participants),
+        (
+            "Σ charge lines = Σ REGULAR + SUPPLEMENTARY totals",
+            charged.amount,
+            figures.debit_invoices.amount,
+        ),
+        (
+            "charged participants = invoiced participants",
+            charged.participants,
+            figures.debit_invoices.participants,
+        ),
+        (
+            "Σ credited charge lines = −Σ CREDIT totals",
+            credited.amount,
+            -figures.credit_invoices.amount,
+        ),
+        (
+            "credited participants = −CREDIT participants",
+            credited.participants,
+            -figures.credit_invoices.participants,
+        ),
+        (
+            "Σ invoice totals − credits = covered × tariff",
+            figures.covered * figures.tariff_total,
+            figures.debit_invoices.amount + figures.credit_invoices.amount,
+        ),
+        (
+            "Σ charge lines − credited = covered × tariff",
+            figures.covered * figures.tariff_total,
+            net,
+        ),
+        (
+            "participants charged once = covered participants",
+            figures.covered,
+            charged.participants - credited.participants,
+        ),
         ("no (participant, period) charged twice", 0, figures.duplicates),
         ("every charge at the period's tariff", 0, figures.off_tariff),
     ]
-    return [Mismatch(scope, name, expected, actual) for name, expected, actual in checks
-            if expected != actual]
+    return [
+        Mismatch(scope, name, expected, actual)
+        for name, expected, actual in checks
+        if expected != actual
+    ]
 
 
 def check_invoices(
@@ -137,27 +168,38 @@ def check_invoices(
     for (number, _, _), sums in lines.items():
         line_totals[number] = _add(line_totals.get(number), sums)
     for number in sorted(headers.keys() | line_totals.keys()):
-        result += _compare(f"invoice {number}", "totals = Σ lines",
-                           headers.get(number), line_totals.get(number))
+        result += _compare(
+            f"invoice {number}", "totals = Σ lines", headers.get(number), line_totals.get(number)
+        )
     for key in sorted(lines.keys() | charges.keys()):
         number, agency, funding = key
-        result += _compare(f"invoice {number} {agency}/{funding}", "line = Σ its charges",
-                           charges.get(key), lines.get(key))
+        result += _compare(
+            f"invoice {number} {agency}/{funding}",
+            "line = Σ its charges",
+            charges.get(key),
+            lines.get(key),
+        )
     return result
 
 
 def check_ledger(behind: int) -> list[Mismatch]:
     """Every participant's current coverage is in the billing ledger, with the same end."""
-    return [] if behind == 0 else [
-        Mismatch("ledger", "participants whose coverage the billing ledger lacks", 0, behind)
-    ]
+    return (
+        []
+        if behind == 0
+        else [Mismatch("ledger", "participants whose coverage the billing ledger lacks", 0, behind)]
+    )
 
 
 def _add(left: Sums | None, right: Sums) -> Sums:
     if left is None:
         return right
-    return Sums(left.participants + right.participants, left.jkk + right.jkk,
-                left.jkm + right.jkm, left.amount + right.amount)
+    return Sums(
+        left.participants + right.participants,
+        left.jkk + right.jkk,
+        left.jkm + right.jkm,
+        left.amount + right.amount,
+    )
 
 
 def _compare(scope: str, check: str, expected: Sums | None, actual: Sums | None) -> list[Mismatch]:
@@ -168,8 +210,3 @@ def _compare(scope: str, check: str, expected: Sums | None, actual: Sums | None)
         for name in ("participants", "jkk", "jkm", "amount")
         if getattr(want, name) != getattr(got, name)
     ]
-
-
-def all_mismatches(groups: Iterable[list[Mismatch]]) -> list[Mismatch]:
-    """The concatenation of several checks' mismatches."""
-    return [m for group in groups for m in group]

@@ -17,14 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from jamsos_schemas import topics
-from jamsos_schemas.billing import (
-    BillingRunRequestedV1,
-    InvoiceIssuedV1,
-    InvoiceLine,
-    InvoiceTotals,
-)
-from jamsos_schemas.participant import ParticipantEnrolledV1, ParticipantTerminatedV1
 from pydantic import ValidationError
 
 from jamsos.adapters import billing as store
@@ -45,9 +37,17 @@ from jamsos.domain.reconciliation import (
     check_ledger,
     check_period,
 )
-from jamsos.domain.tariff import tariff_on
+from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
+from jamsos_schemas import topics
+from jamsos_schemas.billing import (
+    BillingRunRequestedV1,
+    InvoiceIssuedV1,
+    InvoiceLine,
+    InvoiceTotals,
+)
+from jamsos_schemas.participant import ParticipantEnrolledV1, ParticipantTerminatedV1
 
 LEDGER = "billing-ledger"
 
@@ -68,7 +68,7 @@ def _schema_error(error: ValidationError) -> str:
 # --- coverage ledger ------------------------------------------------------------------------
 
 
-def _read_participant_event(record: Inbound) -> Enrolled | Terminated | None | str:
+def _read_participant_event(record: Inbound) -> Enrolled | Terminated | str | None:
     """The ledger change an event carries (None: nothing to record), or a DLQ error."""
     try:
         if record.topic == topics.ENROLLED:
@@ -95,7 +95,7 @@ def _read_participant_event(record: Inbound) -> Enrolled | Terminated | None | s
         or terminated.coverage_start is None
         or terminated.coverage_end is None
     ):
-        return "SCHEMA_INVALID: a TERMINATED event needs membership_no, coverage_start, coverage_end"
+        return "SCHEMA_INVALID: TERMINATED needs membership_no, coverage_start and coverage_end"
     return Terminated(
         membership_no=terminated.membership_no,
         coverage_start=terminated.coverage_start,
@@ -198,20 +198,18 @@ def invoice_event(invoice: Invoice, issued_at: dt.datetime) -> OutboxEvent:
 
 
 async def bill_period(
-    conn: asyncpg.Connection, period: Period, request_id: str, now: dt.datetime
+    conn: asyncpg.Connection, period: Period, tariff: Tariff, request_id: str, now: dt.datetime
 ) -> list[Invoice]:
-    """Charge and credit the period's difference and issue its invoices, in the caller's tx.
-
-    Raises LookupError when no tariff is in force on the period's first day.
-    """
+    """Charge and credit the period's difference at `tariff` and issue its invoices, in the
+    caller's transaction."""
     await store.lock_period(conn, period)
-    tariff = tariff_on(await repository.tariffs(conn), period.first_day)
     history = await store.invoice_history(conn, period)
     plans = [
         InvoicePlan(payer, period, history.get(payer, PayerHistory()))
         for payer in await store.payers(conn, period)
     ]
-    debits = await store.accrue(conn, period, tariff, {p.payer_code: p.debit_no for p in plans}, now)
+    debit_numbers = {p.payer_code: p.debit_no for p in plans}
+    debits = await store.accrue(conn, period, tariff, debit_numbers, now)
     credit_numbers = {p.payer_code: p.credit_no(p.debit_no in debits) for p in plans}
     credits = await store.credit(conn, period, credit_numbers, now)
     invoices = [
@@ -250,13 +248,15 @@ async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
             if await store.begin_run(
                 conn, request.request_id, content_hash, period, request.requested_at, now
             ):
+                tariffs = await repository.tariffs(conn)
                 try:
-                    invoices = await bill_period(conn, period, request.request_id, now)
+                    tariff = tariff_on(tariffs, period.first_day)
                 except LookupError as lookup:
                     error = f"NO_TARIFF: {lookup}"
                     await store.fail_run(conn, request.request_id, error)
                     outcome = "FAILED"
                 else:
+                    invoices = await bill_period(conn, period, tariff, request.request_id, now)
                     outcome = "ISSUED" if invoices else "NOTHING_NEW"
             elif await store.run_hash(conn, request.request_id) == content_hash:
                 outcome = "REPEATED"

@@ -8,14 +8,13 @@ import hashlib
 
 import asyncpg
 
-from jamsos_schemas import topics
-from jamsos_schemas.dlq import DeadLetterV1
-
 from jamsos.adapters import outbox, repository
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import DeadLetter
 from jamsos.domain.identity import event_id
+from jamsos_schemas import topics
+from jamsos_schemas.dlq import DeadLetterV1
 
 
 def dead_letter(record: Inbound, error: str, now: dt.datetime) -> tuple[DeadLetter, OutboxEvent]:

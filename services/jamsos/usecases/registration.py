@@ -14,6 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
+
+from jamsos.adapters import outbox, repository
+from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.outbox import OutboxEvent
+from jamsos.adapters.repository import Claim, DeadLetter, Decision, Identity, NewSubmission
+from jamsos.domain.eligibility import personal_reasons
+from jamsos.domain.identity import event_id
+from jamsos.domain.policy import Policy
+from jamsos.usecases.deadletters import dead_letter
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
     Reason,
@@ -23,16 +33,6 @@ from jamsos_schemas.registration import (
     RegistrationRejectedV1,
     RegistrationSubmittedV1,
 )
-from pydantic import ValidationError
-
-from jamsos.adapters import outbox, repository
-from jamsos.adapters.kafka import Inbound
-from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import Claim, Decision, DeadLetter, Identity, NewSubmission
-from jamsos.domain.eligibility import personal_reasons
-from jamsos.domain.identity import event_id
-from jamsos.domain.policy import Policy
-from jamsos.usecases.deadletters import dead_letter
 
 
 @dataclass
@@ -69,7 +69,8 @@ def _read(record: Inbound) -> _Readable | str:
         return "UNREADABLE: the value is not a JSON object"
     agency, sid = payload.get("agency_code"), payload.get("submission_id")
     missing = [
-        name for name, v in (("agency_code", agency), ("submission_id", sid))
+        name
+        for name, v in (("agency_code", agency), ("submission_id", sid))
         if not isinstance(v, str) or not v.strip()
     ]
     if missing:
@@ -101,8 +102,12 @@ def _worker_field(payload: dict[str, Any], *path: str) -> str | None:
 def _rejected(identity: Identity, nik: str, reasons: list[Reason], now: dt.datetime) -> OutboxEvent:
     eid = event_id("rejected", *identity)
     event = RegistrationRejectedV1(
-        event_id=eid, submission_id=identity[1], agency_code=identity[0], nik=nik,
-        decided_at=now, reasons=reasons,
+        event_id=eid,
+        submission_id=identity[1],
+        agency_code=identity[0],
+        nik=nik,
+        decided_at=now,
+        reasons=reasons,
     )
     return OutboxEvent.of(topics.REJECTED, nik, event, eid)
 
@@ -126,8 +131,12 @@ async def register(
 
     rows = [
         NewSubmission(
-            r.identity[0], r.identity[1], r.content_hash, _worker_field(r.payload, "nik"),
-            _worker_field(r.payload, "address", "village_code"), r.record.value.decode("utf-8"),
+            r.identity[0],
+            r.identity[1],
+            r.content_hash,
+            _worker_field(r.payload, "nik"),
+            _worker_field(r.payload, "address", "village_code"),
+            r.record.value.decode("utf-8"),
         )
         for r in firsts.values()
     ]
@@ -147,12 +156,14 @@ async def register(
             if stored == read.content_hash:
                 summary.repeated += 1
             else:
-                letters.append(dead_letter(
-                    read.record,
-                    "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different"
-                    " content",
-                    now,
-                ))
+                letters.append(
+                    dead_letter(
+                        read.record,
+                        "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different"
+                        " content",
+                        now,
+                    )
+                )
         for identity in new:
             read = firsts[identity]
             nik = _worker_field(read.payload, "nik") or ""
@@ -164,10 +175,14 @@ async def register(
                 if agency is None:
                     reasons.append(_unknown_agency(identity[0]))
             else:
-                reasons = [] if agency is not None else [
-                    _unknown_agency(identity[0]),
-                    *personal_reasons(submission.worker, submission.submitted_at, policy),
-                ]
+                reasons = (
+                    []
+                    if agency is not None
+                    else [
+                        _unknown_agency(identity[0]),
+                        *personal_reasons(submission.worker, submission.submitted_at, policy),
+                    ]
+                )
                 if not reasons:
                     claims.append(Claim(submission.worker.nik, *identity))
                     accepted[identity] = submission
@@ -189,13 +204,21 @@ async def register(
                 continue
             holder = holders[claim.nik]
             decisions.append(
-                Decision(*identity, "DUPLICATE", existing_agency_code=holder.agency_code,
-                         membership_no=None)
+                Decision(
+                    *identity,
+                    "DUPLICATE",
+                    existing_agency_code=holder.agency_code,
+                    membership_no=None,
+                )
             )
             eid = event_id("duplicate", *identity)
             duplicate = RegistrationDuplicateV1(
-                event_id=eid, submission_id=identity[1], agency_code=identity[0], nik=claim.nik,
-                decided_at=now, existing_membership_no=holder.membership_no,
+                event_id=eid,
+                submission_id=identity[1],
+                agency_code=identity[0],
+                nik=claim.nik,
+                decided_at=now,
+                existing_membership_no=holder.membership_no,
                 existing_agency_code=holder.agency_code,
             )
             events.append(OutboxEvent.of(topics.DUPLICATE, claim.nik, duplicate, eid))

@@ -14,15 +14,9 @@ import hashlib
 from collections.abc import Sequence
 
 import asyncpg
-from jamsos_schemas import topics
-from jamsos_schemas.registration import (
-    RegistrationDuplicateV1,
-    RegistrationReviewDecidedV1,
-    RegistrationSubmittedV1,
-)
 from pydantic import ValidationError
 
-from jamsos.adapters import repository
+from jamsos.adapters import inbox, repository
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import Decision, Identity
@@ -32,6 +26,12 @@ from jamsos.domain.policy import Agency, Policy
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
 from jamsos.usecases.verification import Enroller, Outcomes, capacity, unknown_agency
+from jamsos_schemas import topics
+from jamsos_schemas.registration import (
+    RegistrationDuplicateV1,
+    RegistrationReviewDecidedV1,
+    RegistrationSubmittedV1,
+)
 
 CONSUMER = "review"
 
@@ -53,29 +53,32 @@ async def decide_reviews(
         commands.append((record, command, digest))
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_enrolment(conn)
-        seen = await repository.inbox_hashes(
-            conn, CONSUMER, [(_message_id(c), h) for _, c, h in commands], now
-        )
+        firsts: dict[str, tuple[Inbound, str]] = {}
+        for record, command, digest in commands:
+            firsts.setdefault(_message_id(command), (record, digest))
+        new = await inbox.claim(conn, CONSUMER, {m: d for m, (_, d) in firsts.items()}, now)
+        known = await inbox.content_hashes(conn, CONSUMER, [m for m in firsts if m not in new])
         fresh: dict[Identity, tuple[Inbound, RegistrationReviewDecidedV1]] = {}
         for record, command, digest in commands:
-            identity = (command.agency_code, command.submission_id)
-            stored = seen.get(_message_id(command))
-            if stored == digest or (stored is None and identity in fresh and
-                                    fresh[identity][1] == command):
+            message_id = _message_id(command)
+            if message_id in new and firsts[message_id][0] is record:
+                fresh[(command.agency_code, command.submission_id)] = (record, command)
+            elif known.get(message_id, firsts[message_id][1]) == digest:
                 summary.repeated += 1
-            elif stored is not None or identity in fresh:
-                outcomes.letters.append(dead_letter(
-                    record, "REVIEW_DECISION_CONFLICT: this submission was already decided", now))
             else:
-                fresh[identity] = (record, command)
+                outcomes.letters.append(
+                    dead_letter(
+                        record, "REVIEW_DECISION_CONFLICT: this submission was already decided", now
+                    )
+                )
         held = await repository.held(conn, list(fresh))
         for identity, (record, _) in fresh.items():
             if identity not in held:
-                outcomes.letters.append(dead_letter(
-                    record, "NOT_HELD: the submission is not waiting for review", now))
+                outcomes.letters.append(
+                    dead_letter(record, "NOT_HELD: the submission is not waiting for review", now)
+                )
         submissions = {
-            i: RegistrationSubmittedV1.model_validate_json(h.payload_json)
-            for i, h in held.items()
+            i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
         }
         niks = [s.worker.nik for s in submissions.values()]
         dead = await repository.deceased(conn, niks)
@@ -113,18 +116,28 @@ def _message_id(command: RegistrationReviewDecidedV1) -> str:
     return f"{command.agency_code}\x1f{command.submission_id}"
 
 
-def _duplicate(s: RegistrationSubmittedV1, candidates: list[dict[str, object]],
-               outcomes: Outcomes, now: dt.datetime) -> None:
+def _duplicate(
+    s: RegistrationSubmittedV1,
+    candidates: list[dict[str, object]],
+    outcomes: Outcomes,
+    now: dt.datetime,
+) -> None:
     best = candidates[0] if candidates else {}
     identity = (s.agency_code, s.submission_id)
     existing = str(best["membership_no"]) if best else None
     existing_agency = str(best.get("agency_code", ""))
-    outcomes.decisions.append(Decision(*identity, "DUPLICATE", existing_agency_code=existing_agency))
+    outcomes.decisions.append(
+        Decision(*identity, "DUPLICATE", existing_agency_code=existing_agency)
+    )
     outcomes.released.append(identity)
     eid = event_id("duplicate", *identity)
     event = RegistrationDuplicateV1(
-        event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
-        nik=s.worker.nik, decided_at=now, existing_membership_no=existing,
+        event_id=eid,
+        submission_id=s.submission_id,
+        agency_code=s.agency_code,
+        nik=s.worker.nik,
+        decided_at=now,
+        existing_membership_no=existing,
         existing_agency_code=existing_agency,
     )
     outcomes.events.append(OutboxEvent.of(topics.DUPLICATE, s.worker.nik, event, eid))

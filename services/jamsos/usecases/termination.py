@@ -17,6 +17,10 @@ Decisions:
   coverage end already recorded.
 - The NIK claim of the participant's enrolment is deleted, so the NIK may be submitted again
   and the agency's quota counts one fewer active participant.
+- An effective date in a later month is accepted: the status is TERMINATED at once (quota
+  freed now), while billing, which reads coverage dates and not the status, keeps charging
+  until the coverage end. A re-enrolment in between cannot double-charge a month (one charge
+  per membership and period).
 """
 
 from __future__ import annotations
@@ -29,12 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from jamsos_schemas import topics
-from jamsos_schemas.participant import (
-    ParticipantTerminatedV1,
-    ParticipantTerminationRequestedV1,
-    TerminationReason,
-)
 from pydantic import ValidationError
 
 from jamsos.adapters import inbox, outbox, repository, terminations
@@ -47,6 +45,12 @@ from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
+from jamsos_schemas import topics
+from jamsos_schemas.participant import (
+    ParticipantTerminatedV1,
+    ParticipantTerminationRequestedV1,
+    TerminationReason,
+)
 
 CONSUMER = "termination"
 
@@ -136,9 +140,7 @@ async def terminate(
     logged: list[LoggedRequest] = []
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_enrolment(conn)
-        new = await inbox.claim(
-            conn, CONSUMER, {i: r.content_hash for i, r in firsts.items()}, now
-        )
+        new = await inbox.claim(conn, CONSUMER, {i: r.content_hash for i, r in firsts.items()}, now)
         seen = [r for r in [*firsts.values(), *repeats] if r.request.request_id not in new]
         known = await inbox.content_hashes(conn, CONSUMER, [r.request.request_id for r in seen])
         for read in [*firsts.values(), *repeats]:
@@ -148,11 +150,13 @@ async def terminate(
             if known.get(request_id, firsts[request_id].content_hash) == read.content_hash:
                 summary.repeated += 1
             else:
-                letters.append(dead_letter(
-                    read.record,
-                    "REQUEST_ID_REUSED: same request_id with different content",
-                    now,
-                ))
+                letters.append(
+                    dead_letter(
+                        read.record,
+                        "REQUEST_ID_REUSED: same request_id with different content",
+                        now,
+                    )
+                )
         todo = [firsts[i] for i in firsts if i in new]
         before = await terminations.participants(conn, [r.request.nik for r in todo])
         after = dict(before)
@@ -162,17 +166,19 @@ async def terminate(
             if state is not None:
                 state = after[request.nik] = _apply(state, request, now)
             events.append(_terminated(request, state, now))
-            logged.append(LoggedRequest(
-                request_id=request.request_id,
-                agency_code=request.agency_code,
-                nik=request.nik,
-                reason=request.reason.value,
-                effective_date=request.effective_date,
-                status="NOT_FOUND" if state is None else "TERMINATED",
-                membership_no=None if state is None else state.membership_no,
-                participant_agency_code=None if state is None else state.agency_code,
-                coverage_end=None if state is None else state.coverage_end,
-            ))
+            logged.append(
+                LoggedRequest(
+                    request_id=request.request_id,
+                    agency_code=request.agency_code,
+                    nik=request.nik,
+                    reason=request.reason.value,
+                    effective_date=request.effective_date,
+                    status="NOT_FOUND" if state is None else "TERMINATED",
+                    membership_no=None if state is None else state.membership_no,
+                    participant_agency_code=None if state is None else state.agency_code,
+                    coverage_end=None if state is None else state.coverage_end,
+                )
+            )
             summary.count("NOT_FOUND" if state is None else "TERMINATED")
         ended = [n for n, s in before.items() if s.status == "ACTIVE" and after[n] != s]
         await terminations.release_claims(conn, ended)

@@ -12,17 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
-from jamsos_schemas import topics
-from jamsos_schemas.participant import MonthlyPremium, ParticipantEnrolledV1, Program
-from jamsos_schemas.registration import (
-    Reason,
-    ReasonCode,
-    RegistrationAcceptedV1,
-    RegistrationRejectedV1,
-    RegistrationReviewRequiredV1,
-    RegistrationSubmittedV1,
-    ReviewCandidate,
-)
 from pydantic import ValidationError
 
 from jamsos.adapters import outbox, repository
@@ -38,6 +27,17 @@ from jamsos.domain.tariff import tariff_on
 from jamsos.domain.wilayah import find_village
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
+from jamsos_schemas import topics
+from jamsos_schemas.participant import MonthlyPremium, ParticipantEnrolledV1, Program
+from jamsos_schemas.registration import (
+    Reason,
+    ReasonCode,
+    RegistrationAcceptedV1,
+    RegistrationRejectedV1,
+    RegistrationReviewRequiredV1,
+    RegistrationSubmittedV1,
+    ReviewCandidate,
+)
 
 
 def identity_of(submission: RegistrationSubmittedV1) -> Identity:
@@ -55,16 +55,20 @@ class Outcomes:
     released: list[Identity] = field(default_factory=list)
     letters: list[tuple[DeadLetter, OutboxEvent]] = field(default_factory=list)
 
-    def reject(self, submission: RegistrationSubmittedV1, reasons: list[Reason],
-               now: dt.datetime) -> None:
+    def reject(
+        self, submission: RegistrationSubmittedV1, reasons: list[Reason], now: dt.datetime
+    ) -> None:
         """A terminal rejection; the NIK is free again."""
         identity = identity_of(submission)
         self.decisions.append(Decision(*identity, "REJECTED", [r.model_dump() for r in reasons]))
         self.released.append(identity)
         eid = event_id("rejected", *identity)
         event = RegistrationRejectedV1(
-            event_id=eid, submission_id=submission.submission_id,
-            agency_code=submission.agency_code, nik=submission.worker.nik, decided_at=now,
+            event_id=eid,
+            submission_id=submission.submission_id,
+            agency_code=submission.agency_code,
+            nik=submission.worker.nik,
+            decided_at=now,
             reasons=reasons,
         )
         self.events.append(OutboxEvent.of(topics.REJECTED, submission.worker.nik, event, eid))
@@ -88,19 +92,22 @@ class Enroller:
     numbers: dict[str, str]
 
     @classmethod
-    async def load(cls, conn: asyncpg.Connection, niks: Sequence[str], policy: Policy,
-                   now: dt.datetime) -> Enroller:
+    async def load(
+        cls, conn: asyncpg.Connection, niks: Sequence[str], policy: Policy, now: dt.datetime
+    ) -> Enroller:
         """With the existing membership numbers of these NIKs."""
         return cls(conn, policy, now, await repository.membership_numbers(conn, niks))
 
-    async def enrol(self, items: Sequence[tuple[RegistrationSubmittedV1, Agency]],
-                    outcomes: Outcomes) -> None:
+    async def enrol(
+        self, items: Sequence[tuple[RegistrationSubmittedV1, Agency]], outcomes: Outcomes
+    ) -> None:
         """Enrol each submission: participant row, ENROLLED decision and enrolled event."""
         if not items:
             return
         fresh = [s.worker.nik for s, _ in items if s.worker.nik not in self.numbers]
-        for nik, serial in zip(fresh, await repository.next_serials(self.conn, len(fresh)),
-                               strict=True):
+        for nik, serial in zip(
+            fresh, await repository.next_serials(self.conn, len(fresh)), strict=True
+        ):
             self.numbers[nik] = membership_no(serial)
         start = coverage_start(self.now, self.policy.coverage_start_rule)
         tariff = tariff_on(await repository.tariffs(self.conn), start)
@@ -109,22 +116,40 @@ class Enroller:
             w, number = s.worker, self.numbers[s.worker.nik]
             village = find_village(w.address.village_code)
             assert village is not None  # OUT_OF_REGION was checked
-            outcomes.enrolments.append(Enrolment(
-                nik=w.nik, membership_no=number, full_name=w.full_name,
-                birth_date=w.birth_date, sex=w.sex, village_code=village.code,
-                kecamatan_code=village.kecamatan_code, agency_code=agency.code,
-                submission_id=s.submission_id, payer_code=agency.payer_code,
-                funding_source=agency.funding_source, enrolled_at=self.now,
-                coverage_start=start, worker_json=w.model_dump_json(),
-            ))
+            outcomes.enrolments.append(
+                Enrolment(
+                    nik=w.nik,
+                    membership_no=number,
+                    full_name=w.full_name,
+                    birth_date=w.birth_date,
+                    sex=w.sex,
+                    village_code=village.code,
+                    kecamatan_code=village.kecamatan_code,
+                    agency_code=agency.code,
+                    submission_id=s.submission_id,
+                    payer_code=agency.payer_code,
+                    funding_source=agency.funding_source,
+                    enrolled_at=self.now,
+                    coverage_start=start,
+                    worker_json=w.model_dump_json(),
+                )
+            )
             outcomes.decisions.append(Decision(*identity_of(s), "ENROLLED", membership_no=number))
             eid = event_id("enrolled", *identity_of(s))
             enrolled = ParticipantEnrolledV1(
-                event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
-                nik=w.nik, decided_at=self.now, membership_no=number, enrolled_at=self.now,
-                coverage_start=start, programs=[Program.JKK, Program.JKM],
-                monthly_premium=premium, payer_code=agency.payer_code,
-                funding_source=agency.funding_source, worker=w,
+                event_id=eid,
+                submission_id=s.submission_id,
+                agency_code=s.agency_code,
+                nik=w.nik,
+                decided_at=self.now,
+                membership_no=number,
+                enrolled_at=self.now,
+                coverage_start=start,
+                programs=[Program.JKK, Program.JKM],
+                monthly_premium=premium,
+                payer_code=agency.payer_code,
+                funding_source=agency.funding_source,
+                worker=w,
             )
             outcomes.events.append(OutboxEvent.of(topics.ENROLLED, w.nik, enrolled, eid))
 
@@ -140,25 +165,33 @@ def unknown_agency(code: str) -> Reason:
     return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")
 
 
-def _review_event(s: RegistrationSubmittedV1, found: list[Lookalike],
-                  now: dt.datetime) -> tuple[list[dict[str, object]], OutboxEvent]:
+def _review_event(
+    s: RegistrationSubmittedV1, found: list[Lookalike], now: dt.datetime
+) -> tuple[list[dict[str, object]], OutboxEvent]:
     candidates = [
-        ReviewCandidate(membership_no=m.participant.membership_no, nik=m.participant.nik,
-                        full_name=m.participant.full_name, birth_date=m.participant.birth_date,
-                        score=m.score)
+        ReviewCandidate(
+            membership_no=m.participant.membership_no,
+            nik=m.participant.nik,
+            full_name=m.participant.full_name,
+            birth_date=m.participant.birth_date,
+            score=m.score,
+        )
         for m in found
     ]
     eid = event_id("review-required", *identity_of(s))
     event = RegistrationReviewRequiredV1(
-        event_id=eid, submission_id=s.submission_id, agency_code=s.agency_code,
-        nik=s.worker.nik, decided_at=now, candidates=candidates,
+        event_id=eid,
+        submission_id=s.submission_id,
+        agency_code=s.agency_code,
+        nik=s.worker.nik,
+        decided_at=now,
+        candidates=candidates,
     )
     stored = [  # kept with the agency, which a DUPLICATE decision names
         {**c.model_dump(mode="json"), "agency_code": m.participant.agency_code}
         for c, m in zip(candidates, found, strict=True)
     ]
-    return (stored,
-            OutboxEvent.of(topics.REVIEW_REQUIRED, s.worker.nik, event, eid))
+    return (stored, OutboxEvent.of(topics.REVIEW_REQUIRED, s.worker.nik, event, eid))
 
 
 async def verify(

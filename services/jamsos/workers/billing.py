@@ -6,13 +6,13 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
-from jamsos_schemas import topics
-from jamsos_schemas.billing import BillingRunRequestedV1, InvoiceIssuedV1
-from jamsos_schemas.dlq import DeadLetterV1
 
 from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.usecases.billing import record_coverage, run_billing
 from jamsos.workers.runtime import Runtime, process
+from jamsos_schemas import topics
+from jamsos_schemas.billing import BillingRunRequestedV1, InvoiceIssuedV1
+from jamsos_schemas.dlq import DeadLetterV1
 
 
 def router(runtime: Runtime) -> KafkaRouter:
@@ -34,8 +34,10 @@ def router(runtime: Runtime) -> KafkaRouter:
     )
     async def on_participant(records: Any) -> None:
         await process(
-            runtime, inbound(records),
-            lambda b: record_coverage(runtime.pool, b, runtime.clock()), "billing ledger batch",
+            runtime,
+            inbound(records),
+            lambda b: record_coverage(runtime.pool, b, runtime.clock()),
+            "billing ledger batch",
         )
 
     @r.subscriber(
@@ -51,12 +53,18 @@ def router(runtime: Runtime) -> KafkaRouter:
     )
     async def on_run_requested(records: Any) -> None:
         await process(
-            runtime, inbound(records),
-            lambda b: run_billing(runtime.pool, b, runtime.clock()), "billing run batch",
+            runtime,
+            inbound(records),
+            lambda b: run_billing(runtime.pool, b, runtime.clock()),
+            "billing run batch",
         )
 
-    r.publisher(topics.BILLING_RUN_REQUESTED, schema=BillingRunRequestedV1, title="ops:bill",
-                description="Operators, a scheduler or `jamsos bill` request a period's run.")
+    r.publisher(
+        topics.BILLING_RUN_REQUESTED,
+        schema=BillingRunRequestedV1,
+        title="ops:bill",
+        description="Operators, a scheduler or `jamsos bill` request a period's run.",
+    )
     r.publisher(topics.INVOICE_ISSUED, schema=InvoiceIssuedV1, title="billing:invoice-issued")
     r.publisher(topics.DLQ, schema=DeadLetterV1, title="billing:dlq")
     return r

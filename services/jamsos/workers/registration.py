@@ -6,18 +6,18 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
+
+from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.usecases.registration import register
+from jamsos.workers.runtime import Runtime, process
 from jamsos_schemas import topics
+from jamsos_schemas.dlq import DeadLetterV1
 from jamsos_schemas.registration import (
     RegistrationAcceptedV1,
     RegistrationDuplicateV1,
     RegistrationRejectedV1,
     RegistrationSubmittedV1,
 )
-from jamsos_schemas.dlq import DeadLetterV1
-
-from jamsos.adapters.kafka import inbound, raw_records
-from jamsos.usecases.registration import register
-from jamsos.workers.runtime import Runtime, process
 
 
 def router(runtime: Runtime) -> KafkaRouter:
@@ -38,12 +38,18 @@ def router(runtime: Runtime) -> KafkaRouter:
     )
     async def on_submitted(records: Any) -> None:
         await process(
-            runtime, inbound(records),
-            lambda b: register(runtime.pool, b, settings.policy, runtime.clock()), "registration",
+            runtime,
+            inbound(records),
+            lambda b: register(runtime.pool, b, settings.policy, runtime.clock()),
+            "registration",
         )
 
-    r.publisher(topics.SUBMITTED, schema=RegistrationSubmittedV1, title="agency:submitted",
-                description="Agency systems and `jamsos submit` publish one worker per message.")
+    r.publisher(
+        topics.SUBMITTED,
+        schema=RegistrationSubmittedV1,
+        title="agency:submitted",
+        description="Agency systems and `jamsos submit` publish one worker per message.",
+    )
     r.publisher(topics.ACCEPTED, schema=RegistrationAcceptedV1, title="registration:accepted")
     r.publisher(topics.DUPLICATE, schema=RegistrationDuplicateV1, title="registration:duplicate")
     r.publisher(topics.REJECTED, schema=RegistrationRejectedV1, title="registration:rejected")

@@ -76,9 +76,17 @@ async def process(
                 await process(runtime, [record], decide, what)
             return
         [record] = batch
-        log.error("%s: %s[%d]@%d failed: %s; quarantined in the DLQ",
-                  what, record.topic, record.partition, record.offset, error)
+        log.error(
+            "%s: %s[%d]@%d failed: %s; quarantined in the DLQ",
+            what,
+            record.topic,
+            record.partition,
+            record.offset,
+            error,
+        )
         await quarantine(
-            runtime.pool, record, f"PROCESSING_FAILED: {type(error).__name__}: {error}",
+            runtime.pool,
+            record,
+            f"PROCESSING_FAILED: {type(error).__name__}: {error}",
             runtime.clock(),
         )

@@ -6,6 +6,12 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
+
+from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.usecases.review import decide_reviews
+from jamsos.usecases.termination import terminate
+from jamsos.usecases.verification import verify
+from jamsos.workers.runtime import Runtime, process
 from jamsos_schemas import topics
 from jamsos_schemas.participant import (
     ParticipantEnrolledV1,
@@ -17,12 +23,6 @@ from jamsos_schemas.registration import (
     RegistrationReviewDecidedV1,
     RegistrationReviewRequiredV1,
 )
-
-from jamsos.adapters.kafka import inbound, raw_records
-from jamsos.usecases.termination import terminate
-from jamsos.usecases.review import decide_reviews
-from jamsos.usecases.verification import verify
-from jamsos.workers.runtime import Runtime, process
 
 
 def router(runtime: Runtime) -> KafkaRouter:
@@ -43,8 +43,10 @@ def router(runtime: Runtime) -> KafkaRouter:
     )
     async def on_accepted(records: Any) -> None:
         await process(
-            runtime, inbound(records),
-            lambda b: verify(runtime.pool, b, settings.policy, runtime.clock()), "verification",
+            runtime,
+            inbound(records),
+            lambda b: verify(runtime.pool, b, settings.policy, runtime.clock()),
+            "verification",
         )
 
     @r.subscriber(
@@ -60,17 +62,25 @@ def router(runtime: Runtime) -> KafkaRouter:
     )
     async def on_review_decided(records: Any) -> None:
         await process(
-            runtime, inbound(records),
-            lambda b: decide_reviews(runtime.pool, b, settings.policy, runtime.clock()), "review",
+            runtime,
+            inbound(records),
+            lambda b: decide_reviews(runtime.pool, b, settings.policy, runtime.clock()),
+            "review",
         )
 
     r.publisher(topics.ENROLLED, schema=ParticipantEnrolledV1, title="verification:enrolled")
     r.publisher(topics.REJECTED, schema=RegistrationRejectedV1, title="verification:rejected")
-    r.publisher(topics.REVIEW_REQUIRED, schema=RegistrationReviewRequiredV1,
-                title="verification:review-required")
-    r.publisher(topics.REVIEW_DECIDED, schema=RegistrationReviewDecidedV1,
-                title="ops:review-decided",
-                description="`jamsos review decide` resolves a held submission.")
+    r.publisher(
+        topics.REVIEW_REQUIRED,
+        schema=RegistrationReviewRequiredV1,
+        title="verification:review-required",
+    )
+    r.publisher(
+        topics.REVIEW_DECIDED,
+        schema=RegistrationReviewDecidedV1,
+        title="ops:review-decided",
+        description="`jamsos review decide` resolves a held submission.",
+    )
 
     # --- terminations (billing issue): the enrolment side owns participants ---
     @r.subscriber(
@@ -86,13 +96,17 @@ def router(runtime: Runtime) -> KafkaRouter:
     )
     async def on_termination_requested(records: Any) -> None:
         await process(
-            runtime, inbound(records),
+            runtime,
+            inbound(records),
             lambda b: terminate(runtime.pool, b, settings.policy, runtime.clock()),
             "termination",
         )
 
-    r.publisher(topics.TERMINATION_REQUESTED, schema=ParticipantTerminationRequestedV1,
-                title="agency:termination-requested",
-                description="Agency systems ask to end a participant's coverage.")
+    r.publisher(
+        topics.TERMINATION_REQUESTED,
+        schema=ParticipantTerminationRequestedV1,
+        title="agency:termination-requested",
+        description="Agency systems ask to end a participant's coverage.",
+    )
     r.publisher(topics.TERMINATED, schema=ParticipantTerminatedV1, title="verification:terminated")
     return r

@@ -1,0 +1,76 @@
+"""Billing through the CLI: submit → bill → invoice list/export/pay → report → reconcile."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jamsos.domain.coverage import coverage_start
+from jamsos.domain.period import Period
+from jamsos.domain.policy import CoverageStartRule
+from jamsos.workers.runtime import jakarta_now
+from tests.conftest import wait_until
+from tests.e2e.conftest import Cli
+
+pytestmark = pytest.mark.e2e
+
+CSV = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
+3319014506900001,Siti Aminah,05-06-1990,P,33.19.01.2001,Jl. Sunan Muria 4,pedagang pasar,
+3319020101850002,Budi Santoso,1985-01-01,L,3319021001,Jl. Ahmad Yani 1,pedagang kaki lima,
+"""
+OJEK = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
+3319021203800003,Eko Pratama,1980-03-12,L,3319021001,Jl. Jenderal Sudirman 7,pengemudi ojek,
+"""
+
+
+def report(cli: Cli) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli("report", "--json").stdout)
+    return data
+
+
+async def test_month_billed_through_cli_is_exported_paid_reported_and_reconciled(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli("topics", "create")
+    cli("db", "migrate")
+    cli.start("run", "all")
+    for name, agency, text in (("dag.csv", "DISDAG", CSV), ("hub.csv", "DISHUB", OJEK)):
+        (tmp_path / name).write_text(text, "utf-8")
+        cli("submit", str(tmp_path / name), "--agency", agency)
+
+    async def enrolled() -> bool:
+        return report(cli)["outcomes"].get("ENROLLED", 0) == 3
+
+    await wait_until(enrolled, timeout=120, what="three enrolments")
+    period = Period.of(coverage_start(jakarta_now(), CoverageStartRule.NEXT_MONTH))
+    number = f"JMS-PEMKAB-KUDUS-{period.compact}-01"
+
+    async def ledger_in_step() -> bool:  # reconcile fails while the ledger lags enrolment
+        return cli("reconcile", check=False).returncode == 0
+
+    await wait_until(ledger_in_step, timeout=60, what="the billing ledger")
+    first = json.loads(cli("bill", str(period), "--json").stdout)
+    [invoice] = first["invoices"]
+    assert (invoice["invoice_no"], invoice["kind"]) == (number, "REGULAR")
+    again = json.loads(cli("bill", str(period), "--json").stdout)
+    assert again["outcome"] == "DONE" and again["invoices"] == []
+    assert invoice["participants"] == 3 and invoice["amount"] == 3 * 16_800
+
+    cli("invoice", "export", number, "--out", str(tmp_path / "out"))
+    with (tmp_path / "out" / f"{number}.csv").open(encoding="utf-8") as f:
+        lines = list(csv.DictReader(f))
+    assert {(r["opd"], r["sumber_dana"]) for r in lines} == {
+        ("DISDAG", "DBHCHT"),
+        ("DISHUB", "APBD"),
+    }
+    assert (tmp_path / "out" / f"{number}.pdf").read_bytes().startswith(b"%PDF")
+
+    assert "PAID" in cli("invoice", "pay", number).stdout
+    billing = report(cli)["billing"]
+    assert billing["warnings"] == []
+    assert billing["periods"][0]["paid"] == 3 * 16_800
+    assert "reconciled" in cli("reconcile").stdout

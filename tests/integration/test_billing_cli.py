@@ -1,0 +1,248 @@
+"""`jamsos reconcile`, `invoice list|show|export|pay` and the billing report on real PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pypdfium2 as pdfium
+import pytest
+
+from jamsos.adapters import db, views_billing
+from jamsos.settings import Settings, load_settings
+from jamsos.usecases.termination import terminate
+from jamsos_schemas import topics
+from tests.integration.billing_support import (
+    JAN_20,
+    bill,
+    cli,
+    enrol,
+    feed_ledger,
+    record,
+    termination,
+    workers,
+)
+
+pytestmark = pytest.mark.integration
+
+COHORT = {"DISDAG": 3, "DISHUB": 2, "DINSOS": 2}
+REGULAR = "JMS-PEMKAB-KUDUS-202502-01"
+
+
+@pytest.fixture
+def db_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings with this test's database and no broker."""
+    return replace(
+        load_settings(env={}, cwd=tmp_path), database_url=database_url, state_dir=tmp_path
+    )
+
+
+@pytest.fixture
+async def billed(pool: asyncpg.Pool, db_settings: Settings) -> list[dict[str, Any]]:
+    """Seven participants enrolled on 20 January and billed for February."""
+    async with pool.acquire() as conn:
+        await db.sync_agencies(conn, db_settings.policy.agencies)  # as every service does
+    payloads = workers(COHORT, JAN_20)
+    await enrol(pool, db_settings, payloads, JAN_20)
+    await feed_ledger(pool, JAN_20)
+    await bill(pool, "2025-02")
+    return payloads
+
+
+async def test_reconcile_passes_on_billed_data(db_settings: Settings, billed: Any) -> None:
+    result = await cli(db_settings, "reconcile")
+    assert result.exit_code == 0, result.output
+    assert "reconciled" in result.output
+
+
+async def test_reconcile_fails_when_a_charge_line_is_tampered_with(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    await pool.execute(
+        "UPDATE charges SET jkk = jkk - 1000, amount = amount - 1000"
+        " WHERE charge_id = (SELECT min(charge_id) FROM charges)"
+    )
+    result = await cli(db_settings, "reconcile", "2025-02")
+    assert result.exit_code == 1
+    assert "Σ charge lines = Σ REGULAR + SUPPLEMENTARY totals" in result.output
+    assert "every charge at the period's tariff" in result.output
+
+
+async def test_reconcile_fails_when_a_charge_line_is_deleted(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    await pool.execute("DELETE FROM charges WHERE charge_id = (SELECT max(charge_id) FROM charges)")
+    result = await cli(db_settings, "reconcile", "--json")
+    assert result.exit_code == 1
+    assert '"check": "Σ invoice totals − credits = covered × tariff"' not in result.output
+    assert '"check": "participants charged once = covered participants"' in result.output
+
+
+async def test_reconcile_fails_when_the_ledger_misses_a_participant(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    await pool.execute(
+        "DELETE FROM coverage WHERE membership_no = (SELECT min(membership_no) FROM coverage)"
+    )
+    result = await cli(db_settings, "reconcile")
+    assert result.exit_code == 1
+    assert "participants whose coverage the billing ledger lacks" in result.output
+
+
+async def test_reconcile_reports_submission_in_flight_without_failing(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    await pool.execute(
+        "INSERT INTO submissions (agency_code, submission_id, content_hash, payload,"
+        " received_at, status) VALUES ('DISDAG', 'X-1', 'h', '{}'::jsonb, now(), 'RECEIVED')"
+    )
+    assert (await cli(db_settings, "reconcile")).exit_code == 0
+    await pool.execute(
+        "UPDATE submissions SET received_at = now() - interval '2 hours'"
+        " WHERE submission_id = 'X-1'"
+    )
+    result = await cli(db_settings, "reconcile")
+    assert result.exit_code == 1
+    assert "no submission stuck in flight" in result.output
+
+
+async def test_second_uncredited_charge_of_a_participant_month_is_refused_by_the_database(
+    pool: asyncpg.Pool, billed: Any
+) -> None:
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pool.execute(
+            "INSERT INTO charges (membership_no, period, coverage_start, nik, agency_code,"
+            " payer_code, funding_source, jkk, jkm, amount, accrued_at, invoice_no)"
+            " SELECT membership_no, period, coverage_start, nik, agency_code, payer_code,"
+            " funding_source, jkk, jkm, amount, accrued_at, invoice_no FROM charges LIMIT 1"
+        )
+
+
+async def test_invoice_export_writes_participant_csv_and_a_pdf_that_renders(
+    db_settings: Settings, billed: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    result = await cli(db_settings, "invoice", "export", REGULAR, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    with (tmp_path / f"{REGULAR}.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["nik"] for r in rows) == sorted(p["worker"]["nik"] for p in billed)
+    assert sum(int(r["jumlah"]) for r in rows) == 7 * 16_800
+    assert {r["opd"]: r["sumber_dana"] for r in rows} == {
+        "DISDAG": "DBHCHT",
+        "DISHUB": "APBD",
+        "DINSOS": "APBD",
+    }
+    assert all(r["nama"] for r in rows)
+
+    page = pdfium.PdfDocument(str(tmp_path / f"{REGULAR}.pdf"))[0]
+    text = " ".join(page.get_textpage().get_text_range().split())  # cells wrap lines
+    for expected in (
+        "Tagihan Iuran BPJS Ketenagakerjaan",
+        "Periode",
+        "Februari 2025",
+        "Jumlah peserta",
+        "Total",
+        "Rp117.600",
+        "Dinas Perdagangan (DISDAG)",
+        "DBHCHT",
+        "15 Februari 2025",
+    ):
+        assert expected in text, expected
+    image = page.render(scale=1).to_pil().convert("L")
+    image.save(tmp_path / "page1.png")
+    width, height = image.size
+    table_area = image.crop((0, int(height * 0.25), width, int(height * 0.55)))
+    dark = sum(1 for value in table_area.getdata() if value < 128)
+    assert dark > 2_000  # the table's rules and figures are drawn, not a blank page
+
+
+async def test_credit_note_export_has_negative_lines(
+    db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAN_20.tzinfo)
+    await terminate(
+        pool,
+        [
+            record(
+                termination(billed[0]["worker"]["nik"], "DECEASED", "2025-01-25"),
+                topics.TERMINATION_REQUESTED,
+            )
+        ],
+        db_settings.policy,
+        later,
+    )
+    await feed_ledger(pool, later)
+    await bill(pool, "2025-02", later)
+    credit = "JMS-PEMKAB-KUDUS-202502-02"
+    result = await cli(db_settings, "invoice", "export", credit, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    with (tmp_path / f"{credit}.csv").open(encoding="utf-8") as f:
+        [line] = list(csv.DictReader(f))
+    assert (line["nik"], line["jumlah"]) == (billed[0]["worker"]["nik"], "-16800")
+    text = pdfium.PdfDocument(str(tmp_path / f"{credit}.pdf"))[0].get_textpage().get_text_range()
+    assert "Nota Kredit" in text and "-Rp16.800" in text
+
+
+async def test_invoice_list_and_show_print_totals(db_settings: Settings, billed: Any) -> None:
+    listed = await cli(db_settings, "invoice", "list", "--period", "2025-02")
+    assert listed.exit_code == 0 and REGULAR in listed.output and "Rp117.600" in listed.output
+    shown = await cli(db_settings, "invoice", "show", REGULAR)
+    assert shown.exit_code == 0 and "DISDAG" in shown.output and "Rp50.400" in shown.output
+    assert (await cli(db_settings, "invoice", "show", "JMS-NOPE")).exit_code == 1
+
+
+async def test_unpaid_period_after_the_15th_warns_until_paid(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    async with pool.acquire() as conn:
+        before_due = await views_billing.billing_report(conn, dt.date(2025, 2, 15))
+        overdue = await views_billing.billing_report(conn, dt.date(2025, 2, 16))
+    assert before_due["warnings"] == []
+    assert overdue["warnings"] == ["period 2025-02: Rp117.600 unpaid after the due date 2025-02-15"]
+    paid = await cli(db_settings, "invoice", "pay", REGULAR, "--paid-on", "2025-02-14")
+    assert paid.exit_code == 0, paid.output
+    async with pool.acquire() as conn:
+        after = await views_billing.billing_report(conn, dt.date(2025, 2, 16))
+    assert after["warnings"] == []
+    assert after["periods"][0]["paid"] == 117_600
+    row = await pool.fetchrow("SELECT status, paid_at FROM invoices")
+    assert row is not None and row["status"] == "PAID"
+
+
+async def test_paying_a_credit_note_is_refused(
+    db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]]
+) -> None:
+    later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAN_20.tzinfo)
+    await terminate(
+        pool,
+        [
+            record(
+                termination(billed[0]["worker"]["nik"], "WITHDRAWN", "2025-01-25"),
+                topics.TERMINATION_REQUESTED,
+            )
+        ],
+        db_settings.policy,
+        later,
+    )
+    await feed_ledger(pool, later)
+    await bill(pool, "2025-02", later)
+    result = await cli(db_settings, "invoice", "pay", "JMS-PEMKAB-KUDUS-202502-02")
+    assert result.exit_code == 1
+    assert "credit note" in result.output
+
+
+async def test_billing_commands_without_database_exit_2(tmp_path: Path) -> None:
+    settings = replace(load_settings(env={}, cwd=tmp_path), state_dir=tmp_path)
+    for args in (["reconcile"], ["invoice", "list"], ["bill", "2025-02"]):
+        result = await cli(settings, *args)
+        assert result.exit_code == 2, (args, result.output)
+
+
+async def test_bill_with_malformed_period_exits_2(db_settings: Settings) -> None:
+    result = await cli(replace(db_settings, kafka_bootstrap="127.0.0.1:1"), "bill", "2025-13")
+    assert result.exit_code == 2
+    assert "month must be 1-12" in result.output

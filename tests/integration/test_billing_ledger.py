@@ -1,0 +1,122 @@
+"""The billing service's coverage ledger: idempotent and order-independent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import asyncpg
+import pytest
+
+from jamsos.usecases.billing import record_coverage
+from jamsos_schemas import topics
+from tests.integration.billing_support import (
+    JAN_20,
+    bill,
+    enrolled_event,
+    invoices,
+    record,
+    terminated_event,
+    uncredited,
+)
+
+pytestmark = pytest.mark.integration
+
+M = "KDS-000000001"
+
+
+def enrolled(**kw: Any) -> Any:
+    return record(enrolled_event(M, kw.pop("start", "2025-02-01"), **kw), topics.ENROLLED)
+
+
+def terminated(end: str, **kw: Any) -> Any:
+    return record(terminated_event(M, kw.pop("start", "2025-02-01"), end, **kw), topics.TERMINATED)
+
+
+async def ledger(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    rows = await pool.fetch(
+        "SELECT coverage_start, agency_code, payer_code, coverage_end FROM coverage"
+        " ORDER BY membership_no, coverage_start"
+    )
+    return [tuple(r.values()) for r in rows]
+
+
+async def test_enrolled_event_opens_a_billable_coverage_period(pool: asyncpg.Pool) -> None:
+    await record_coverage(pool, [enrolled()], JAN_20)
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS", None)]
+
+
+async def test_event_delivered_twice_is_recorded_once(pool: asyncpg.Pool) -> None:
+    event = enrolled()
+    first = await record_coverage(pool, [event, event], JAN_20)
+    second = await record_coverage(pool, [event], JAN_20)
+    assert (first.new, first.repeated, second.new, second.repeated) == (1, 1, 0, 1)
+    assert len(await ledger(pool)) == 1
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=str)
+async def test_ledger_ends_the_same_whatever_order_events_arrive_in(
+    pool: asyncpg.Pool, order: tuple[int, ...]
+) -> None:
+    # Enrolled, terminated (end of March), then re-enrolled elsewhere from May.
+    events = [
+        enrolled(),
+        terminated("2025-03-31"),
+        enrolled(start="2025-05-01", agency="DISHUB", enrolled_at="2025-04-03T10:00:00+07:00"),
+    ]
+    for i in order:  # one batch each: arrival across partitions
+        await record_coverage(pool, [events[i]], JAN_20)
+    assert await ledger(pool) == [
+        (dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS", dt.date(2025, 3, 31)),
+        (dt.date(2025, 5, 1), "DISHUB", "PEMKAB-KUDUS", None),
+    ]
+
+
+async def test_termination_before_its_enrolment_waits_unbilled_then_completes(
+    pool: asyncpg.Pool,
+) -> None:
+    await record_coverage(pool, [terminated("2025-02-28")], JAN_20)
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), None, None, dt.date(2025, 2, 28))]
+    await bill(pool, "2025-02")
+    assert await invoices(pool) == []
+    await record_coverage(pool, [enrolled()], JAN_20)
+    await bill(pool, "2025-02")
+    await bill(pool, "2025-03")
+    assert [(i["period"], i["participants"]) for i in await invoices(pool)] == [("2025-02", 1)]
+
+
+@pytest.mark.parametrize("reenrolment_first", [False, True])
+async def test_re_enrolment_after_termination_with_same_start_reopens_coverage(
+    pool: asyncpg.Pool, reenrolment_first: bool
+) -> None:
+    # Terminated on 25 Jan before coverage began on 1 Feb, re-enrolled on 28 Jan: covered again.
+    first = enrolled(enrolled_at="2025-01-20T10:00:00+07:00")
+    ended = terminated("2025-01-31", decided_at="2025-01-25T10:00:00+07:00")
+    again = enrolled(enrolled_at="2025-01-28T10:00:00+07:00", agency="DINSOS")
+    batches = [[first], [again], [ended]] if reenrolment_first else [[first], [ended], [again]]
+    for batch in batches:
+        await record_coverage(pool, batch, JAN_20)
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+    await bill(pool, "2025-02")
+    assert await uncredited(pool, "2025-02") == 1
+
+
+async def test_not_found_termination_is_ignored(pool: asyncpg.Pool) -> None:
+    event = terminated_event(M, "2025-02-01", "2025-02-28")
+    event.update(status="NOT_FOUND", membership_no=None, coverage_start=None, coverage_end=None)
+    summary = await record_coverage(pool, [record(event, topics.TERMINATED)], JAN_20)
+    assert summary.counts == {"IGNORED": 1, "DLQ": 0}
+    assert await ledger(pool) == []
+
+
+async def test_unreadable_participant_event_goes_to_dlq(pool: asyncpg.Pool) -> None:
+    broken = enrolled_event(M, "2025-02-01")
+    del broken["payer_code"]
+    summary = await record_coverage(
+        pool, [record(b"\x00", topics.ENROLLED), record(broken, topics.ENROLLED)], JAN_20
+    )
+    assert summary.counts == {"DLQ": 2}
+    errors = sorted(r["error"] for r in await pool.fetch("SELECT error FROM dead_letters"))
+    assert errors[0].startswith("SCHEMA_INVALID: payer_code")
+    assert errors[1].startswith("UNREADABLE")
