@@ -16,10 +16,11 @@ from rich.console import Console
 from jamsos import bootstrap, synthetic
 from jamsos.adapters import views
 from jamsos.domain.policy import Policy
-from jamsos.publishing import publish_raw, submission_key
+from jamsos.publishing import publish_model, publish_raw, publish_submissions, submission_key
 from jamsos.settings import Settings
 from jamsos.workers.runtime import Runtime, jakarta_now
 from jamsos_schemas import topics
+from jamsos_schemas.registration import RegistrationReviewDecidedV1
 
 AGENCIES = ("DISDAG", "DISHUB", "BPBD", "DINSOS", "DISNAKERPERINKOP", "DISPERTANPANGAN")
 DEMO_QUOTA = {"BPBD": 40}  # shows QUOTA_EXCEEDED: BPBD proposes more than its quota
@@ -127,6 +128,64 @@ async def wait_for(condition: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _after_billing(settings: Settings, runtime: Runtime, console: Console) -> None:
+    """A deceased worker proposed again, and a look-alike under a mistyped NIK that an operator
+    resolves as a duplicate."""
+    pool = runtime.pool
+    row = await pool.fetchrow(
+        "SELECT p.worker, p.agency_code FROM participants p"
+        " WHERE termination_reason = 'DECEASED' LIMIT 1"
+    )
+    twin = await pool.fetchrow(
+        "SELECT worker FROM participants WHERE status = 'ACTIVE' ORDER BY membership_no LIMIT 1"
+    )
+    assert row is not None and twin is not None
+    now = jakarta_now()
+    deceased = synthetic.submission("DINSOS", "DINSOS-DEMO-AGAIN-00001", row["worker"], now)
+    lookalike_worker = dict(twin["worker"])
+    nik = lookalike_worker["nik"]
+    lookalike_worker["nik"] = nik[:12] + ("0001" if nik[12:] != "0001" else "0002")
+    lookalike_worker["full_name"] = lookalike_worker["full_name"].upper()
+    lookalike = synthetic.submission("DISHUB", "DISHUB-DEMO-TYPO-00001", lookalike_worker, now)
+    await publish_submissions(settings, [deceased, lookalike])
+
+    async def status(sid: str) -> str | None:
+        value: str | None = await pool.fetchval(
+            "SELECT status FROM submissions WHERE submission_id = $1 AND status <> 'RECEIVED'", sid
+        )
+        return value
+
+    async def both_decided() -> bool:
+        return all(
+            [await status(deceased["submission_id"]), await status(lookalike["submission_id"])]
+        )
+
+    await wait_for(both_decided, 60, "the deceased and look-alike submissions")
+    reasons = await pool.fetchval(
+        "SELECT reasons FROM submissions WHERE submission_id = $1", deceased["submission_id"]
+    )
+    console.print(
+        f"deceased worker proposed again → {await status(deceased['submission_id'])}"
+        f" {[r['code'] for r in reasons or []]}; look-alike under NIK {lookalike_worker['nik']}"
+        f" → {await status(lookalike['submission_id'])}",
+        highlight=False,
+    )
+    decision = RegistrationReviewDecidedV1(
+        agency_code="DISHUB",
+        submission_id=lookalike["submission_id"],
+        decision="DUPLICATE",
+        decided_by="demo-operator",
+        decided_at=jakarta_now(),
+    )
+    await publish_model(settings, topics.REVIEW_DECIDED, lookalike_worker["nik"], decision)
+
+    async def resolved() -> bool:
+        return await status(lookalike["submission_id"]) == "DUPLICATE"
+
+    await wait_for(resolved, 60, "the review decision")
+    console.print("operator decided DUPLICATE → registration.duplicate", highlight=False)
+
+
 async def _run(settings: Settings, size: int, console: Console) -> dict[str, Any]:
     started = time.monotonic()
     await bootstrap.prepare(settings, fresh_database=True)
@@ -159,6 +218,7 @@ async def _run(settings: Settings, size: int, console: Console) -> dict[str, Any
         from jamsos.demo_billing import bill_demo_months
 
         await bill_demo_months(settings, runtime, console)
+        await _after_billing(settings, runtime, console)
         async with runtime.pool.acquire() as conn:
             report = await views.registration_report(conn, settings.policy)
     finally:
