@@ -23,6 +23,7 @@ from jamsos.adapters.repository import Claim, DeadLetter, Decision, Identity, Ne
 from jamsos.domain.eligibility import personal_reasons
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
+from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
@@ -83,6 +84,17 @@ def _read(record: Inbound) -> _Readable | str:
     return _Readable(record, (agency, sid), payload, digest)
 
 
+REUSED = "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different content"
+
+
+def _identity(read: _Readable) -> Identity:
+    return read.identity
+
+
+def _digest(read: _Readable) -> str:
+    return read.content_hash
+
+
 def schema_reasons(error: ValidationError) -> list[Reason]:
     """Every field error of a submission as one SCHEMA_INVALID reason."""
     details = [
@@ -118,16 +130,14 @@ async def register(
     """Decide a batch of `registration.submitted` records in one transaction."""
     summary = BatchSummary(received=len(records))
     letters: list[tuple[DeadLetter, OutboxEvent]] = []
-    firsts: dict[Identity, _Readable] = {}
-    repeats: list[_Readable] = []
+    readable: list[_Readable] = []
     for record in records:
         read = _read(record)
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
-        elif read.identity in firsts:
-            repeats.append(read)
         else:
-            firsts[read.identity] = read
+            readable.append(read)
+    first = idempotency.firsts(readable, _identity)
 
     rows = [
         NewSubmission(
@@ -138,7 +148,7 @@ async def register(
             _worker_field(r.payload, "address", "village_code"),
             r.record.value.decode("utf-8"),
         )
-        for r in firsts.values()
+        for r in first.values()
     ]
     events: list[OutboxEvent] = []
     decisions: list[Decision] = []
@@ -146,26 +156,12 @@ async def register(
     accepted: dict[Identity, RegistrationSubmittedV1] = {}
     async with pool.acquire() as conn, conn.transaction():
         new = await repository.insert_submissions(conn, rows, now)
-        known = await repository.content_hashes(
-            conn, [r.identity for r in [*firsts.values(), *repeats] if r.identity not in new]
-        )
-        for read in [*firsts.values(), *repeats]:
-            if read.identity in new and read is firsts[read.identity]:
-                continue
-            stored = known.get(read.identity, firsts[read.identity].content_hash)
-            if stored == read.content_hash:
-                summary.repeated += 1
-            else:
-                letters.append(
-                    dead_letter(
-                        read.record,
-                        "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different"
-                        " content",
-                        now,
-                    )
-                )
-        for identity in new:
-            read = firsts[identity]
+        stored = await repository.content_hashes(conn, [i for i in first if i not in new])
+        batch = idempotency.sort_batch(readable, _identity, _digest, first, new, stored)
+        summary.repeated = len(batch.repeated)
+        letters += [dead_letter(r.record, REUSED, now) for r in batch.reused]
+        for read in batch.fresh:
+            identity = read.identity
             nik = _worker_field(read.payload, "nik") or ""
             agency = policy.agency(identity[0])
             try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from jamsos.adapters.repository import Decision, Identity
 from jamsos.domain.eligibility import deceased_reason
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Agency, Policy
+from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
 from jamsos.usecases.verification import Enroller, Outcomes, capacity, unknown_agency
@@ -42,7 +44,7 @@ async def decide_reviews(
     """Apply a batch of review decisions in one transaction."""
     summary = BatchSummary(received=len(records))
     outcomes = Outcomes()
-    commands: list[tuple[Inbound, RegistrationReviewDecidedV1, str]] = []
+    commands: list[_Command] = []
     for record in records:
         try:
             command = RegistrationReviewDecidedV1.model_validate_json(record.value)
@@ -50,33 +52,22 @@ async def decide_reviews(
             outcomes.letters.append(dead_letter(record, f"SCHEMA_INVALID: {error}", now))
             continue
         digest = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
-        commands.append((record, command, digest))
+        commands.append(_Command(record, command, digest))
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_enrolment(conn)
-        firsts: dict[str, tuple[Inbound, str]] = {}
-        for record, command, digest in commands:
-            firsts.setdefault(_message_id(command), (record, digest))
-        new = await inbox.claim(conn, CONSUMER, {m: d for m, (_, d) in firsts.items()}, now)
-        known = await inbox.content_hashes(conn, CONSUMER, [m for m in firsts if m not in new])
-        fresh: dict[Identity, tuple[Inbound, RegistrationReviewDecidedV1]] = {}
-        for record, command, digest in commands:
-            message_id = _message_id(command)
-            if message_id in new and firsts[message_id][0] is record:
-                fresh[(command.agency_code, command.submission_id)] = (record, command)
-            elif known.get(message_id, firsts[message_id][1]) == digest:
-                summary.repeated += 1
-            else:
-                outcomes.letters.append(
-                    dead_letter(
-                        record, "REVIEW_DECISION_CONFLICT: this submission was already decided", now
-                    )
-                )
+        first = idempotency.firsts(commands, _message_id)
+        new = await inbox.claim(conn, CONSUMER, {m: c.digest for m, c in first.items()}, now)
+        stored = await inbox.content_hashes(conn, CONSUMER, [m for m in first if m not in new])
+        batch = idempotency.sort_batch(commands, _message_id, _digest, first, new, stored)
+        summary.repeated = len(batch.repeated)
+        outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
+        fresh = {(c.command.agency_code, c.command.submission_id): c for c in batch.fresh}
         held = await repository.held(conn, list(fresh))
-        for identity, (record, _) in fresh.items():
-            if identity not in held:
-                outcomes.letters.append(
-                    dead_letter(record, "NOT_HELD: the submission is not waiting for review", now)
-                )
+        outcomes.letters += [
+            dead_letter(c.record, "NOT_HELD: the submission is not waiting for review", now)
+            for identity, c in fresh.items()
+            if identity not in held
+        ]
         submissions = {
             i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
         }
@@ -87,7 +78,7 @@ async def decide_reviews(
         eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
         reviewers: list[tuple[Identity, str]] = []
         for identity, s in submissions.items():
-            command = fresh[identity][1]
+            command = fresh[identity].command
             reviewers.append((identity, command.decided_by))
             if command.decision == "DUPLICATE":
                 _duplicate(s, held[identity].candidates, outcomes, now)
@@ -112,8 +103,22 @@ async def decide_reviews(
     return summary
 
 
-def _message_id(command: RegistrationReviewDecidedV1) -> str:
-    return f"{command.agency_code}\x1f{command.submission_id}"
+CONFLICT = "REVIEW_DECISION_CONFLICT: this submission was already decided"
+
+
+@dataclass(frozen=True)
+class _Command:
+    record: Inbound
+    command: RegistrationReviewDecidedV1
+    digest: str
+
+
+def _message_id(c: _Command) -> str:
+    return f"{c.command.agency_code}\x1f{c.command.submission_id}"
+
+
+def _digest(c: _Command) -> str:
+    return c.digest
 
 
 def _duplicate(

@@ -43,6 +43,7 @@ from jamsos.adapters.terminations import LoggedRequest, ParticipantState
 from jamsos.domain.coverage import coverage_end
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
+from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.registration import BatchSummary
 from jamsos_schemas import topics
@@ -116,14 +117,24 @@ def _apply(
     return state
 
 
+REUSED = "REQUEST_ID_REUSED: same request_id with different content"
+
+
+def _request_id(read: _Request) -> str:
+    return read.request.request_id
+
+
+def _digest(read: _Request) -> str:
+    return read.content_hash
+
+
 async def terminate(
     pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Process a batch of termination requests in one transaction, in the order received."""
     summary = BatchSummary(received=len(records))
     letters: list[tuple[DeadLetter, OutboxEvent]] = []
-    firsts: dict[str, _Request] = {}
-    repeats: list[_Request] = []
+    readable: list[_Request] = []
     for record in records:
         read = _read(record)
         if isinstance(read, str):
@@ -131,33 +142,20 @@ async def terminate(
         elif policy.agency(read.request.agency_code) is None:
             error = f"UNKNOWN_AGENCY: agency {read.request.agency_code!r} is not registered"
             letters.append(dead_letter(record, error, now))
-        elif read.request.request_id in firsts:
-            repeats.append(read)
         else:
-            firsts[read.request.request_id] = read
+            readable.append(read)
+    first = idempotency.firsts(readable, _request_id)
 
     events: list[OutboxEvent] = []
     logged: list[LoggedRequest] = []
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_enrolment(conn)
-        new = await inbox.claim(conn, CONSUMER, {i: r.content_hash for i, r in firsts.items()}, now)
-        seen = [r for r in [*firsts.values(), *repeats] if r.request.request_id not in new]
-        known = await inbox.content_hashes(conn, CONSUMER, [r.request.request_id for r in seen])
-        for read in [*firsts.values(), *repeats]:
-            request_id = read.request.request_id
-            if request_id in new and read is firsts[request_id]:
-                continue
-            if known.get(request_id, firsts[request_id].content_hash) == read.content_hash:
-                summary.repeated += 1
-            else:
-                letters.append(
-                    dead_letter(
-                        read.record,
-                        "REQUEST_ID_REUSED: same request_id with different content",
-                        now,
-                    )
-                )
-        todo = [firsts[i] for i in firsts if i in new]
+        new = await inbox.claim(conn, CONSUMER, {i: r.content_hash for i, r in first.items()}, now)
+        stored = await inbox.content_hashes(conn, CONSUMER, [i for i in first if i not in new])
+        batch = idempotency.sort_batch(readable, _request_id, _digest, first, new, stored)
+        summary.repeated = len(batch.repeated)
+        letters += [dead_letter(r.record, REUSED, now) for r in batch.reused]
+        todo = batch.fresh
         before = await terminations.participants(conn, [r.request.nik for r in todo])
         after = dict(before)
         for read in todo:
