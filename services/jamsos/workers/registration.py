@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 
-from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.usecases.registration import register
-from jamsos.workers.runtime import Runtime, process
+from jamsos.workers.runtime import Runtime, consume
 from jamsos_schemas import topics
 from jamsos_schemas.dlq import DeadLetterV1
 from jamsos_schemas.registration import (
@@ -23,27 +19,16 @@ from jamsos_schemas.registration import (
 def router(runtime: Runtime) -> KafkaRouter:
     """Subscribers and documented publishers of the registration service."""
     r = KafkaRouter()
-    settings = runtime.settings
-
-    @r.subscriber(
+    policy = runtime.settings.policy
+    consume(
+        r,
+        runtime,
         topics.SUBMITTED,
-        group_id=f"{settings.group_prefix}.registration",
-        batch=True,
-        max_records=settings.batch_size,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=raw_records,
+        group="registration",
+        decide=lambda batch: register(runtime.pool, batch, policy, runtime.clock()),
         title="registration:submitted",
         description="Identify, validate and de-duplicate agency submissions (raw bytes).",
     )
-    async def on_submitted(records: Any) -> None:
-        await process(
-            runtime,
-            inbound(records),
-            lambda b: register(runtime.pool, b, settings.policy, runtime.clock()),
-            "registration",
-        )
-
     r.publisher(
         topics.SUBMITTED,
         schema=RegistrationSubmittedV1,

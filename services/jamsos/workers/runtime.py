@@ -7,10 +7,13 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
+from faststream import AckPolicy
+from faststream.kafka import KafkaRouter
 
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters.kafka import Inbound, inbound, raw_records
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import quarantine
@@ -90,3 +93,38 @@ async def process(
             f"PROCESSING_FAILED: {type(error).__name__}: {error}",
             runtime.clock(),
         )
+
+
+def consume(
+    router: KafkaRouter,
+    runtime: Runtime,
+    *topic_names: str,
+    group: str,
+    decide: Callable[[Sequence[Inbound]], Awaitable[object]],
+    title: str,
+    description: str,
+) -> None:
+    """Subscribe `decide` (a use case bound to its dependencies) to `topic_names` as consumer
+    group `<prefix>.<group>`.
+
+    Batches of raw records (decoding is the use case's job, so unreadable bytes become a dead
+    letter rather than a decode error redelivered forever); the offset is committed only after
+    the use case's transaction (NACK_ON_ERROR: on an error the batch is sought back).
+    """
+    settings = runtime.settings
+
+    async def handle(records: Any) -> None:
+        await process(runtime, inbound(records), decide, group)
+
+    handle.__name__ = handle.__qualname__ = f"on_{group.replace('-', '_')}"
+    router.subscriber(
+        *topic_names,
+        group_id=f"{settings.group_prefix}.{group}",
+        batch=True,
+        max_records=settings.batch_size,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_records,
+        title=title,
+        description=description,
+    )(handle)
