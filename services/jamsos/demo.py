@@ -237,9 +237,9 @@ def run_demo(settings: Settings, size: int, console: Console) -> int:
             f"broker {ready.kafka_bootstrap}; database {ready.database_url}", highlight=False
         )
         report = asyncio.run(_run(ready, size, console))
-        from jamsos.cli import _report_data
+        from jamsos.cli import report_data
 
-        data = asyncio.run(_report_data(ready))
+        data = asyncio.run(report_data(ready))
         print_report(data)
         console.print(f"demo finished in {report['demo_seconds']}s", highlight=False)
         from jamsos.demo_billing import reconcile_exit_code

@@ -1,0 +1,22 @@
+"""`jamsos …` commands: parse arguments, call bootstrap or a use case, print."""
+
+from __future__ import annotations
+
+import logging
+
+# Importing the command modules registers their commands, registration's first (help order).
+from jamsos.cli.common import app
+from jamsos.cli.registration import print_report, report_data
+
+# isort: split
+from jamsos.cli.billing import print_reconciliation
+
+__all__ = ["app", "main", "print_reconciliation", "print_report", "report_data"]
+
+
+def main() -> None:
+    """Console entry point."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    app()
