@@ -7,6 +7,9 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -155,6 +158,51 @@ def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Setting
         relay_idle_seconds=0.02,
         group_prefix=f"test-{uuid.uuid4().hex[:6]}",
     )
+
+
+class ServiceProcesses:
+    """`jamsos run SERVICE` subprocesses against a test's broker and database."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, settings: Settings, name: str, batch_size: int = 50) -> None:
+        """Start one service (small batches, so that a kill lands mid-stream)."""
+        env = {
+            **os.environ,
+            "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+            "JAMSOS_DATABASE_URL": settings.database_url or "",
+            "JAMSOS_GROUP_PREFIX": settings.group_prefix,
+            "JAMSOS_BATCH_SIZE": str(batch_size),
+        }
+        self.procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "jamsos", "run", name],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+    def kill(self, index: int) -> None:
+        """SIGKILL: no shutdown hook runs, no offset is committed on the way out."""
+        self.procs[index].send_signal(signal.SIGKILL)
+        self.procs[index].wait()
+
+    def stop_all(self) -> None:
+        """Kill whatever still runs."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[ServiceProcesses]:
+    """Service subprocesses, killed at the end of the test."""
+    procs = ServiceProcesses()
+    yield procs
+    procs.stop_all()
 
 
 @contextlib.asynccontextmanager

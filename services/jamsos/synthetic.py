@@ -26,6 +26,29 @@ FIRST = [
     "Joko",
     "Ayu",
 ]
+# Middle names make accidental look-alikes (same birth date, sex, village and name) rare.
+MIDDLE = [
+    "Dewi",
+    "Putri",
+    "Rahmat",
+    "Indah",
+    "Adi",
+    "Kurnia",
+    "Tri",
+    "Yuli",
+    "Hadi",
+    "Sari",
+    "Bayu",
+    "Nanda",
+    "Ari",
+    "Wulan",
+    "Yoga",
+    "Ratna",
+    "Dian",
+    "Fajar",
+    "Intan",
+    "Teguh",
+]
 LAST = [
     "Aminah",
     "Santoso",
@@ -67,7 +90,7 @@ def worker(
     district = rng.choice(["331901", "331902", "331905", "337401", "332001"])
     return {
         "nik": nik_for(birth, sex, 1 + serial % 9999, district),
-        "full_name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+        "full_name": f"{rng.choice(FIRST)} {rng.choice(MIDDLE)} {rng.choice(LAST)}",
         "birth_date": birth.isoformat(),
         "sex": sex,
         "phone": f"+62812{rng.randint(10_000_000, 99_999_999)}",

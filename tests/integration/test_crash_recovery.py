@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -20,37 +15,11 @@ from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
-from tests.conftest import read_topic, running, wait_until
+from tests.conftest import ServiceProcesses, read_topic, running, wait_until
 
 pytestmark = pytest.mark.integration
 
 COUNT = 5000
-
-
-def service_process(settings: Settings, name: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "JAMSOS_DATABASE_URL": settings.database_url or "",
-        "JAMSOS_GROUP_PREFIX": settings.group_prefix,
-        "JAMSOS_BATCH_SIZE": "50",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-c", "from jamsos.cli import main; main()", "run", name],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-@pytest.fixture
-def verification(settings: Settings) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def cohort(size: int) -> list[dict[str, Any]]:
@@ -69,7 +38,7 @@ def cohort(size: int) -> list[dict[str, Any]]:
 
 
 async def test_verification_killed_mid_stream_loses_and_doubles_nothing(
-    settings: Settings, pool: asyncpg.Pool, verification: list[subprocess.Popen[bytes]]
+    settings: Settings, pool: asyncpg.Pool, processes: ServiceProcesses
 ) -> None:
     payloads = cohort(COUNT)
     assert len({p["worker"]["nik"] for p in payloads}) == COUNT
@@ -79,15 +48,14 @@ async def test_verification_killed_mid_stream_loses_and_doubles_nothing(
         return n
 
     async with running(settings, ["registration"]):
-        verification.append(service_process(settings, "verification"))
+        processes.start(settings, "verification")
         await publish_submissions(settings, payloads)
         await wait_until(decided, timeout=120, what="the first decisions")
-        verification[0].send_signal(signal.SIGKILL)
-        verification[0].wait()
+        processes.kill(0)
         at_kill = await decided()
         assert at_kill < COUNT, "the kill came too late to test anything"
 
-        verification.append(service_process(settings, "verification"))
+        processes.start(settings, "verification")
 
         async def all_decided_and_published() -> bool:
             unpublished = await pool.fetchval(
