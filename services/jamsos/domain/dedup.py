@@ -49,13 +49,25 @@ def name_similarity(a: str, b: str) -> float:
 
 def lookalikes(worker: Worker, participants: Iterable[Participant]) -> list[Lookalike]:
     """Active participants under another NIK who look like `worker`, best match first."""
-    found = [
-        Lookalike(p, round(score / 100.0, 3))
-        for p in participants
-        if p.nik != worker.nik
-        and p.birth_date == worker.birth_date
-        and p.sex == worker.sex
-        and p.village_code == worker.address.village_code
-        and (score := name_similarity(p.full_name, worker.full_name)) >= NAME_THRESHOLD
-    ]
-    return sorted(found, key=lambda match: (-match.score, match.participant.membership_no))
+    return Lookalikes(participants).find(worker)
+
+
+class Lookalikes:
+    """Participants grouped by birth date, sex and village, so that a batch compares names only
+    within a group (a batch of 500 against thousands of participants stays cheap)."""
+
+    def __init__(self, participants: Iterable[Participant]) -> None:
+        self._groups: dict[tuple[dt.date, str, str], list[Participant]] = {}
+        for p in participants:
+            self._groups.setdefault((p.birth_date, p.sex, p.village_code), []).append(p)
+
+    def find(self, worker: Worker) -> list[Lookalike]:
+        """Participants under another NIK who look like `worker`, best match first."""
+        group = self._groups.get((worker.birth_date, worker.sex, worker.address.village_code), [])
+        found = [
+            Lookalike(p, round(score / 100.0, 3))
+            for p in group
+            if p.nik != worker.nik
+            and (score := name_similarity(p.full_name, worker.full_name)) >= NAME_THRESHOLD
+        ]
+        return sorted(found, key=lambda match: (-match.score, match.participant.membership_no))

@@ -19,7 +19,7 @@ from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import DeadLetter, Decision, Enrolment, Identity
 from jamsos.domain.coverage import coverage_start
-from jamsos.domain.dedup import Lookalike, lookalikes
+from jamsos.domain.dedup import Lookalike, Lookalikes
 from jamsos.domain.eligibility import Capacity, deceased_reason, personal_reasons
 from jamsos.domain.identity import event_id, membership_no
 from jamsos.domain.policy import Agency, Policy
@@ -228,8 +228,10 @@ async def verify(
                 *personal_reasons(s.worker, s.submitted_at, policy),
             ]
             screened.append((s, agency, reasons))
-        known = await repository.active_by_birth_date(
-            conn, [s.worker.birth_date for s, _, reasons in screened if not reasons]
+        known = Lookalikes(
+            await repository.active_by_birth_date(
+                conn, [s.worker.birth_date for s, _, reasons in screened if not reasons]
+            )
         )
         held: list[tuple[Identity, list[dict[str, object]]]] = []
         eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
@@ -242,7 +244,7 @@ async def verify(
             if reasons or agency is None:
                 outcomes.reject(s, reasons, now)
                 continue
-            found = lookalikes(s.worker, known)
+            found = known.find(s.worker)
             if found:
                 candidates, event = _review_event(s, found, now)
                 held.append((identity_of(s), candidates))
