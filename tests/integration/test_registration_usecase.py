@@ -207,3 +207,26 @@ async def test_messages_postgres_cannot_store_go_to_the_dlq_instead_of_blocking_
     errors = sorted(d["error"].split(":")[0] for d in await events(pool, topics.DLQ))
     assert errors == ["IDENTITY_INVALID", "UNREADABLE"]
     assert len(await events(pool, topics.ACCEPTED)) == 1
+
+
+UNREADABLE_VALUES = {
+    "utf16": json.dumps(submission(submission_id="U16")).encode("utf-16"),
+    "huge_integer": b'{"agency_code": "DISDAG", "submission_id": "BIG", "x": ' + b"9" * 5000 + b"}",
+    "deep_nesting": b'{"agency_code": "DISDAG", "submission_id": "DEEP", "x": '
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE_VALUES))
+async def test_value_json_cannot_read_goes_to_the_dlq_not_back_to_the_broker(
+    pool: asyncpg.Pool, policy_settings: Settings, kind: str
+) -> None:
+    good = submission(submission_id="GOOD-2")
+    await register(
+        pool, [record(UNREADABLE_VALUES[kind]), record(good)], policy_settings.policy, NOW
+    )
+    [letter] = await events(pool, topics.DLQ)
+    assert letter["error"].startswith("UNREADABLE")
+    assert len(await events(pool, topics.ACCEPTED)) == 1

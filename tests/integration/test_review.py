@@ -146,3 +146,16 @@ async def test_namesake_born_elsewhere_in_time_is_enrolled_without_review(
     await decide(pool, settings_, [namesake])
     assert await events(pool, topics.REVIEW_REQUIRED) == []
     assert len(await events(pool, topics.ENROLLED)) == 2
+
+
+async def test_decision_sent_before_the_hold_can_be_replayed_once_held(
+    pool: asyncpg.Pool, settings_: Settings
+) -> None:
+    early = review("ENROL")
+    await decide_reviews(pool, [early], settings_.policy, NOW)  # nothing held yet
+    await decide(pool, settings_, [submission()])
+    await decide(pool, settings_, [LOOKALIKE])
+    await decide_reviews(pool, [early], settings_.policy, NOW)  # the replayed dead letter
+    assert await status(pool, "DISHUB-9") == "ENROLLED"
+    [letter] = await events(pool, topics.DLQ)
+    assert letter["error"].startswith("NOT_HELD")

@@ -96,6 +96,12 @@ async def relay_forever(
             log.warning("outbox relay: %s; retrying", error)
             await asyncio.sleep(1.0)
             continue
+        except Exception:
+            # Anything else (a closed connection, a client bug): the transaction rolled back,
+            # the rows stay unpublished; log it loudly and keep relaying after a pause.
+            log.exception("outbox relay failed; retrying in 5 s")
+            await asyncio.sleep(5.0)
+            continue
         if published < limit:
             await asyncio.sleep(idle_seconds)
 

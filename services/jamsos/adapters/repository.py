@@ -258,14 +258,17 @@ async def deceased(conn: asyncpg.Connection, niks: Sequence[str]) -> set[str]:
     return {r["nik"] for r in rows}
 
 
-async def membership_numbers(conn: asyncpg.Connection, niks: Sequence[str]) -> dict[str, str]:
-    """Existing membership numbers (kept on re-enrolment)."""
+async def known_participants(
+    conn: asyncpg.Connection, niks: Sequence[str]
+) -> dict[str, tuple[str, dt.datetime | None]]:
+    """Membership number (kept on re-enrolment) and last termination of known NIKs."""
     if not niks:
         return {}
     rows = await conn.fetch(
-        "SELECT nik, membership_no FROM participants WHERE nik = ANY($1::text[])", list(set(niks))
+        "SELECT nik, membership_no, terminated_at FROM participants WHERE nik = ANY($1::text[])",
+        list(set(niks)),
     )
-    return {r["nik"]: r["membership_no"] for r in rows}
+    return {r["nik"]: (r["membership_no"], r["terminated_at"]) for r in rows}
 
 
 async def next_serials(conn: asyncpg.Connection, count: int) -> list[int]:

@@ -21,6 +21,7 @@ class ParticipantState:
     coverage_end: dt.date | None
     termination_reason: str | None
     terminated_at: dt.datetime | None
+    enrolled_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ async def participants(
     rows = await conn.fetch(
         """
         SELECT nik, membership_no, agency_code, status, coverage_start, coverage_end,
-               termination_reason, terminated_at
+               termination_reason, terminated_at, enrolled_at
         FROM participants WHERE nik = ANY($1::text[])
         FOR UPDATE
         """,

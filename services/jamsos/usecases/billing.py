@@ -38,7 +38,9 @@ from jamsos.domain.reconciliation import (
     check_period,
 )
 from jamsos.domain.tariff import Tariff, tariff_on
+from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.reading import field_errors, read_object
 from jamsos.usecases.registration import BatchSummary
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
@@ -52,17 +54,8 @@ from jamsos_schemas.participant import ParticipantEnrolledV1, ParticipantTermina
 LEDGER = "billing-ledger"
 
 
-def _content_hash(value: bytes) -> str:
-    payload = json.loads(value)
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 def _schema_error(error: ValidationError) -> str:
-    details = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-    )
-    return f"SCHEMA_INVALID: {details}"
+    return f"SCHEMA_INVALID: {field_errors(error)}"
 
 
 # --- coverage ledger ------------------------------------------------------------------------
@@ -106,10 +99,8 @@ def _read_participant_event(record: Inbound) -> Enrolled | Terminated | str | No
 
 
 def _event_id(record: Inbound) -> str | None:
-    try:
-        value = json.loads(record.value).get("event_id")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return None
+    payload = read_object(record.value)
+    value = None if isinstance(payload, str) else payload.get("event_id")
     return value if isinstance(value, str) else None
 
 
@@ -226,10 +217,9 @@ async def bill_period(
 
 def _read_run(record: Inbound) -> BillingRunRequestedV1 | str:
     """The run request, or the DLQ error saying why it cannot be read."""
-    try:
-        json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return f"UNREADABLE: not UTF-8 JSON ({error})"
+    payload = read_object(record.value)
+    if isinstance(payload, str):
+        return payload
     try:
         return BillingRunRequestedV1.model_validate_json(record.value)
     except ValidationError as error:
@@ -244,7 +234,7 @@ async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
     async with pool.acquire() as conn, conn.transaction():
         if not isinstance(request, str):
             period = Period.parse(request.period)
-            content_hash = _content_hash(record.value)
+            content_hash = reading.content_hash(json.loads(record.value))
             if await store.begin_run(
                 conn, request.request_id, content_hash, period, request.requested_at, now
             ):

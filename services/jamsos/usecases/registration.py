@@ -7,8 +7,6 @@ commit together, and only then is the Kafka offset committed by the worker.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +23,7 @@ from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.reading import content_hash, field_errors, read_object
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
     Reason,
@@ -60,14 +59,9 @@ class _Readable:
 
 def _read(record: Inbound) -> _Readable | str:
     """The submission's identity and JSON payload, or why it cannot be read."""
-    try:
-        payload = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return f"UNREADABLE: not UTF-8 JSON ({error})"
-    if b"\\u0000" in record.value:  # PostgreSQL cannot store NUL in text or jsonb
-        return "UNREADABLE: contains the NUL character (\\u0000)"
-    if not isinstance(payload, dict):
-        return "UNREADABLE: the value is not a JSON object"
+    payload = read_object(record.value)
+    if isinstance(payload, str):
+        return payload
     agency, sid = payload.get("agency_code"), payload.get("submission_id")
     missing = [
         name
@@ -79,9 +73,7 @@ def _read(record: Inbound) -> _Readable | str:
     assert isinstance(agency, str) and isinstance(sid, str)
     if len(agency) > 32 or len(sid) > 64:
         return "IDENTITY_INVALID: agency_code over 32 or submission_id over 64 characters"
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return _Readable(record, (agency, sid), payload, digest)
+    return _Readable(record, (agency, sid), payload, content_hash(payload))
 
 
 REUSED = "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different content"
@@ -97,10 +89,7 @@ def _digest(read: _Readable) -> str:
 
 def schema_reasons(error: ValidationError) -> list[Reason]:
     """Every field error of a submission as one SCHEMA_INVALID reason."""
-    details = [
-        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-    ]
-    return [Reason(code=ReasonCode.SCHEMA_INVALID, detail="; ".join(details))]
+    return [Reason(code=ReasonCode.SCHEMA_INVALID, detail=field_errors(error))]
 
 
 def _worker_field(payload: dict[str, Any], *path: str) -> str | None:

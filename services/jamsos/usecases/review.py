@@ -56,18 +56,24 @@ async def decide_reviews(
     async with pool.acquire() as conn, conn.transaction():
         await repository.lock_enrolment(conn)
         first = idempotency.firsts(commands, _message_id)
-        new = await inbox.claim(conn, CONSUMER, {m: c.digest for m, c in first.items()}, now)
+        held = await repository.held(conn, [_identity(c) for c in first.values()])
+        # Only a decision that applies claims its identity: one that came too early (not held
+        # yet) goes to the DLQ and can be replayed once the submission is held.
+        new = await inbox.claim(
+            conn, CONSUMER, {m: c.digest for m, c in first.items() if _identity(c) in held}, now
+        )
         stored = await inbox.content_hashes(conn, CONSUMER, [m for m in first if m not in new])
-        batch = idempotency.sort_batch(commands, _message_id, _digest, first, new, stored)
-        summary.repeated = len(batch.repeated)
-        outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
-        fresh = {(c.command.agency_code, c.command.submission_id): c for c in batch.fresh}
-        held = await repository.held(conn, list(fresh))
+        decided = [c for c in commands if _message_id(c) in new or _message_id(c) in stored]
         outcomes.letters += [
             dead_letter(c.record, "NOT_HELD: the submission is not waiting for review", now)
-            for identity, c in fresh.items()
-            if identity not in held
+            for c in commands
+            if c not in decided
         ]
+        batch = idempotency.sort_batch(decided, _message_id, _digest, first, new, stored)
+        summary.repeated = len(batch.repeated)
+        outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
+        fresh = {_identity(c): c for c in batch.fresh}
+        held = {i: h for i, h in held.items() if i in fresh}
         submissions = {
             i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
         }
@@ -119,6 +125,10 @@ def _message_id(c: _Command) -> str:
 
 def _digest(c: _Command) -> str:
     return c.digest
+
+
+def _identity(c: _Command) -> Identity:
+    return (c.command.agency_code, c.command.submission_id)
 
 
 def _duplicate(

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -41,10 +39,11 @@ from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import DeadLetter
 from jamsos.adapters.terminations import LoggedRequest, ParticipantState
 from jamsos.domain.coverage import coverage_end
-from jamsos.domain.identity import event_id
+from jamsos.domain.identity import after_event, event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.reading import content_hash, field_errors, read_object
 from jamsos.usecases.registration import BatchSummary
 from jamsos_schemas import topics
 from jamsos_schemas.participant import (
@@ -65,19 +64,14 @@ class _Request:
 
 def _read(record: Inbound) -> _Request | str:
     """The parsed request, or the DLQ error saying why it cannot be read."""
-    try:
-        payload = json.loads(record.value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return f"UNREADABLE: not UTF-8 JSON ({error})"
+    payload = read_object(record.value)
+    if isinstance(payload, str):
+        return payload
     try:
         request = ParticipantTerminationRequestedV1.model_validate_json(record.value)
     except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-        )
-        return f"SCHEMA_INVALID: {details}"
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _Request(record, request, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+        return f"SCHEMA_INVALID: {field_errors(error)}"
+    return _Request(record, request, content_hash(payload))
 
 
 def _terminated(
@@ -161,9 +155,11 @@ async def terminate(
         for read in todo:
             request = read.request
             state = after.get(request.nik)
+            at = now
             if state is not None:
-                state = after[request.nik] = _apply(state, request, now)
-            events.append(_terminated(request, state, now))
+                at = after_event(state.enrolled_at, now)
+                state = after[request.nik] = _apply(state, request, at)
+            events.append(_terminated(request, state, at))
             logged.append(
                 LoggedRequest(
                     request_id=request.request_id,

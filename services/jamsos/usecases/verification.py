@@ -21,7 +21,7 @@ from jamsos.adapters.repository import DeadLetter, Decision, Enrolment, Identity
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.dedup import Lookalike, Lookalikes
 from jamsos.domain.eligibility import Capacity, deceased_reason, personal_reasons
-from jamsos.domain.identity import event_id, membership_no
+from jamsos.domain.identity import after_event, event_id, membership_no
 from jamsos.domain.policy import Agency, Policy
 from jamsos.domain.tariff import tariff_on
 from jamsos.domain.wilayah import find_village
@@ -90,13 +90,21 @@ class Enroller:
     policy: Policy
     now: dt.datetime
     numbers: dict[str, str]
+    terminated_at: dict[str, dt.datetime]
 
     @classmethod
     async def load(
         cls, conn: asyncpg.Connection, niks: Sequence[str], policy: Policy, now: dt.datetime
     ) -> Enroller:
-        """With the existing membership numbers of these NIKs."""
-        return cls(conn, policy, now, await repository.membership_numbers(conn, niks))
+        """With the membership numbers (and last termination) of these NIKs' participants."""
+        known = await repository.known_participants(conn, niks)
+        return cls(
+            conn,
+            policy,
+            now,
+            {nik: number for nik, (number, _) in known.items()},
+            {nik: at for nik, (_, at) in known.items() if at is not None},
+        )
 
     async def enrol(
         self, items: Sequence[tuple[RegistrationSubmittedV1, Agency]], outcomes: Outcomes
@@ -109,11 +117,14 @@ class Enroller:
             fresh, await repository.next_serials(self.conn, len(fresh)), strict=True
         ):
             self.numbers[nik] = membership_no(serial)
-        start = coverage_start(self.now, self.policy.coverage_start_rule)
-        tariff = tariff_on(await repository.tariffs(self.conn), start)
-        premium = MonthlyPremium(JKK=tariff.jkk, JKM=tariff.jkm, total=tariff.total)
+        tariffs = await repository.tariffs(self.conn)
         for s, agency in items:
             w, number = s.worker, self.numbers[s.worker.nik]
+            # a re-enrolment is stamped after the participant's last termination (see after_event)
+            at = after_event(self.terminated_at.get(w.nik), self.now)
+            start = coverage_start(at, self.policy.coverage_start_rule)
+            tariff = tariff_on(tariffs, start)
+            premium = MonthlyPremium(JKK=tariff.jkk, JKM=tariff.jkm, total=tariff.total)
             village = find_village(w.address.village_code)
             assert village is not None  # OUT_OF_REGION was checked
             outcomes.enrolments.append(
@@ -129,7 +140,7 @@ class Enroller:
                     submission_id=s.submission_id,
                     payer_code=agency.payer_code,
                     funding_source=agency.funding_source,
-                    enrolled_at=self.now,
+                    enrolled_at=at,
                     coverage_start=start,
                     worker_json=w.model_dump_json(),
                 )
@@ -143,7 +154,7 @@ class Enroller:
                 nik=w.nik,
                 decided_at=self.now,
                 membership_no=number,
-                enrolled_at=self.now,
+                enrolled_at=at,
                 coverage_start=start,
                 programs=[Program.JKK, Program.JKM],
                 monthly_premium=premium,

@@ -48,10 +48,14 @@ class Runtime:
 
 # Errors that one record can cause (bad data, an impossible row): they would fail the batch
 # forever, so the batch is decided record by record and the one that fails is quarantined.
+# Use cases turn the bad input they know of into dead letters themselves; this is the backstop
+# for what they did not foresee (ValueError covers decoding and validation errors).
 POISON = (
     asyncpg.DataError,
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.ProgramLimitExceededError,
+    ValueError,
+    RecursionError,
 )
 # Errors of the infrastructure: the batch is redelivered after a pause.
 OUTAGE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)

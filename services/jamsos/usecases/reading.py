@@ -1,0 +1,46 @@
+"""Reading a consumed value: a JSON object, or the reason it goes to the DLQ; content digests;
+pydantic errors as one readable line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+
+def read_object(value: bytes) -> dict[str, Any] | str:
+    """The value as a JSON object, or why it cannot be read (a dead-letter error).
+
+    Strict UTF-8 first (json.loads would also take UTF-16/32), and every way json.loads can
+    fail on bad input (too-long integers, nesting too deep) is an unreadable message, not an
+    error that would make the batch be redelivered forever.
+    """
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"UNREADABLE: not UTF-8 ({error})"
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        return f"UNREADABLE: not JSON ({str(error)[:200]})"
+    if "\\u0000" in text:  # PostgreSQL cannot store NUL in text or jsonb
+        return "UNREADABLE: contains the NUL character (\\u0000)"
+    if not isinstance(payload, dict):
+        return "UNREADABLE: the value is not a JSON object"
+    return payload
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """Digest of the canonical JSON (sorted keys, no whitespace): re-serialising the same
+    content gives the same digest."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def field_errors(error: ValidationError) -> str:
+    """Every field error of a validation, `path: message; …`."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+    )
