@@ -55,7 +55,7 @@ class ParticipantEnrolledV1(BaseModel):
     nik: Nik
     decided_at: AwareDatetime
     membership_no: Annotated[
-        str, Field(description="stable per NIK, kept on re-enrolment", examples=["KDS-0000001"])
+        str, Field(description="stable per NIK, kept on re-enrolment", examples=["KDS-000000001"])
     ]
     enrolled_at: AwareDatetime
     coverage_start: Annotated[dt.date, Field(description="first day of the first covered month")]

@@ -140,8 +140,9 @@ class _Outcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: EventId
-    submission_id: SubmissionId
-    agency_code: AgencyCode
+    # As submitted (a rejected submission's identity may itself break the 1-64 rule).
+    submission_id: Annotated[str, Field(examples=["DISDAG-2025-000123"])]
+    agency_code: Annotated[str, Field(examples=["DISDAG"])]
     nik: Annotated[str, Field(description="the NIK as submitted", examples=["3319014506900001"])]
     decided_at: Annotated[AwareDatetime, Field(examples=["2025-01-15T09:30:02+07:00"])]
 
@@ -153,7 +154,7 @@ class RegistrationDuplicateV1(_Outcome):
         str | None,
         Field(
             description="null while the other submission is still in flight",
-            examples=["KDS-0000001"],
+            examples=["KDS-000000001"],
         ),
     ]
     existing_agency_code: Annotated[str, Field(examples=["DISHUB"])]

@@ -13,15 +13,26 @@ from jamsos.adapters.outbox import OutboxEvent
 from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
-from jamsos_schemas.billing import BillingRunRequestedV1
+from jamsos_schemas.dlq import DeadLetterV1
 from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration
 
 
 def event(n: int) -> OutboxEvent:
-    model = BillingRunRequestedV1(request_id=f"r-{n}", period="2025-02", requested_at=jakarta_now())
-    return OutboxEvent.of(topics.BILLING_RUN_REQUESTED, "2025-02", model, uuid.uuid4())
+    """A dead-letter event (it carries its event_id), on the DLQ topic."""
+    eid = uuid.uuid4()
+    model = DeadLetterV1(
+        event_id=eid,
+        source_topic="t",
+        partition=0,
+        offset=n,
+        key=None,
+        value_b64="",
+        error=f"e-{n}",
+        failed_at=jakarta_now(),
+    )
+    return OutboxEvent.of(topics.DLQ, "one-partition", model, eid)
 
 
 async def test_outbox_add_with_known_event_id_keeps_one_row(pool: asyncpg.Pool) -> None:
@@ -59,8 +70,8 @@ async def test_relay_publishes_in_id_order_and_marks_rows(
         assert await outbox.relay_once(pool, producer, 100) == 0
     finally:
         await producer.stop()
-    published = await read_topic(settings.kafka_bootstrap or "", topics.BILLING_RUN_REQUESTED)
-    assert [p["request_id"] for p in published] == [f"r-{n}" for n in range(25)]
+    published = await read_topic(settings.kafka_bootstrap or "", topics.DLQ)
+    assert [p["offset"] for p in published] == list(range(25))
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
 
@@ -77,6 +88,7 @@ async def test_relay_after_lost_marking_resends_the_same_events(
         await outbox.relay_once(pool, producer, 100)
     finally:
         await producer.stop()
-    published = await read_topic(settings.kafka_bootstrap or "", topics.BILLING_RUN_REQUESTED)
+    published = await read_topic(settings.kafka_bootstrap or "", topics.DLQ)
     assert len(published) == 4
-    assert len({p["request_id"] for p in published}) == 2
+    stored = {str(r["event_id"]) for r in await pool.fetch("SELECT event_id FROM outbox")}
+    assert {p["event_id"] for p in published} == stored and len(stored) == 2

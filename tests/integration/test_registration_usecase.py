@@ -122,9 +122,14 @@ async def test_redelivered_submission_yields_no_second_outcome(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
     await decide(pool, policy_settings, [submission()])
-    before = await pool.fetchval("SELECT count(*) FROM outbox")
-    await decide(pool, policy_settings, [submission(), submission()])
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == before
+    before = await pool.fetch("SELECT status, decided_at FROM submissions")
+    outbox_rows = await pool.fetchval("SELECT count(*) FROM outbox")
+    summary = await register(
+        pool, [record(submission()), record(submission())], policy_settings.policy, NOW
+    )
+    assert (summary.new, summary.repeated) == (0, 2)
+    assert await pool.fetch("SELECT status, decided_at FROM submissions") == before
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == outbox_rows
 
 
 async def test_reused_submission_id_with_other_content_goes_to_the_dlq(
@@ -202,11 +207,15 @@ async def test_messages_postgres_cannot_store_go_to_the_dlq_instead_of_blocking_
 ) -> None:
     nul = json.dumps(submission(submission_id="NUL-1", worker__full_name="Siti\u0000")).encode()
     long_id = submission(submission_id="X" * 5000)
+    a_bit_long = submission(submission_id="Y" * 65)
     good = submission(submission_id="GOOD-1")
-    await register(pool, [record(nul), record(long_id), record(good)], policy_settings.policy, NOW)
+    batch = [record(nul), record(long_id), record(a_bit_long), record(good)]
+    await register(pool, batch, policy_settings.policy, NOW)
     errors = sorted(d["error"].split(":")[0] for d in await events(pool, topics.DLQ))
     assert errors == ["IDENTITY_INVALID", "UNREADABLE"]
     assert len(await events(pool, topics.ACCEPTED)) == 1
+    [rejected] = await events(pool, topics.REJECTED)  # readable, so it gets an outcome
+    assert rejected["reasons"][0]["code"] == "SCHEMA_INVALID"
 
 
 UNREADABLE_VALUES = {

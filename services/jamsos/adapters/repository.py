@@ -101,6 +101,7 @@ async def insert_submissions(
         SELECT a, s, h, n, v, p::jsonb, $7, 'RECEIVED'
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
             AS t(a, s, h, n, v, p)
+        ORDER BY a, s  -- one lock order for every consumer (no deadlocks)
         ON CONFLICT (agency_code, submission_id) DO NOTHING
         RETURNING agency_code, submission_id
         """,
@@ -168,7 +169,7 @@ async def claim_niks(
         INSERT INTO nik_claims (nik, agency_code, submission_id, claimed_at)
         SELECT n, a, i, $4
         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, a, i, o)
-        ORDER BY o
+        ORDER BY n, o  -- one lock order for every consumer (no deadlocks); batch order per NIK
         ON CONFLICT (nik) DO NOTHING
         RETURNING agency_code, submission_id
         """,

@@ -29,7 +29,7 @@ from jamsos.cli.common import (
     topics_app,
     with_connection,
 )
-from jamsos.publishing import publish_raw, publish_submissions, submission_key
+from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
@@ -123,6 +123,47 @@ def db_migrate() -> None:
     console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
 
 
+def _submit_json(settings: Settings, file: Path) -> None:
+    """Publish JSON (an object or a list) or JSONL payloads as they are; lines or items that are
+    not JSON objects are reported and not published (exit code 1)."""
+    text = file.read_text("utf-8")
+    problems: list[tuple[int, str]] = []
+    payloads: list[dict[str, Any]] = []
+    if file.suffix.lower() == ".jsonl":
+        items: list[tuple[int, str]] = [
+            (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()
+        ]
+        for n, line in items:
+            try:
+                payload = json.loads(line)
+            except ValueError as error:
+                problems.append((n, f"not JSON: {error}"))
+                continue
+            if isinstance(payload, dict):
+                payloads.append(payload)
+            else:
+                problems.append((n, "not a JSON object"))
+    else:
+        try:
+            doc = json.loads(text)
+        except ValueError as error:
+            console.print(f"[red]{file} is not JSON: {error}[/red]")
+            raise typer.Exit(1) from error
+        for n, payload in enumerate(doc if isinstance(doc, list) else [doc], 1):
+            if isinstance(payload, dict):
+                payloads.append(payload)
+            else:
+                problems.append((n, "not a JSON object"))
+    sent = asyncio.run(publish_submissions(settings, payloads)) if payloads else 0
+    console.print(f"published {sent} submission(s) to {topics.SUBMITTED}", highlight=False)
+    if problems:
+        table = Table("line/item", "problem", title="Not published")
+        for n, problem in problems:
+            table.add_row(str(n), problem)
+        console.print(table)
+        raise typer.Exit(1)
+
+
 @app.command()
 def submit(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, XLSX, JSON or JSONL"),
@@ -140,15 +181,7 @@ def submit(
         console.print("[red]JAMSOS_KAFKA_BOOTSTRAP is not set[/red] (see `jamsos up`).")
         raise typer.Exit(2)
     if file.suffix.lower() in (".json", ".jsonl"):
-        text = file.read_text("utf-8")
-        if file.suffix.lower() == ".jsonl":
-            raw = [line.encode() for line in text.splitlines() if line.strip()]
-        else:
-            doc = json.loads(text)
-            raw = [json.dumps(d).encode() for d in (doc if isinstance(doc, list) else [doc])]
-        messages = [(submission_key(json.loads(v)), v) for v in raw]
-        sent = asyncio.run(publish_raw(settings, topics.SUBMITTED, messages))
-        console.print(f"published {sent} submission(s) to {topics.SUBMITTED}", highlight=False)
+        _submit_json(settings, file)
         return
     if not agency:
         console.print("[red]--agency is required for CSV/XLSX files[/red]")

@@ -17,11 +17,19 @@ from jamsos_schemas import topics
 from jamsos_schemas.dlq import DeadLetterV1
 
 
+def _key_text(key: bytes) -> str:
+    """The original key as text, or `base64:…` when it is not UTF-8 (DeadLetterV1.key)."""
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(key).decode("ascii")
+
+
 def dead_letter(record: Inbound, error: str, now: dt.datetime) -> tuple[DeadLetter, OutboxEvent]:
     """The dead letter for `record`; its id is derived from where it was and what it held."""
     digest = hashlib.sha256(record.value).hexdigest()
     eid = event_id("dlq", record.topic, str(record.partition), str(record.offset), digest, error)
-    key = None if record.key is None else record.key.decode("utf-8", errors="replace")
+    key = None if record.key is None else _key_text(record.key)
     event = DeadLetterV1(
         event_id=eid,
         source_topic=record.topic,

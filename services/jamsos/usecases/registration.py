@@ -17,7 +17,14 @@ from pydantic import ValidationError
 from jamsos.adapters import outbox, repository
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import Claim, DeadLetter, Decision, Identity, NewSubmission
+from jamsos.adapters.repository import (
+    Claim,
+    DeadLetter,
+    Decision,
+    Holder,
+    Identity,
+    NewSubmission,
+)
 from jamsos.domain.eligibility import personal_reasons
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
@@ -71,11 +78,14 @@ def _read(record: Inbound) -> _Readable | str:
     if missing:
         return f"IDENTITY_MISSING: no usable {' or '.join(missing)}"
     assert isinstance(agency, str) and isinstance(sid, str)
-    if len(agency) > 32 or len(sid) > 64:
-        return "IDENTITY_INVALID: agency_code over 32 or submission_id over 64 characters"
+    if len(agency) > MAX_IDENTITY or len(sid) > MAX_IDENTITY:
+        # Too long to be kept as a key; a little too long is a readable identity and gets a
+        # SCHEMA_INVALID outcome (the contract allows 1-64 characters).
+        return f"IDENTITY_INVALID: agency_code or submission_id over {MAX_IDENTITY} characters"
     return _Readable(record, (agency, sid), payload, content_hash(payload))
 
 
+MAX_IDENTITY = 256
 REUSED = "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different content"
 
 
@@ -110,7 +120,28 @@ def _rejected(identity: Identity, nik: str, reasons: list[Reason], now: dt.datet
         decided_at=now,
         reasons=reasons,
     )
-    return OutboxEvent.of(topics.REJECTED, nik, event, eid)
+    return OutboxEvent.of(topics.REJECTED, nik or None, event, eid)
+
+
+async def _claim(
+    conn: asyncpg.Connection, claims: list[Claim], now: dt.datetime
+) -> tuple[set[Identity], dict[str, Holder]]:
+    """Claim the NIKs; returns the submissions that won and the holders of the rest.
+
+    A holder can release its claim (a rejection committing) between our insert and our look-up
+    of the holder; then the NIK is simply claimed again.
+    """
+    won: set[Identity] = set()
+    holders: dict[str, Holder] = {}
+    pending = claims
+    for _ in range(5):
+        won |= await repository.claim_niks(conn, pending, now)
+        pending = [c for c in pending if (c.agency_code, c.submission_id) not in won]
+        holders |= await repository.claim_holders(conn, [c.nik for c in pending])
+        pending = [c for c in pending if c.nik not in holders]
+        if not pending:
+            return won, holders
+    raise RuntimeError("NIK claims kept changing hands; the batch will be redelivered")
 
 
 async def register(
@@ -174,12 +205,10 @@ async def register(
                     continue
             decisions.append(Decision(*identity, "REJECTED", [r.model_dump() for r in reasons]))
             events.append(_rejected(identity, nik, reasons, now))
-        holders_needed = await repository.claim_niks(conn, claims, now)
-        losers = [c for c in claims if (c.agency_code, c.submission_id) not in holders_needed]
-        holders = await repository.claim_holders(conn, [c.nik for c in losers])
+        won, holders = await _claim(conn, claims, now)
         for claim in claims:
             identity = (claim.agency_code, claim.submission_id)
-            if identity in holders_needed:
+            if identity in won:
                 eid = event_id("accepted", *identity)
                 event = RegistrationAcceptedV1(
                     event_id=eid, received_at=now, submission=accepted[identity]
