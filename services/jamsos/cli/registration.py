@@ -63,8 +63,9 @@ def up(
     settings = load_settings()
     with bootstrap.infrastructure(settings) as ready:
         asyncio.run(bootstrap.prepare(ready))
-        console.print(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}", highlight=False)
-        console.print(f"export JAMSOS_DATABASE_URL='{ready.database_url}'", highlight=False)
+        # plain lines (never wrapped) so that they can be pasted into another shell
+        typer.echo(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}")
+        typer.echo(f"export JAMSOS_DATABASE_URL='{ready.database_url}'")
         asyncio.run(_serve(ready, bootstrap.service_names(services)))
 
 

@@ -1,0 +1,90 @@
+"""`jamsos up` on a bare machine: embedded broker and PostgreSQL, every service; the contract's
+example published by an outside Kafka client is enrolled once, even when published twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from jamsos_schemas import topics
+from tests.conftest import read_topic, wait_until
+from tests.factory import CONTRACT_EXAMPLE
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
+    env["JAMSOS_STATE_DIR"] = str(tmp_path / "state")
+    log = tmp_path / "up.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jamsos", "up"],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    yield proc, log
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+async def test_up_enrols_the_contract_example_once_and_stops_cleanly(
+    up: tuple[subprocess.Popen[str], Path],
+) -> None:
+    proc, log = up
+
+    async def started() -> dict[str, str] | None:
+        assert proc.poll() is None, log.read_text()
+        text = log.read_text()
+        if "running" not in text:
+            return None
+        return dict(re.findall(r"export (JAMSOS_\w+)='?([^'\n]+)'?", text))
+
+    exported = await wait_until(started, timeout=120, what="jamsos up to start")
+    bootstrap, dsn = exported["JAMSOS_KAFKA_BOOTSTRAP"], exported["JAMSOS_DATABASE_URL"]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        value = json.dumps(CONTRACT_EXAMPLE).encode()
+        for _ in range(2):
+            await producer.send_and_wait(topics.SUBMITTED, value, key=b"3319014506900001")
+    finally:
+        await producer.stop()
+
+    async def enrolled() -> list[dict[str, object]]:
+        return await read_topic(bootstrap, topics.ENROLLED)
+
+    [event] = await wait_until(enrolled, timeout=60, what="participant.enrolled")
+    assert event["membership_no"] and event["coverage_start"]
+    assert event["monthly_premium"] == {"JKK": 10000, "JKM": 6800, "total": 16800}
+    conn = await asyncpg.connect(dsn)
+    try:
+
+        async def both_seen() -> bool:
+            n = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            return bool(n == 0)
+
+        await wait_until(both_seen, what="the outbox to drain")
+        assert await conn.fetchval("SELECT count(*) FROM submissions") == 1
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 2  # accepted + enrolled
+    finally:
+        await conn.close()
+    assert len(await read_topic(bootstrap, topics.ENROLLED)) == 1
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()
