@@ -99,13 +99,9 @@ async def decide_reviews(
                 continue
             room.take(agency)
             eligible.append((s, agency))
-        await enroller.enrol(eligible, outcomes)
-        for decision in outcomes.decisions:
-            summary.count(decision.status)
-        await outcomes.write(conn, now)
+        await outcomes.finish(conn, enroller, eligible, summary, now)
         await repository.set_reviewer(conn, reviewers)
     summary.new = len(submissions)
-    summary.counts["DLQ"] = len(outcomes.letters)
     return summary
 
 

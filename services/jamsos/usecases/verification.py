@@ -73,6 +73,21 @@ class Outcomes:
         )
         self.events.append(OutboxEvent.of(topics.REJECTED, submission.worker.nik, event, eid))
 
+    async def finish(
+        self,
+        conn: asyncpg.Connection,
+        enroller: Enroller,
+        eligible: Sequence[tuple[RegistrationSubmittedV1, Agency]],
+        summary: BatchSummary,
+        now: dt.datetime,
+    ) -> None:
+        """Enrol the eligible, count every outcome into `summary`, and write it all."""
+        await enroller.enrol(eligible, self)
+        for decision in self.decisions:
+            summary.count(decision.status)
+        summary.counts["DLQ"] = len(self.letters)
+        await self.write(conn, now)
+
     async def write(self, conn: asyncpg.Connection, now: dt.datetime) -> None:
         """Participants, decisions, released claims, dead letters and events, in this order."""
         await repository.upsert_participants(conn, self.enrolments)
@@ -264,11 +279,7 @@ async def verify(
                 continue
             room.take(agency)
             eligible.append((s, agency))
-        await enroller.enrol(eligible, outcomes)
-        for decision in outcomes.decisions:
-            summary.count(decision.status)
-        await outcomes.write(conn, now)
+        await outcomes.finish(conn, enroller, eligible, summary, now)
         await repository.record_candidates(conn, held)
     summary.new = len(screened)
-    summary.counts["DLQ"] = len(outcomes.letters)
     return summary
