@@ -18,7 +18,10 @@ class DeadLetterV1(BaseModel):
     source_topic: str
     partition: int
     offset: int
-    key: Annotated[str | None, Field(description="original key as UTF-8 text, or `base64:` and its base64 if not text")]
+    key: Annotated[
+        str | None,
+        Field(description="original key as UTF-8 text, or `base64:` and its base64 if not text"),
+    ]
     value_b64: Annotated[str, Field(description="the original value bytes, base64")]
     error: Annotated[
         str,
