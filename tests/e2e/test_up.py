@@ -38,9 +38,13 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
             text=True,
         )
     yield proc, log
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    if proc.poll() is None:  # the test failed before stopping it: stop it as an operator would
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 async def test_up_enrols_the_contract_example_once_and_stops_cleanly(

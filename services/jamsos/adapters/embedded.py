@@ -7,8 +7,11 @@ the idempotent producer, and is started with explicit topics; see README, "Desig
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,14 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _die_with_parent() -> None:
+    """In the broker's process before exec: on Linux, ask for SIGTERM when jamsos dies, so
+    that a killed `jamsos up` leaves no orphan broker behind."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
@@ -44,6 +55,7 @@ def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[byt
         stderr=subprocess.STDOUT,
         # Its own session: Ctrl-C reaches jamsos, which stops the services before the broker.
         start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
 
 
