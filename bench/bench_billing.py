@@ -44,6 +44,16 @@ AGENCIES = [
 NOW = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAKARTA)
 ENROLLED_AT = dt.datetime(2025, 1, 10, 9, 0, tzinfo=JAKARTA)
 
+COVERAGE_COLUMNS = [
+    "membership_no",
+    "coverage_start",
+    "nik",
+    "agency_code",
+    "payer_code",
+    "funding_source",
+    "enrolled_at",
+]
+
 
 def coverage_rows(first: int, count: int, start: dt.date) -> list[tuple[Any, ...]]:
     """Complete coverage rows: membership, start, NIK, agency, payer, funding, enrolled_at."""
@@ -85,15 +95,7 @@ async def main(participants: int) -> None:
                 lambda: conn.copy_records_to_table(
                     "coverage",
                     records=rows,
-                    columns=[
-                        "membership_no",
-                        "coverage_start",
-                        "nik",
-                        "agency_code",
-                        "payer_code",
-                        "funding_source",
-                        "enrolled_at",
-                    ],
+                    columns=COVERAGE_COLUMNS,
                 ),
             )
             await conn.execute("ANALYZE coverage")
@@ -115,15 +117,7 @@ async def main(participants: int) -> None:
             await conn.copy_records_to_table(
                 "coverage",
                 records=coverage_rows(participants, changed, dt.date(2025, 2, 1)),
-                columns=[
-                    "membership_no",
-                    "coverage_start",
-                    "nik",
-                    "agency_code",
-                    "payer_code",
-                    "funding_source",
-                    "enrolled_at",
-                ],
+                columns=COVERAGE_COLUMNS,
             )
             await conn.execute(
                 "UPDATE coverage SET terminated_at = $1, ended_on = '2025-01-31'"

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -24,18 +23,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from jamsos.adapters import db
 from jamsos.adapters.embedded import embedded_broker, embedded_database
 from jamsos.adapters.kafka import create_topics, wait_for_broker
-from jamsos.bootstrap import build_app, wait_assigned
+from jamsos.bootstrap import build_app, wait_assigned, with_database
 from jamsos.settings import Settings, load_settings
 from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def with_database(dsn: str, name: str) -> str:
-    """The same server DSN pointing at database `name`."""
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 async def wait_until(

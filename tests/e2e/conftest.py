@@ -15,7 +15,7 @@ import pytest
 
 from jamsos.adapters.embedded import embedded_broker
 from jamsos.adapters.kafka import wait_for_broker
-from tests.conftest import with_database
+from jamsos.bootstrap import with_database
 
 
 @dataclass

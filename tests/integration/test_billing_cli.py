@@ -160,23 +160,22 @@ async def test_invoice_export_writes_participant_csv_and_a_pdf_that_renders(
     assert dark > 2_000  # the table's rules and figures are drawn, not a blank page
 
 
+async def credit_first_worker(
+    pool: asyncpg.Pool, settings: Settings, billed: list[dict[str, Any]], reason: str
+) -> None:
+    """Terminate the first billed worker back into January and bill February again: the
+    difference is the credit note JMS-PEMKAB-KUDUS-202502-02."""
+    later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAN_20.tzinfo)
+    request = termination(billed[0]["worker"]["nik"], reason, "2025-01-25")
+    await terminate(pool, [record(request, topics.TERMINATION_REQUESTED)], settings.policy, later)
+    await feed_ledger(pool, later)
+    await bill(pool, "2025-02", later)
+
+
 async def test_credit_note_export_has_negative_lines(
     db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAN_20.tzinfo)
-    await terminate(
-        pool,
-        [
-            record(
-                termination(billed[0]["worker"]["nik"], "DECEASED", "2025-01-25"),
-                topics.TERMINATION_REQUESTED,
-            )
-        ],
-        db_settings.policy,
-        later,
-    )
-    await feed_ledger(pool, later)
-    await bill(pool, "2025-02", later)
+    await credit_first_worker(pool, db_settings, billed, "DECEASED")
     credit = "JMS-PEMKAB-KUDUS-202502-02"
     result = await cli(db_settings, "invoice", "export", credit, "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
@@ -216,20 +215,7 @@ async def test_unpaid_period_after_the_15th_warns_until_paid(
 async def test_paying_a_credit_note_is_refused(
     db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]]
 ) -> None:
-    later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAN_20.tzinfo)
-    await terminate(
-        pool,
-        [
-            record(
-                termination(billed[0]["worker"]["nik"], "WITHDRAWN", "2025-01-25"),
-                topics.TERMINATION_REQUESTED,
-            )
-        ],
-        db_settings.policy,
-        later,
-    )
-    await feed_ledger(pool, later)
-    await bill(pool, "2025-02", later)
+    await credit_first_worker(pool, db_settings, billed, "WITHDRAWN")
     result = await cli(db_settings, "invoice", "pay", "JMS-PEMKAB-KUDUS-202502-02")
     assert result.exit_code == 1
     assert "credit note" in result.output
