@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 
-# Importing the command modules registers their commands, registration's first (help order).
+# Importing the command modules registers their commands (help order follows the imports).
 from jamsos.cli.common import app
-from jamsos.cli.registration import print_report, report_data
+from jamsos.cli.services import up  # noqa: F401  (registers commands)
+
+# isort: split
+from jamsos.cli import dlq, report, review, submit  # noqa: F401
+from jamsos.cli.report import print_report, report_data
 
 # isort: split
 from jamsos.cli.billing import print_reconciliation

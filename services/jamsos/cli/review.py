@@ -1,0 +1,74 @@
+"""`jamsos review list|decide`: submissions held as look-alikes, and resolving them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import typer
+from rich.table import Table
+
+from jamsos.adapters import views
+from jamsos.cli.common import configured, console, review_app, with_connection
+from jamsos.publishing import publish_model
+from jamsos.settings import load_settings
+from jamsos.workers.runtime import jakarta_now
+from jamsos_schemas import topics
+from jamsos_schemas.registration import RegistrationReviewDecidedV1
+
+
+@review_app.command("list")
+def review_list(limit: int = typer.Option(100)) -> None:
+    """Submissions held because they look like a participant under another NIK."""
+    held = asyncio.run(with_connection(load_settings(), lambda c: views.held_submissions(c, limit)))
+
+    table = Table(
+        "agency", "submission", "NIK", "name", "born", "looks like (membership, NIK, name, score)"
+    )
+    for row in held:
+        looks = "; ".join(
+            f"{c['membership_no']} {c['nik']} {c['full_name']} {c['score']:.2f}"
+            for c in row["candidates"] or []
+        )
+        table.add_row(
+            row["agency_code"],
+            row["submission_id"],
+            row["nik"],
+            row["full_name"],
+            row["birth_date"],
+            looks,
+        )
+    console.print(table)
+
+
+@review_app.command("decide")
+def review_decide(
+    agency: str = typer.Argument(..., help="agency code of the held submission"),
+    submission_id: str = typer.Argument(...),
+    decision: str = typer.Argument(..., help="ENROL or DUPLICATE"),
+    by: str = typer.Option(..., "--by", help="who decides (kept on the submission)"),
+) -> None:
+    """Resolve a held submission: publishes `registration.review-decided` (key: its NIK)."""
+    settings = configured(load_settings())
+    if decision.upper() not in ("ENROL", "DUPLICATE"):
+        console.print("[red]decision must be ENROL or DUPLICATE[/red]")
+        raise typer.Exit(2)
+
+    async def go(conn: asyncpg.Connection) -> bool:
+        nik = await views.held_nik(conn, agency, submission_id)
+        if nik is None:
+            return False
+        command = RegistrationReviewDecidedV1(
+            agency_code=agency,
+            submission_id=submission_id,
+            decision=decision.upper(),
+            decided_by=by,
+            decided_at=jakarta_now(),
+        )
+        await publish_model(settings, topics.REVIEW_DECIDED, nik, command)
+        return True
+
+    if not asyncio.run(with_connection(settings, go)):
+        console.print(f"[red]{agency}/{submission_id} is not held for review[/red]")
+        raise typer.Exit(1)
+    console.print(f"published {decision.upper()} for {agency}/{submission_id}", highlight=False)

@@ -1,0 +1,125 @@
+"""Running jamsos: up, run, topics create, db migrate, demo, asyncapi."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import typer
+
+from jamsos import bootstrap
+from jamsos.adapters import db
+from jamsos.adapters.kafka import create_topics, wait_for_broker
+from jamsos.cli.common import app, configured, console, db_app, topics_app, with_connection
+from jamsos.settings import Settings, load_settings
+from jamsos_schemas import topics
+
+
+async def _serve(settings: Settings, services: list[str]) -> None:
+    app_, broker = bootstrap.build_app(settings, services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app_.start()
+    try:
+        await bootstrap.wait_assigned(broker)
+        console.print(
+            f"[green]running[/green] {', '.join(services)}; Ctrl-C stops", highlight=False
+        )
+        await stop.wait()
+    finally:
+        await app_.stop()
+
+
+@app.command()
+def up(
+    services: str = typer.Option("all", help="which services to run in this process"),
+) -> None:
+    """Start broker, database (embedded when JAMSOS_* are unset) and the services."""
+    settings = load_settings()
+    with bootstrap.infrastructure(settings) as ready:
+        asyncio.run(bootstrap.prepare(ready))
+        # plain lines (never wrapped) so that they can be pasted into another shell
+        typer.echo(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}")
+        typer.echo(f"export JAMSOS_DATABASE_URL='{ready.database_url}'")
+        asyncio.run(_serve(ready, bootstrap.service_names(services)))
+
+
+@app.command()
+def run(
+    service: str = typer.Argument(..., help="registration, verification, billing or all"),
+) -> None:
+    """Run one service against the configured broker and database."""
+    settings = configured(load_settings())
+    try:
+        names = bootstrap.service_names(service)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    asyncio.run(_serve(settings, names))
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: int = typer.Option(
+        None, help="partitions per topic (default JAMSOS_PARTITIONS or 6)"
+    ),
+) -> None:
+    """Create every contract and internal topic that does not exist yet (idempotent)."""
+    settings = load_settings()
+    if settings.kafka_bootstrap is None:
+        console.print("[red]JAMSOS_KAFKA_BOOTSTRAP is not set[/red]")
+        raise typer.Exit(2)
+    bootstrap_server = settings.kafka_bootstrap
+
+    async def go() -> list[str]:
+        await wait_for_broker(bootstrap_server)
+        return await create_topics(
+            bootstrap_server,
+            topics.ALL_TOPICS,
+            partitions or settings.partitions,
+            settings.replication_factor,
+        )
+
+    created = asyncio.run(go())
+    for topic in topics.ALL_TOPICS:
+        console.print(f"{'created' if topic in created else 'exists '}  {topic}", highlight=False)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending SQL migrations (safe to re-run) and sync the agency registry."""
+    settings = load_settings()
+
+    async def go(conn: asyncpg.Connection) -> list[str]:
+        applied = await db.migrate(conn)
+        await db.sync_agencies(conn, settings.policy.agencies)
+        return applied
+
+    applied = asyncio.run(with_connection(settings, go))
+    console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
+
+
+@app.command()
+def demo(
+    workers: int = typer.Option(600, help="valid workers in the synthetic cohort"),
+) -> None:
+    """Run the whole flow on synthetic data (embedded broker and database) and print the report."""
+    from jamsos.demo import run_demo
+
+    settings = replace(load_settings(), kafka_bootstrap=None)
+    code = run_demo(settings, workers, console)
+    raise typer.Exit(code)
+
+
+@app.command()
+def asyncapi(out: Path = typer.Option(Path("schemas/asyncapi.yaml"))) -> None:
+    """Write the AsyncAPI document generated from the services' FastStream app."""
+    from jamsos.docs import asyncapi_yaml
+
+    out.write_text(asyncapi_yaml(), "utf-8")
+    console.print(f"wrote {out}")
