@@ -132,6 +132,17 @@ async def test_redelivered_submission_yields_no_second_outcome(
     assert await pool.fetchval("SELECT count(*) FROM outbox") == outbox_rows
 
 
+async def test_submission_resent_later_with_new_submitted_at_is_a_repeat_not_a_reuse(
+    pool: asyncpg.Pool, policy_settings: Settings
+) -> None:
+    await decide(pool, policy_settings, [submission()])
+    later = submission(submitted_at="2025-03-02T08:00:00+07:00")
+    summary = await register(pool, [record(later)], policy_settings.policy, NOW)
+    assert (summary.new, summary.repeated) == (0, 1)
+    assert await events(pool, topics.DLQ) == []
+    assert len(await events(pool, topics.ENROLLED)) == 1
+
+
 async def test_reused_submission_id_with_other_content_goes_to_the_dlq(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:

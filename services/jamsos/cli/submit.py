@@ -63,7 +63,6 @@ def _submit_json(settings: Settings, file: Path) -> None:
 def submit(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, XLSX, JSON or JSONL"),
     agency: str = typer.Option(None, "--agency", help="agency (OPD) code; required for CSV/XLSX"),
-    batch_tag: str = typer.Option(None, help="fixes submission ids across edited re-uploads"),
 ) -> None:
     """Publish a clerk's list of workers as submissions, with a per-row error report.
 
@@ -81,7 +80,7 @@ def submit(
     if not agency:
         console.print("[red]--agency is required for CSV/XLSX files[/red]")
         raise typer.Exit(2)
-    result = read_workers(file, agency, jakarta_now(), batch_tag)
+    result = read_workers(file, agency, jakarta_now())
     sent = (
         asyncio.run(publish_submissions(settings, result.submissions)) if result.submissions else 0
     )

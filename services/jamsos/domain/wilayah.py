@@ -16,6 +16,8 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Literal
 
+from rapidfuzz import fuzz, process
+
 _KIND_BY_PREFIX: Mapping[str, Literal["desa", "kelurahan"]] = {"1": "kelurahan", "2": "desa"}
 
 
@@ -72,3 +74,63 @@ def villages() -> Mapping[str, Village]:
 def find_village(code: str) -> Village | None:
     """The Kudus village with this 10-digit code, or None if it is not one."""
     return villages().get(code)
+
+
+_PREFIXES = ("kelurahan", "kecamatan", "desa", "kel", "kec", "ds")
+
+
+def _fold(name: str) -> str:
+    """A place name as clerks write it, folded: case, spacing, punctuation and a leading
+    "Desa"/"Kel."/"Kelurahan"/"Kec." ignored ("Desa Loram  Kulon" == "loramkulon")."""
+    text = name.strip().lower()
+    for prefix in _PREFIXES:
+        if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] in (" ", ".", ""):
+            text = text[len(prefix) :]
+            break
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def find_kecamatan(name: str) -> str | None:
+    """The 6-digit code of the Kudus kecamatan with this name (or code), if any."""
+    digits = name.replace(".", "").strip()
+    if digits in kecamatan():
+        return digits
+    folded = _fold(name)
+    for code, kec_name in kecamatan().items():
+        if _fold(kec_name) in (folded, f"kota{folded}"):  # "Kudus" is Kota Kudus
+            return code
+    return None
+
+
+def resolve_village(name: str, kecamatan_name: str | None = None) -> Village | str:
+    """The Kudus village a clerk means by `name`, or why it cannot be told (Indonesian text).
+
+    Names are compared folded (see `_fold`). A name found in several kecamatan is resolved by
+    `kecamatan_name`; a partial name ("Loram") is never guessed: the candidates are listed.
+    """
+    wanted = _fold(name)
+    kec_code = find_kecamatan(kecamatan_name) if kecamatan_name else None
+    if kecamatan_name and kec_code is None:
+        return f"Kecamatan {kecamatan_name!r} tidak ada di Kabupaten Kudus"
+    exact = [v for v in villages().values() if _fold(v.name) == wanted]
+    here = [v for v in exact if kec_code is None or v.kecamatan_code == kec_code]
+    if len(here) == 1:
+        return here[0]
+    if len(here) > 1:
+        options = ", ".join(f"Kec. {v.kecamatan_name}" for v in here)
+        return f"Desa/Kelurahan {name!r} ada di beberapa kecamatan ({options}): isi kolom Kecamatan"
+    if exact:
+        where = ", ".join(f"Kec. {v.kecamatan_name}" for v in exact)
+        return f"Desa/Kelurahan {name!r} tidak ada di Kecamatan {kecamatan_name}, tetapi di {where}"
+    partial = [
+        v
+        for v in villages().values()
+        if wanted and wanted in _fold(v.name) and (kec_code is None or v.kecamatan_code == kec_code)
+    ]
+    if partial:
+        options = ", ".join(f"{v.name} (Kec. {v.kecamatan_name})" for v in partial[:5])
+        return f"Desa/Kelurahan {name!r} kurang lengkap: maksudnya {options}?"
+    folded = {code: _fold(v.name) for code, v in villages().items()}
+    near = process.extractOne(wanted, folded, scorer=fuzz.ratio, score_cutoff=80)
+    hint = f"; mungkin maksudnya {villages()[near[2]].name}?" if near else ""
+    return f"Desa/Kelurahan {name!r} tidak ditemukan di Kabupaten Kudus{hint}"

@@ -39,6 +39,15 @@ def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def submission_digest(payload: dict[str, Any]) -> str:
+    """A submission's content identity: its canonical JSON without `submitted_at`.
+
+    `submitted_at` says when it was sent, not what was sent: the same worker re-sent later under
+    the same (agency_code, submission_id) is a resubmission, not SUBMISSION_ID_REUSED.
+    """
+    return content_hash({k: v for k, v in payload.items() if k != "submitted_at"})
+
+
 def field_errors(error: ValidationError) -> str:
     """Every field error of a validation, `path: message; …`."""
     return "; ".join(

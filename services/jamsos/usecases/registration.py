@@ -30,7 +30,7 @@ from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
-from jamsos.usecases.reading import content_hash, field_errors, read_object
+from jamsos.usecases.reading import field_errors, read_object, submission_digest
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
     Reason,
@@ -82,7 +82,7 @@ def _read(record: Inbound) -> _Readable | str:
         # Too long to be kept as a key; a little too long is a readable identity and gets a
         # SCHEMA_INVALID outcome (the contract allows 1-64 characters).
         return f"IDENTITY_INVALID: agency_code or submission_id over {MAX_IDENTITY} characters"
-    return _Readable(record, (agency, sid), payload, content_hash(payload))
+    return _Readable(record, (agency, sid), payload, submission_digest(payload))
 
 
 MAX_IDENTITY = 256
