@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from jamsos.adapters import db, views_billing
+from jamsos.adapters import db, invoices
 from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.usecases.billing import reconcile, run_billing
@@ -133,7 +133,7 @@ async def main(participants: int) -> None:
         )
 
         async with pool.acquire() as conn:
-            listed = await views_billing.list_invoices(conn)
+            listed = await invoices.list_invoices(conn)
             print(
                 "invoices:",
                 ", ".join(
@@ -145,7 +145,7 @@ async def main(participants: int) -> None:
                 await timed(
                     "export the REGULAR invoice's participant lines (CSV)",
                     participants,
-                    lambda: views_billing.copy_charge_lines(conn, listed[0].invoice_no, path),
+                    lambda: invoices.copy_charge_lines(conn, listed[0].invoice_no, path),
                 )
         result = await timed(
             "reconcile 2025-02",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from jamsos.adapters import views_billing
-from jamsos.adapters.views_billing import InvoiceRow
+from jamsos.adapters import billing_runs, coverage_ledger, invoices, terminations
+from jamsos.adapters.invoices import InvoiceRow
 from jamsos.domain.period import Period
 from jamsos.publishing import publish_model, publish_raw
 from jamsos.settings import Settings
@@ -72,16 +72,16 @@ async def bill(
     await publish_model(settings, topics.BILLING_RUN_REQUESTED, str(period), request)
     await _wait(
         pool,
-        lambda conn: views_billing.run_processed(conn, request.request_id),
+        lambda conn: billing_runs.run_processed(conn, request.request_id),
         timeout,
         f"billing run {request.request_id}",
     )
     seconds = time.monotonic() - started
     async with pool.acquire() as conn:
-        outcome = await views_billing.run_outcome(conn, request.request_id)
-        invoices = await views_billing.invoices_of_request(conn, request.request_id)
+        outcome = await billing_runs.run_outcome(conn, request.request_id)
+        issued = await invoices.invoices_of_request(conn, request.request_id)
     assert outcome is not None
-    return RunResult(request.request_id, period, outcome[0], outcome[1], invoices, seconds)
+    return RunResult(request.request_id, period, outcome[0], outcome[1], issued, seconds)
 
 
 async def terminate(
@@ -100,7 +100,7 @@ async def terminate(
     ids = [r.request_id for r in requests]
     await _wait(
         pool,
-        lambda conn: views_billing.terminations_processed(conn, ids),
+        lambda conn: terminations.terminations_processed(conn, ids),
         timeout,
         "termination requests",
     )
@@ -110,6 +110,6 @@ async def wait_ledger(pool: asyncpg.Pool, timeout: float = 120.0) -> None:
     """Wait until the billing ledger holds every participant's current coverage."""
 
     async def caught_up(conn: asyncpg.Connection) -> bool:
-        return await views_billing.ledger_behind(conn) == 0
+        return await coverage_ledger.ledger_behind(conn) == 0
 
     await _wait(pool, caught_up, timeout, "the billing ledger to catch up")

@@ -12,7 +12,8 @@ import asyncpg
 import pypdfium2 as pdfium
 import pytest
 
-from jamsos.adapters import db, views_billing
+from jamsos.adapters import db
+from jamsos.reporting import billing_report
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.termination import terminate
 from jamsos_schemas import topics
@@ -198,14 +199,14 @@ async def test_unpaid_period_after_the_15th_warns_until_paid(
     db_settings: Settings, pool: asyncpg.Pool, billed: Any
 ) -> None:
     async with pool.acquire() as conn:
-        before_due = await views_billing.billing_report(conn, dt.date(2025, 2, 15))
-        overdue = await views_billing.billing_report(conn, dt.date(2025, 2, 16))
+        before_due = await billing_report(conn, dt.date(2025, 2, 15))
+        overdue = await billing_report(conn, dt.date(2025, 2, 16))
     assert before_due["warnings"] == []
     assert overdue["warnings"] == ["period 2025-02: Rp117.600 unpaid after the due date 2025-02-15"]
     paid = await cli(db_settings, "invoice", "pay", REGULAR, "--paid-on", "2025-02-14")
     assert paid.exit_code == 0, paid.output
     async with pool.acquire() as conn:
-        after = await views_billing.billing_report(conn, dt.date(2025, 2, 16))
+        after = await billing_report(conn, dt.date(2025, 2, 16))
     assert after["warnings"] == []
     assert after["periods"][0]["paid"] == 117_600
     row = await pool.fetchrow("SELECT status, paid_at FROM invoices")

@@ -1,23 +1,22 @@
-"""Invoice documents for the regency's finance office: the invoice as PDF (in Indonesian), its
-per-participant lines as CSV, and console tables of invoices."""
+"""Invoice documents for the regency's finance office: the invoice as PDF (in Indonesian) and its
+per-participant lines as CSV."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
 from fpdf import FPDF
 from fpdf.fonts import FontFace
-from rich.table import Table
 
-from jamsos.adapters import views_billing
-from jamsos.adapters.views_billing import InvoiceDetail, InvoiceRow, by_funding_source
+from jamsos.adapters import invoices
+from jamsos.adapters.invoices import InvoiceDetail, by_funding_source
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.invoicing import due_date
 from jamsos.domain.period import Period
 from jamsos.domain.tariff import Tariff
+from jamsos.indonesian import number, rupiah
 
 MONTHS = (
     "Januari",
@@ -39,17 +38,6 @@ KIND_LABELS = {
     "CREDIT": "Nota kredit",
 }
 PAYER_NAMES = {"PEMKAB-KUDUS": "Pemerintah Kabupaten Kudus"}
-
-
-def rupiah(amount: int) -> str:
-    """Whole Rupiah the Indonesian way: Rp16.800, -Rp16.800."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}Rp{abs(amount):,}".replace(",", ".")
-
-
-def number(value: int) -> str:
-    """A count with Indonesian thousands separators: 26.000."""
-    return f"{value:,}".replace(",", ".")
 
 
 def period_label(period: Period) -> str:
@@ -189,57 +177,4 @@ def write_pdf(detail: InvoiceDetail, tariff: Tariff, path: Path) -> None:
 
 async def write_csv(conn: asyncpg.Connection, invoice_no: str, path: Path) -> int:
     """The invoice's per-participant lines as CSV; returns how many lines were written."""
-    return await views_billing.copy_charge_lines(conn, invoice_no, path)
-
-
-def invoice_table(rows: Sequence[InvoiceRow], title: str = "Invoices") -> Table:
-    """Invoices as a console table."""
-    table = Table(
-        "invoice", "kind", "period", "participants", "JKK", "JKM", "amount", "status", title=title
-    )
-    for r in rows:
-        table.add_row(
-            r.invoice_no,
-            r.kind,
-            r.period,
-            number(r.participants),
-            rupiah(r.jkk),
-            rupiah(r.jkm),
-            rupiah(r.amount),
-            "-" if r.kind == "CREDIT" else r.status,
-        )
-    return table
-
-
-def lines_table(detail: InvoiceDetail) -> Table:
-    """An invoice's lines per agency and funding source, with the totals."""
-    invoice = detail.invoice
-    table = Table(
-        "agency",
-        "funding",
-        "participants",
-        "JKK",
-        "JKM",
-        "amount",
-        title=f"{invoice.invoice_no} ({invoice.kind}, {invoice.period}, "
-        f"{'-' if invoice.kind == 'CREDIT' else invoice.status})",
-    )
-    for line in detail.lines:
-        table.add_row(
-            line.agency_code,
-            line.funding_source,
-            number(line.participants),
-            rupiah(line.jkk),
-            rupiah(line.jkm),
-            rupiah(line.amount),
-        )
-    table.add_row(
-        "Total",
-        "",
-        number(invoice.participants),
-        rupiah(invoice.jkk),
-        rupiah(invoice.jkm),
-        rupiah(invoice.amount),
-        style="bold",
-    )
-    return table
+    return await invoices.copy_charge_lines(conn, invoice_no, path)

@@ -118,3 +118,13 @@ async def log_requests(
         [r.coverage_end for r in rows],
         decided_at,
     )
+
+
+async def terminations_processed(conn: asyncpg.Connection, request_ids: Sequence[str]) -> bool:
+    """Whether the enrolment side has processed every one of these termination requests."""
+    done = await conn.fetchval(
+        "SELECT count(*) = cardinality($1::text[]) FROM termination_requests"
+        " WHERE request_id = ANY($1::text[])",
+        list(request_ids),
+    )
+    return bool(done)

@@ -10,12 +10,11 @@ from jamsos.cli.services import up  # noqa: F401  (registers commands)
 
 # isort: split
 from jamsos.cli import dlq, report, review, submit  # noqa: F401
-from jamsos.cli.report import print_report, report_data
 
 # isort: split
-from jamsos.cli.billing import print_reconciliation
+from jamsos.cli import billing, demo  # noqa: F401
 
-__all__ = ["app", "main", "print_reconciliation", "print_report", "report_data"]
+__all__ = ["app", "main"]
 
 
 def main() -> None:

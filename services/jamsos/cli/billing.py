@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 from jamsos import billing_requests
-from jamsos.adapters import invoice_documents, repository, views_billing
+from jamsos.adapters import coverage_ledger, invoice_documents, invoices, repository
+from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
 from jamsos.cli.common import (
     app,
     configured,
@@ -23,9 +24,11 @@ from jamsos.cli.common import (
     period_arg,
     with_pool,
 )
+from jamsos.cli.invoice_tables import invoice_table, lines_table
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.period import Period
 from jamsos.domain.tariff import Tariff, tariff_on
+from jamsos.indonesian import rupiah
 from jamsos.settings import load_settings
 from jamsos.usecases import billing as billing_usecases
 from jamsos.workers.runtime import jakarta_now
@@ -43,7 +46,7 @@ def bill(
 
     async def go(pool: asyncpg.Pool) -> tuple[billing_requests.RunResult, int]:
         async with pool.acquire() as conn:
-            behind = await views_billing.ledger_behind(conn)
+            behind = await coverage_ledger.ledger_behind(conn)
         return await billing_requests.bill(settings, pool, month, timeout=timeout), behind
 
     try:
@@ -64,7 +67,7 @@ def bill(
     elif result.outcome != "DONE":
         console.print(f"[red]billing run {result.request_id} failed[/red]: {result.detail}")
     elif result.invoices:
-        console.print(invoice_documents.invoice_table(result.invoices, f"Issued for {month}"))
+        console.print(invoice_table(result.invoices, f"Issued for {month}"))
     else:
         console.print(f"{month}: nothing new to invoice (every covered participant is charged)")
     if behind and not as_json:
@@ -87,23 +90,21 @@ def invoice_list(
     settings = load_settings()
     month = None if period is None else period_arg(period)
 
-    async def go(pool: asyncpg.Pool) -> list[views_billing.InvoiceRow]:
+    async def go(pool: asyncpg.Pool) -> list[InvoiceRow]:
         async with pool.acquire() as conn:
-            return await views_billing.list_invoices(conn, month)
+            return await invoices.list_invoices(conn, month)
 
     rows = asyncio.run(with_pool(settings, go))
     if as_json:
         data = [dataclasses.asdict(r) for r in rows]
         sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
     else:
-        console.print(invoice_documents.invoice_table(rows))
+        console.print(invoice_table(rows))
 
 
-async def _invoice(
-    pool: asyncpg.Pool, invoice_no: str
-) -> tuple[views_billing.InvoiceDetail, Tariff] | None:
+async def _invoice(pool: asyncpg.Pool, invoice_no: str) -> tuple[InvoiceDetail, Tariff] | None:
     async with pool.acquire() as conn:
-        detail = await views_billing.invoice_detail(conn, invoice_no)
+        detail = await invoices.invoice_detail(conn, invoice_no)
         if detail is None:
             return None
         period = Period.parse(detail.invoice.period)
@@ -129,7 +130,7 @@ def invoice_show(
     if as_json:
         sys.stdout.write(json.dumps(dataclasses.asdict(detail), default=str, indent=2) + "\n")
     else:
-        console.print(invoice_documents.lines_table(detail))
+        console.print(lines_table(detail))
 
 
 @invoice_app.command("export")
@@ -249,7 +250,6 @@ def print_reconciliation(result: billing_usecases.Reconciliation) -> None:
             ),
         )
     console.print(agencies)
-    rupiah = invoice_documents.rupiah
     periods = Table(
         "period",
         "covered",

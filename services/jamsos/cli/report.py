@@ -5,33 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
 import typer
 from rich.table import Table
 
-from jamsos.adapters import views, views_billing
-from jamsos.cli.common import app, console, with_connection
-from jamsos.settings import Settings, load_settings
-from jamsos.workers.runtime import jakarta_now
-
-
-async def report_data(settings: Settings) -> dict[str, Any]:
-    """Everything `jamsos report` shows."""
-
-    async def go(conn: asyncpg.Connection) -> dict[str, Any]:
-        data = await views.registration_report(conn, settings.policy)
-        data["billing"] = await _billing_report(conn, settings)
-        return data
-
-    return await with_connection(settings, go)
-
-
-async def _billing_report(conn: asyncpg.Connection, settings: Settings) -> dict[str, Any]:
-    """Billing figures: invoices, payments and arrears per period."""
-    summary: dict[str, Any] = await views_billing.billing_report(conn, jakarta_now().date())
-    return summary
+from jamsos.cli.common import app, console, database_url
+from jamsos.indonesian import number, rupiah
+from jamsos.reporting import report_data
+from jamsos.settings import load_settings
 
 
 def print_report(data: dict[str, Any]) -> None:
@@ -91,14 +74,62 @@ def print_report(data: dict[str, Any]) -> None:
     console.print(kecamatan)
     billing = data.get("billing")
     if billing:
-        views_billing.print_billing_report(console, billing)
+        print_billing(billing)
 
 
 @app.command()
 def report(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Enrolment progress against target, per agency and kecamatan, and billing figures."""
-    data = asyncio.run(report_data(load_settings()))
+    settings = load_settings()
+    database_url(settings)
+    data = asyncio.run(report_data(settings))
     if as_json:
         sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
     else:
         print_report(data)
+
+
+def print_billing(data: Mapping[str, Any]) -> None:
+    """The report's billing section as tables, warnings first."""
+    for warning in data["warnings"]:
+        console.print(f"[bold red]WARNING[/bold red] {warning}", highlight=False)
+    periods = Table(
+        "period",
+        "invoices",
+        "participants (net)",
+        "amount (net)",
+        "paid",
+        "outstanding",
+        "due",
+        title="Billing per period",
+    )
+    for p in data["periods"]:
+        due = p["due_date"] if isinstance(p["due_date"], str) else p["due_date"].isoformat()
+        periods.add_row(
+            p["period"],
+            str(p["invoices"]),
+            number(p["participants"]),
+            rupiah(p["amount"]),
+            rupiah(p["paid"]),
+            rupiah(p["outstanding"]),
+            f"{due}{' OVERDUE' if p['overdue'] else ''}",
+        )
+    console.print(periods)
+    if data["latest_period"]:
+        agencies = Table(
+            "agency",
+            "funding",
+            "participants",
+            "amount",
+            title=f"Billed for {data['latest_period']} per agency (net)",
+        )
+        for line in data["latest_by_agency"]:
+            agencies.add_row(
+                line["agency_code"],
+                line["funding_source"],
+                number(line["participants"]),
+                rupiah(line["amount"]),
+            )
+        for source, amount in data["latest_by_funding_source"].items():
+            agencies.add_row("", f"Σ {source}", "", rupiah(amount), style="bold")
+        console.print(agencies)

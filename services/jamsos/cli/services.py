@@ -1,10 +1,9 @@
-"""Running jamsos: up, run, topics create, db migrate, demo, asyncapi."""
+"""Running jamsos: up, run, topics create, db migrate, asyncapi."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -102,18 +101,6 @@ def db_migrate() -> None:
 
     applied = asyncio.run(with_connection(settings, go))
     console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
-
-
-@app.command()
-def demo(
-    workers: int = typer.Option(600, help="valid workers in the synthetic cohort"),
-) -> None:
-    """Run the whole flow on synthetic data (embedded broker and database) and print the report."""
-    from jamsos.demo import run_demo
-
-    settings = replace(load_settings(), kafka_bootstrap=None)
-    code = run_demo(settings, workers, console)
-    raise typer.Exit(code)
 
 
 @app.command()

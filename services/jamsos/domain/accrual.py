@@ -4,7 +4,7 @@ Source: CONTRACT.md, "Coverage and premium accrual": a participant is charged fo
 `coverage_start <= first day of P` and (`coverage_end` is null or `>= last day of P`), at the
 tariff in force on the first day of P; over all invoices of a period each participant is
 charged exactly once. The billing service runs the same rule as one SQL statement
-(adapters/billing.py); an integration test checks both agree.
+(adapters/accrual.py); an integration test checks both agree.
 """
 
 from __future__ import annotations

@@ -19,9 +19,18 @@ from dataclasses import dataclass
 import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import billing as store
-from jamsos.adapters import inbox, outbox, repository, views_billing
-from jamsos.adapters.billing import Enrolled, PaidInvoice, Terminated
+from jamsos.adapters import (
+    accrual,
+    billing_runs,
+    coverage_ledger,
+    inbox,
+    invoices,
+    outbox,
+    reconciliation,
+    repository,
+)
+from jamsos.adapters.coverage_ledger import Enrolled, Terminated
+from jamsos.adapters.invoices import PaidInvoice
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import DeadLetter
@@ -147,8 +156,8 @@ async def record_coverage(
                 summary.count("TERMINATED")
             else:
                 summary.count("IGNORED")
-        await store.record_enrolments(conn, list(enrolled.values()))
-        await store.record_terminations(conn, list(terminated.values()))
+        await coverage_ledger.record_enrolments(conn, list(enrolled.values()))
+        await coverage_ledger.record_terminations(conn, list(terminated.values()))
         await repository.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [e for _, e in letters])
     summary.new = len(new)
@@ -193,26 +202,26 @@ async def bill_period(
 ) -> list[Invoice]:
     """Charge and credit the period's difference at `tariff` and issue its invoices, in the
     caller's transaction."""
-    await store.lock_period(conn, period)
-    history = await store.invoice_history(conn, period)
+    await accrual.lock_period(conn, period)
+    history = await invoices.invoice_history(conn, period)
     plans = [
         InvoicePlan(payer, period, history.get(payer, PayerHistory()))
-        for payer in await store.payers(conn, period)
+        for payer in await accrual.payers(conn, period)
     ]
     debit_numbers = {p.payer_code: p.debit_no for p in plans}
-    debits = await store.accrue(conn, period, tariff, debit_numbers, now)
+    debits = await accrual.accrue(conn, period, tariff, debit_numbers, now)
     credit_numbers = {p.payer_code: p.credit_no(p.debit_no in debits) for p in plans}
-    credits = await store.credit(conn, period, credit_numbers, now)
-    invoices = [
+    credits = await accrual.credit(conn, period, credit_numbers, now)
+    issued = [
         invoice
         for plan in plans
         for invoice in plan.invoices(
             debits.get(plan.debit_no, []), credits.get(credit_numbers[plan.payer_code], [])
         )
     ]
-    await store.insert_invoices(conn, invoices, request_id, now)
-    await outbox.add(conn, [invoice_event(invoice, now) for invoice in invoices])
-    return invoices
+    await invoices.insert_invoices(conn, issued, request_id, now)
+    await outbox.add(conn, [invoice_event(invoice, now) for invoice in issued])
+    return issued
 
 
 def _read_run(record: Inbound) -> BillingRunRequestedV1 | str:
@@ -235,7 +244,7 @@ async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
         if not isinstance(request, str):
             period = Period.parse(request.period)
             content_hash = reading.content_hash(json.loads(record.value))
-            if await store.begin_run(
+            if await billing_runs.begin_run(
                 conn, request.request_id, content_hash, period, request.requested_at, now
             ):
                 tariffs = await repository.tariffs(conn)
@@ -243,12 +252,12 @@ async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
                     tariff = tariff_on(tariffs, period.first_day)
                 except LookupError as lookup:
                     error = f"NO_TARIFF: {lookup}"
-                    await store.fail_run(conn, request.request_id, error)
+                    await billing_runs.fail_run(conn, request.request_id, error)
                     outcome = "FAILED"
                 else:
-                    invoices = await bill_period(conn, period, tariff, request.request_id, now)
-                    outcome = "ISSUED" if invoices else "NOTHING_NEW"
-            elif await store.run_hash(conn, request.request_id) == content_hash:
+                    issued = await bill_period(conn, period, tariff, request.request_id, now)
+                    outcome = "ISSUED" if issued else "NOTHING_NEW"
+            elif await billing_runs.run_hash(conn, request.request_id) == content_hash:
                 outcome = "REPEATED"
             else:
                 error = "REQUEST_ID_REUSED: same request_id with different content"
@@ -284,7 +293,7 @@ async def pay(pool: asyncpg.Pool, invoice_no: str, paid_at: dt.datetime) -> Paid
     invoice twice keeps the first payment date.
     """
     async with pool.acquire() as conn, conn.transaction():
-        return await store.mark_paid(conn, invoice_no, paid_at)
+        return await invoices.mark_paid(conn, invoice_no, paid_at)
 
 
 @dataclass(frozen=True)
@@ -302,9 +311,9 @@ async def reconcile(
 ) -> Reconciliation:
     """Check enrolment counts per agency and, per billed period (or `period`), the billing."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        agencies = await views_billing.agency_counts(conn, now - stale_after)
+        agencies = await reconciliation.agency_counts(conn, now - stale_after)
         tariffs = await repository.tariffs(conn)
-        periods = [period] if period is not None else await views_billing.billed_periods(conn)
+        periods = [period] if period is not None else await reconciliation.billed_periods(conn)
         mismatches = [m for counts in agencies for m in check_agency(counts)]
         figures: list[PeriodFigures] = []
         for p in periods:
@@ -313,10 +322,10 @@ async def reconcile(
             except LookupError:
                 mismatches.append(Mismatch(f"period {p}", "a tariff is in force", 1, 0))
                 continue
-            f = await views_billing.period_figures(conn, p, tariff)
+            f = await reconciliation.period_figures(conn, p, tariff)
             figures.append(f)
             mismatches += check_period(f)
-            mismatches += check_invoices(*await views_billing.invoice_figures(conn, p))
-        behind = await views_billing.ledger_behind(conn)
+            mismatches += check_invoices(*await reconciliation.invoice_figures(conn, p))
+        behind = await coverage_ledger.ledger_behind(conn)
         mismatches += check_ledger(behind)
     return Reconciliation(agencies, figures, behind, mismatches)

@@ -9,11 +9,13 @@ import random
 import time
 
 import asyncpg
-from rich.console import Console
 
 from jamsos import billing_requests, synthetic
-from jamsos.adapters import db, invoice_documents, repository, views_billing
+from jamsos.adapters import db, demo_queries, invoice_documents, invoices, repository
 from jamsos.billing_requests import RunResult
+from jamsos.cli.billing import print_reconciliation
+from jamsos.cli.common import console
+from jamsos.cli.invoice_tables import invoice_table
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
 from jamsos.domain.tariff import tariff_on
@@ -24,9 +26,9 @@ from jamsos.workers.runtime import Runtime, jakarta_now
 from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
 
 
-def _print_run(console: Console, label: str, result: RunResult) -> None:
+def _print_run(label: str, result: RunResult) -> None:
     if result.invoices:
-        console.print(invoice_documents.invoice_table(result.invoices, label))
+        console.print(invoice_table(result.invoices, label))
     else:
         console.print(f"{label}: nothing new to invoice", highlight=False)
     console.print(f"  (run {result.request_id}: {result.seconds:.2f}s)", highlight=False)
@@ -39,14 +41,14 @@ async def _late_enrolment(settings: Settings, pool: asyncpg.Pool, now: dt.dateti
     deadline = time.monotonic() + 60
     while True:
         async with pool.acquire() as conn:
-            if await views_billing.submission_decided(conn, "DINSOS", payload["submission_id"]):
+            if await demo_queries.submission_decided(conn, "DINSOS", payload["submission_id"]):
                 return str(person["nik"])
         if time.monotonic() > deadline:
             raise TimeoutError("the late enrolment was not decided in time")
         await asyncio.sleep(0.05)
 
 
-async def bill_demo_months(settings: Settings, runtime: Runtime, console: Console) -> None:
+async def bill_demo_months(settings: Settings, runtime: Runtime) -> None:
     """Bill two consecutive months with a termination and a late enrolment in between."""
     pool = runtime.pool
     now = jakarta_now()
@@ -54,7 +56,7 @@ async def bill_demo_months(settings: Settings, runtime: Runtime, console: Consol
     second = first.next()
     await billing_requests.wait_ledger(pool)
     async with pool.acquire() as conn:
-        covered = await views_billing.covered_count(conn)
+        covered = await demo_queries.covered_count(conn)
 
     result = await billing_requests.bill(settings, pool, first)
     console.print(
@@ -62,15 +64,14 @@ async def bill_demo_months(settings: Settings, runtime: Runtime, console: Consol
         " (request published → invoices committed)",
         highlight=False,
     )
-    _print_run(console, f"{first}: first run", result)
+    _print_run(f"{first}: first run", result)
     _print_run(
-        console,
         f"{first}: run again, unchanged",
         await billing_requests.bill(settings, pool, first),
     )
 
     async with pool.acquire() as conn:
-        (deceased_nik, _), (moved_nik, moved_agency) = await views_billing.active_participants(
+        (deceased_nik, _), (moved_nik, moved_agency) = await demo_queries.active_participants(
             conn, 2
         )
     requests = [
@@ -99,20 +100,19 @@ async def bill_demo_months(settings: Settings, runtime: Runtime, console: Consol
         highlight=False,
     )
     _print_run(
-        console,
         f"{first}: run after the changes",
         await billing_requests.bill(settings, pool, first),
     )
-    _print_run(console, f"{second}: first run", await billing_requests.bill(settings, pool, second))
+    _print_run(f"{second}: first run", await billing_requests.bill(settings, pool, second))
 
     async with pool.acquire() as conn:
-        everything = await views_billing.list_invoices(conn)
-        console.print(invoice_documents.invoice_table(everything, "All invoices"))
+        everything = await invoices.list_invoices(conn)
+        console.print(invoice_table(everything, "All invoices"))
         out = settings.state_dir / "invoices"
         out.mkdir(parents=True, exist_ok=True)
         tariffs = await repository.tariffs(conn)
         for row in everything:
-            detail = await views_billing.invoice_detail(conn, row.invoice_no)
+            detail = await invoices.invoice_detail(conn, row.invoice_no)
             assert detail is not None
             tariff = tariff_on(tariffs, Period.parse(row.period).first_day)
             invoice_documents.write_pdf(detail, tariff, out / f"{row.invoice_no}.pdf")
@@ -120,10 +120,8 @@ async def bill_demo_months(settings: Settings, runtime: Runtime, console: Consol
     console.print(f"invoices exported (PDF + CSV) to {out}", highlight=False)
 
 
-async def reconcile_exit_code(settings: Settings, console: Console) -> int:
+async def reconcile_exit_code(settings: Settings) -> int:
     """0 when reconciliation finds nothing wrong."""
-    from jamsos.cli import print_reconciliation
-
     assert settings.database_url is not None
     pool = await db.create_pool(settings.database_url, max_size=2)
     try:

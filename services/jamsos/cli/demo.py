@@ -10,14 +10,17 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-import asyncpg
-from rich.console import Console
+import typer
 
 from jamsos import bootstrap, synthetic
-from jamsos.adapters import views
+from jamsos.adapters import demo_queries
+from jamsos.cli.common import app, console
+from jamsos.cli.demo_billing import bill_demo_months, reconcile_exit_code
+from jamsos.cli.report import print_report
 from jamsos.domain.policy import Policy
 from jamsos.publishing import publish_model, publish_raw, publish_submissions, submission_key
-from jamsos.settings import Settings
+from jamsos.reporting import report_data
+from jamsos.settings import Settings, load_settings
 from jamsos.workers.runtime import Runtime, jakarta_now
 from jamsos_schemas import topics
 from jamsos_schemas.registration import RegistrationReviewDecidedV1
@@ -107,18 +110,6 @@ def build_cohort(size: int, now: dt.datetime, seed: int = 2025) -> Cohort:
     return Cohort(messages, identities, dead_letters=3)
 
 
-async def _decided(pool: asyncpg.Pool) -> tuple[int, int, int]:
-    row = await pool.fetchrow(
-        """
-        SELECT (SELECT count(*) FROM submissions WHERE status <> 'RECEIVED') AS decided,
-               (SELECT count(*) FROM dead_letters) AS dead,
-               (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished
-        """
-    )
-    assert row is not None
-    return row["decided"], row["dead"], row["unpublished"]
-
-
 async def wait_for(condition: Any, timeout: float, what: str) -> None:
     """Poll `condition()` until true, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -128,21 +119,16 @@ async def wait_for(condition: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _after_billing(settings: Settings, runtime: Runtime, console: Console) -> None:
+async def _after_billing(settings: Settings, runtime: Runtime) -> None:
     """A deceased worker proposed again, and a look-alike under a mistyped NIK that an operator
     resolves as a duplicate."""
     pool = runtime.pool
-    row = await pool.fetchrow(
-        "SELECT p.worker, p.agency_code FROM participants p"
-        " WHERE termination_reason = 'DECEASED' LIMIT 1"
-    )
-    twin = await pool.fetchrow(
-        "SELECT worker FROM participants WHERE status = 'ACTIVE' ORDER BY membership_no LIMIT 1"
-    )
-    assert row is not None and twin is not None
+    deceased_worker = await demo_queries.deceased_worker(pool)
+    twin = await demo_queries.first_active_worker(pool)
+    assert deceased_worker is not None and twin is not None
     now = jakarta_now()
-    deceased = synthetic.submission("DINSOS", "DINSOS-DEMO-AGAIN-00001", row["worker"], now)
-    lookalike_worker = dict(twin["worker"])
+    deceased = synthetic.submission("DINSOS", "DINSOS-DEMO-AGAIN-00001", deceased_worker, now)
+    lookalike_worker = dict(twin)
     nik = lookalike_worker["nik"]
     lookalike_worker["nik"] = nik[:12] + ("0001" if nik[12:] != "0001" else "0002")
     lookalike_worker["full_name"] = lookalike_worker["full_name"].upper()
@@ -150,10 +136,7 @@ async def _after_billing(settings: Settings, runtime: Runtime, console: Console)
     await publish_submissions(settings, [deceased, lookalike])
 
     async def status(sid: str) -> str | None:
-        value: str | None = await pool.fetchval(
-            "SELECT status FROM submissions WHERE submission_id = $1 AND status <> 'RECEIVED'", sid
-        )
-        return value
+        return await demo_queries.decided_status(pool, sid)
 
     async def both_decided() -> bool:
         return all(
@@ -161,12 +144,10 @@ async def _after_billing(settings: Settings, runtime: Runtime, console: Console)
         )
 
     await wait_for(both_decided, 60, "the deceased and look-alike submissions")
-    reasons = await pool.fetchval(
-        "SELECT reasons FROM submissions WHERE submission_id = $1", deceased["submission_id"]
-    )
+    codes = await demo_queries.rejection_codes(pool, deceased["submission_id"])
     console.print(
         f"deceased worker proposed again → {await status(deceased['submission_id'])}"
-        f" {[r['code'] for r in reasons or []]}; look-alike under NIK {lookalike_worker['nik']}"
+        f" {codes}; look-alike under NIK {lookalike_worker['nik']}"
         f" → {await status(lookalike['submission_id'])}",
         highlight=False,
     )
@@ -186,7 +167,7 @@ async def _after_billing(settings: Settings, runtime: Runtime, console: Console)
     console.print("operator decided DUPLICATE → registration.duplicate", highlight=False)
 
 
-async def _run(settings: Settings, size: int, console: Console) -> dict[str, Any]:
+async def _run(settings: Settings, size: int) -> float:
     started = time.monotonic()
     await bootstrap.prepare(settings, fresh_database=True)
     runtime = Runtime(settings)
@@ -200,7 +181,7 @@ async def _run(settings: Settings, size: int, console: Console) -> dict[str, Any
         await publish_raw(settings, topics.SUBMITTED, cohort.messages)
 
         async def settled() -> bool:
-            decided, dead, unpublished = await _decided(runtime.pool)
+            decided, dead, unpublished = await demo_queries.settled_counts(runtime.pool)
             return (
                 decided == len(cohort.identities)
                 and dead == cohort.dead_letters
@@ -215,33 +196,30 @@ async def _run(settings: Settings, size: int, console: Console) -> dict[str, Any
             f" = {len(cohort.messages) / elapsed:,.0f} msg/s",
             highlight=False,
         )
-        from jamsos.demo_billing import bill_demo_months
-
-        await bill_demo_months(settings, runtime, console)
-        await _after_billing(settings, runtime, console)
-        async with runtime.pool.acquire() as conn:
-            report = await views.registration_report(conn, settings.policy)
+        await bill_demo_months(settings, runtime)
+        await _after_billing(settings, runtime)
     finally:
         await app.stop()
-    report["demo_seconds"] = round(time.monotonic() - started, 2)
-    return report
+    return time.monotonic() - started
 
 
-def run_demo(settings: Settings, size: int, console: Console) -> int:
+def run_demo(settings: Settings, size: int) -> int:
     """Start embedded infrastructure, run the demo, print the report; returns the exit code."""
-    from jamsos.cli import print_report
-
     settings = replace(settings, policy=_policy(settings.policy), group_prefix="jamsos-demo")
     with bootstrap.infrastructure(settings, database="jamsos_demo") as ready:
         console.print(
             f"broker {ready.kafka_bootstrap}; database {ready.database_url}", highlight=False
         )
-        report = asyncio.run(_run(ready, size, console))
-        from jamsos.cli import report_data
+        seconds = asyncio.run(_run(ready, size))
+        print_report(asyncio.run(report_data(ready)))
+        console.print(f"demo finished in {seconds:.2f}s", highlight=False)
+        return asyncio.run(reconcile_exit_code(ready))
 
-        data = asyncio.run(report_data(ready))
-        print_report(data)
-        console.print(f"demo finished in {report['demo_seconds']}s", highlight=False)
-        from jamsos.demo_billing import reconcile_exit_code
 
-        return asyncio.run(reconcile_exit_code(ready, console))
+@app.command()
+def demo(
+    workers: int = typer.Option(600, help="valid workers in the synthetic cohort"),
+) -> None:
+    """Run the whole flow on synthetic data (embedded broker and database) and print the report."""
+    code = run_demo(replace(load_settings(), kafka_bootstrap=None), workers)
+    raise typer.Exit(code)

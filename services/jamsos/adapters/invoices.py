@@ -1,0 +1,220 @@
+"""SQL of `invoices` and `invoice_lines`: issuing, listing, showing, paying, and the
+per-participant lines of an invoice as CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from jamsos.domain.invoicing import Invoice, PayerHistory
+from jamsos.domain.period import Period
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """One invoice as listed."""
+
+    invoice_no: str
+    kind: str
+    payer_code: str
+    period: str
+    seq: int
+    issued_at: dt.datetime
+    participants: int
+    jkk: int
+    jkm: int
+    amount: int
+    status: str
+    paid_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class AgencyLine:
+    """An invoice line with the agency's name (when it is registered)."""
+
+    agency_code: str
+    agency_name: str
+    funding_source: str
+    participants: int
+    jkk: int
+    jkm: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    """An invoice with its lines, for `invoice show` and the PDF."""
+
+    invoice: InvoiceRow
+    lines: list[AgencyLine]
+
+
+@dataclass(frozen=True)
+class PaidInvoice:
+    """An invoice's payment state after `invoice pay`."""
+
+    invoice_no: str
+    kind: str
+    status: str
+    paid_at: dt.datetime | None
+    changed: bool
+
+
+# The columns of an InvoiceRow, the one list every invoice query selects (a constant, never input).
+INVOICE_COLUMNS = ", ".join(InvoiceRow.__dataclass_fields__)
+
+
+def invoice_row(r: asyncpg.Record) -> InvoiceRow:
+    """An InvoiceRow from a row selected with INVOICE_COLUMNS."""
+    return InvoiceRow(**{k: r[k] for k in InvoiceRow.__dataclass_fields__})
+
+
+async def list_invoices(conn: asyncpg.Connection, period: Period | None = None) -> list[InvoiceRow]:
+    """Invoices, optionally of one period, by period and number."""
+    rows = await conn.fetch(
+        "SELECT " + INVOICE_COLUMNS + " FROM invoices"
+        " WHERE $1::text IS NULL OR period = $1 ORDER BY period, payer_code, seq",
+        None if period is None else str(period),
+    )
+    return [invoice_row(r) for r in rows]
+
+
+async def invoices_of_request(conn: asyncpg.Connection, request_id: str) -> list[InvoiceRow]:
+    """The invoices one billing run issued."""
+    rows = await conn.fetch(
+        "SELECT " + INVOICE_COLUMNS + " FROM invoices"
+        " WHERE request_id = $1 ORDER BY payer_code, seq",
+        request_id,
+    )
+    return [invoice_row(r) for r in rows]
+
+
+async def invoice_detail(conn: asyncpg.Connection, invoice_no: str) -> InvoiceDetail | None:
+    """An invoice and its lines per agency and funding source."""
+    row = await conn.fetchrow(
+        "SELECT " + INVOICE_COLUMNS + " FROM invoices WHERE invoice_no = $1",
+        invoice_no,
+    )
+    if row is None:
+        return None
+    lines = await conn.fetch(
+        """
+        SELECT l.agency_code, coalesce(a.name, l.agency_code) AS agency_name, l.funding_source,
+               l.participants, l.jkk, l.jkm, l.amount
+        FROM invoice_lines l LEFT JOIN agencies a ON a.code = l.agency_code
+        WHERE l.invoice_no = $1 ORDER BY l.agency_code, l.funding_source
+        """,
+        invoice_no,
+    )
+    return InvoiceDetail(invoice_row(row), [AgencyLine(**dict(r)) for r in lines])
+
+
+async def copy_charge_lines(conn: asyncpg.Connection, invoice_no: str, path: Path) -> int:
+    """Write the invoice's per-participant lines to `path` as CSV (Indonesian headers).
+
+    On a credit note the credited charges appear with negative amounts. Returns the line count.
+    """
+    status = await conn.copy_from_query(
+        """
+        SELECT $1::text AS no_tagihan, ch.period AS periode, ch.membership_no AS no_kepesertaan,
+               ch.nik, p.full_name AS nama, ch.agency_code AS opd,
+               ch.funding_source AS sumber_dana,
+               CASE WHEN ch.credit_invoice_no = $1 THEN -ch.jkk ELSE ch.jkk END AS jkk,
+               CASE WHEN ch.credit_invoice_no = $1 THEN -ch.jkm ELSE ch.jkm END AS jkm,
+               CASE WHEN ch.credit_invoice_no = $1 THEN -ch.amount ELSE ch.amount END AS jumlah
+        FROM charges ch LEFT JOIN participants p ON p.membership_no = ch.membership_no
+        WHERE ch.invoice_no = $1 OR ch.credit_invoice_no = $1
+        ORDER BY ch.agency_code, ch.funding_source, ch.membership_no
+        """,
+        invoice_no,
+        output=str(path),
+        format="csv",
+        header=True,
+    )
+    return int(str(status).rsplit(" ", 1)[-1])
+
+
+async def invoice_history(conn: asyncpg.Connection, period: Period) -> dict[str, PayerHistory]:
+    """Per payer: the last invoice sequence of `period` and whether a REGULAR one exists."""
+    rows = await conn.fetch(
+        """
+        SELECT payer_code, max(seq) AS last_seq, bool_or(kind = 'REGULAR') AS has_regular
+        FROM invoices WHERE period = $1 GROUP BY payer_code
+        """,
+        str(period),
+    )
+    return {r["payer_code"]: PayerHistory(r["last_seq"], r["has_regular"]) for r in rows}
+
+
+async def insert_invoices(
+    conn: asyncpg.Connection, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
+) -> None:
+    """Store invoices and their lines."""
+    if not invoices:
+        return
+    await conn.execute(
+        """
+        INSERT INTO invoices (invoice_no, payer_code, period, seq, kind, request_id, issued_at,
+                              participants, jkk, jkm, amount)
+        SELECT i, p, pe, s, k, $9, $10, n, jkk, jkm, jkk + jkm
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],
+                    $7::bigint[], $8::bigint[]) AS t(i, p, pe, s, k, n, jkk, jkm)
+        """,
+        [i.invoice_no for i in invoices],
+        [i.payer_code for i in invoices],
+        [str(i.period) for i in invoices],
+        [i.seq for i in invoices],
+        [i.kind.value for i in invoices],
+        [i.totals.participants for i in invoices],
+        [i.totals.jkk for i in invoices],
+        [i.totals.jkm for i in invoices],
+        request_id,
+        issued_at,
+    )
+    lines = [(i.invoice_no, line) for i in invoices for line in i.lines]
+    await conn.execute(
+        """
+        INSERT INTO invoice_lines (invoice_no, agency_code, funding_source, participants, jkk,
+                                   jkm, amount)
+        SELECT i, a, f, n, jkk, jkm, jkk + jkm
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bigint[])
+            AS t(i, a, f, n, jkk, jkm)
+        """,
+        [no for no, _ in lines],
+        [line.agency_code for _, line in lines],
+        [line.funding_source for _, line in lines],
+        [line.participants for _, line in lines],
+        [line.jkk for _, line in lines],
+        [line.jkm for _, line in lines],
+    )
+
+
+async def mark_paid(
+    conn: asyncpg.Connection, invoice_no: str, paid_at: dt.datetime
+) -> PaidInvoice | None:
+    """Set an ISSUED debit invoice to PAID; None if there is no such invoice number."""
+    row = await conn.fetchrow(
+        "SELECT kind, status, paid_at FROM invoices WHERE invoice_no = $1 FOR UPDATE", invoice_no
+    )
+    if row is None:
+        return None
+    if row["status"] == "PAID" or row["kind"] == "CREDIT":
+        return PaidInvoice(invoice_no, row["kind"], row["status"], row["paid_at"], changed=False)
+    await conn.execute(
+        "UPDATE invoices SET status = 'PAID', paid_at = $2 WHERE invoice_no = $1",
+        invoice_no,
+        paid_at,
+    )
+    return PaidInvoice(invoice_no, row["kind"], "PAID", paid_at, changed=True)
+
+
+def by_funding_source(lines: Sequence[AgencyLine]) -> dict[str, int]:
+    """Amounts per funding source (budget line), for the report and the PDF."""
+    result: dict[str, int] = {}
+    for line in lines:
+        result[line.funding_source] = result.get(line.funding_source, 0) + line.amount
+    return result
