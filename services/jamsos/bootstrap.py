@@ -96,6 +96,20 @@ async def wait_assigned(broker: KafkaBroker, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def consumer_groups(settings: Settings) -> dict[str, list[str]]:
+    """Every consumer group of the services (`<prefix>.<group>`) and the topics it reads,
+    taken from the subscribers themselves (for `jamsos ops lag` and the lag gauges)."""
+    if settings.kafka_bootstrap is None:  # the broker is only described here, never contacted
+        settings = replace(settings, kafka_bootstrap="localhost:9092")
+    _, broker = build_app(settings, list(SERVICES))
+    groups: dict[str, list[str]] = {}
+    for subscriber in broker.subscribers:
+        group_id = getattr(subscriber, "group_id", None)
+        if group_id:
+            groups.setdefault(group_id, []).extend(getattr(subscriber, "topic_names", []))
+    return groups
+
+
 def docs_app(settings: Settings) -> FastStream:
     """An app with every service's router, used only to generate the AsyncAPI document."""
     app, _ = build_app(settings, list(SERVICES))
