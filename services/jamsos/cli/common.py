@@ -36,6 +36,8 @@ console = Console(width=max(Console().width, 132))
 
 invoice_app = typer.Typer(no_args_is_help=True, help="Invoices (tagihan) issued to the payers.")
 app.add_typer(invoice_app, name="invoice")
+participant_app = typer.Typer(no_args_is_help=True, help="One person's history (peserta).")
+app.add_typer(participant_app, name="participant")
 
 
 def configured(settings: Settings) -> Settings:
