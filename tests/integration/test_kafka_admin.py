@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import pty
+import select
+import signal
 import sys
 from typing import Any
 
@@ -189,3 +193,55 @@ async def test_ops_lag_json_has_a_row_per_group_and_partition_in_the_contract_sh
         assert row["committed"] is None
         assert row["lag"] == row["end_offset"]
     assert sum(r["lag"] for r in document if r["topic"] == topics.SUBMITTED) == 4
+
+
+async def test_ops_lag_watch_refreshes_on_a_terminal_and_ctrl_c_exits_cleanly(
+    settings: Settings,
+) -> None:
+    await publish_submissions(settings, workers({"DISDAG": 3}, JAN_20))
+    env = {
+        **os.environ,
+        **cli_env(settings),
+        "JAMSOS_GROUP_PREFIX": settings.group_prefix,
+        "COLUMNS": "200",
+        "TERM": "xterm",
+    }
+    main, terminal = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "jamsos",
+        "ops",
+        "lag",
+        "--watch",
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    screen = bytearray()
+
+    def read_until(marker: bytes, times: int) -> None:
+        while screen.count(marker) < times:
+            ready, _, _ = select.select([main], [], [], 30)
+            assert ready, f"no output; so far: {screen.decode(errors='replace')}"
+            screen.extend(os.read(main, 65536))
+
+    try:
+        # two renders of the table: the first one, and a refresh in place
+        await asyncio.to_thread(read_until, b"Consumer lag", 2)
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 30)
+        with contextlib.suppress(OSError):  # the terminal closes with the process
+            await asyncio.to_thread(read_until, b"\0never", 1)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(main)
+
+    text = screen.decode(errors="replace")
+    assert code == 0, text
+    assert "Traceback" not in text
+    assert f"{settings.group_prefix}.registration" in text

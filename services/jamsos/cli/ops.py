@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import typer
@@ -108,12 +108,9 @@ def _bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
-async def lag_rows(settings: Settings) -> list[LagRow]:
-    """Lag of every jamsos consumer group (the services' groups, and any other group named
-    with the configured prefix)."""
-    return await consumer_lag(
-        _bootstrap(settings), consumer_groups(settings), prefix=settings.group_prefix
-    )
+async def lag_rows(settings: Settings, groups: Mapping[str, Sequence[str]]) -> list[LagRow]:
+    """Lag of the services' consumer groups, and of any other group named with the prefix."""
+    return await consumer_lag(_bootstrap(settings), groups, prefix=settings.group_prefix)
 
 
 @ops_app.command("topics")
@@ -139,8 +136,9 @@ def ops_lag(
     if watch and as_json:
         console.print("[red]--watch shows the table; use --json without --watch[/red]")
         raise typer.Exit(2)
+    groups = consumer_groups(settings)
     if not watch:
-        rows = asyncio.run(lag_rows(settings))
+        rows = asyncio.run(lag_rows(settings, groups))
         if as_json:
             _emit_json(lag_json(rows))
         else:
@@ -149,7 +147,7 @@ def ops_lag(
 
     async def refresh(live: Live) -> None:
         while True:
-            live.update(_lag_table(await lag_rows(settings)), refresh=True)
+            live.update(_lag_table(await lag_rows(settings, groups)), refresh=True)
             await asyncio.sleep(WATCH_SECONDS)
 
     # Ctrl-C ends the watch; the last table stays on the screen.
