@@ -10,9 +10,8 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY . /app
 
-# Editable install from /app: the migration runner finds infra/migrations next to the source.
-RUN pip install -e . \
-    && python -m compileall -q services schemas \
+# A regular install: the migrations ship in the package (jamsos/migrations), read as package data.
+RUN pip install . \
     && useradd --system --uid 10001 --create-home --home-dir /home/jamsos jamsos \
     && mkdir -p /var/lib/jamsos \
     && chown jamsos:jamsos /var/lib/jamsos

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import asyncpg
 
 from jamsos.domain.policy import Agency
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "infra" / "migrations"
 _MIGRATION_LOCK = 7_301_901  # advisory lock key: one migrator at a time
+_MIGRATION_NAME = re.compile(r"[0-9]{4}_.+\.sql")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -29,12 +31,14 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyn
     return pool
 
 
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    """Numbered SQL files (NNNN_name.sql) in the order they apply."""
-    return sorted(p for p in directory.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+def migration_files() -> list[Traversable]:
+    """The numbered SQL files (NNNN_name.sql) shipped in the package, in the order they apply."""
+    directory = resources.files("jamsos").joinpath("migrations")
+    found = [f for f in directory.iterdir() if _MIGRATION_NAME.fullmatch(f.name)]
+    return sorted(found, key=lambda f: f.name)
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(conn: asyncpg.Connection) -> list[str]:
     """Apply the migrations not yet recorded, each in its own transaction; safe to re-run."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
@@ -44,13 +48,14 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for path in migration_files(directory):
-            if path.stem in done:
+        for file in migration_files():
+            version = file.name.removesuffix(".sql")
+            if version in done:
                 continue
             async with conn.transaction():
-                await conn.execute(path.read_text("utf-8"))
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", path.stem)
-            applied.append(path.stem)
+                await conn.execute(file.read_text("utf-8"))
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            applied.append(version)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied
