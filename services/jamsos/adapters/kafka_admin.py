@@ -20,7 +20,8 @@ the group's id but never subscribes (so it never joins the group or disturbs its
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -69,14 +70,21 @@ class LagRow:
     lag: int
 
 
-def _consumer(bootstrap: str, group_id: str | None = None) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
+@contextlib.asynccontextmanager
+async def _consumer(bootstrap: str, group_id: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer that never commits, stopped at the end (also when start fails)."""
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="jamsos-ops",
     )
+    try:
+        await consumer.start()
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> dict[str, list[int]]:
@@ -122,9 +130,7 @@ async def true_end_offsets(
 
 async def topic_offsets(bootstrap: str, topics: Sequence[str]) -> list[TopicOffsets]:
     """Start and true end offset of every partition of `topics`, in the order given."""
-    consumer = _consumer(bootstrap)
-    await consumer.start()
-    try:
+    async with _consumer(bootstrap) as consumer:
         partitions = await _partitions(consumer, topics)
         parts = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
         starts = await consumer.beginning_offsets(parts) if parts else {}
@@ -142,15 +148,13 @@ async def topic_offsets(bootstrap: str, topics: Sequence[str]) -> list[TopicOffs
             )
             for topic in topics
         ]
-    finally:
-        await consumer.stop()
 
 
 async def list_groups(bootstrap: str, prefix: str) -> list[str]:
     """Consumer groups on the broker whose id starts with `prefix` + "."."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="jamsos-ops")
-    await admin.start()
     try:
+        await admin.start()
         listed = await admin.list_consumer_groups()
     finally:
         await admin.close()
@@ -165,12 +169,8 @@ async def committed_offsets(
     The consumer carries the group id only to ask for its offsets: it does not subscribe, so it
     never joins the group, and it never commits.
     """
-    consumer = _consumer(bootstrap, group_id=group)
-    await consumer.start()
-    try:
+    async with _consumer(bootstrap, group_id=group) as consumer:
         return {tp: await consumer.committed(tp) for tp in parts}
-    finally:
-        await consumer.stop()
 
 
 async def consumer_lag(
@@ -190,9 +190,7 @@ async def consumer_lag(
     every_topic = sorted({t for ts in wanted.values() for t in ts})
     for group in extra:
         wanted[group] = every_topic
-    consumer = _consumer(bootstrap)
-    await consumer.start()
-    try:
+    async with _consumer(bootstrap) as consumer:
         partitions = await _partitions(consumer, {t for ts in wanted.values() for t in ts})
         of_group = {
             group: [TopicPartition(t, p) for t in sorted(ts) for p in partitions.get(t, [])]
@@ -211,8 +209,6 @@ async def consumer_lag(
         parts = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
         starts = await consumer.beginning_offsets(parts) if parts else {}
         ends = await true_end_offsets(consumer, parts)
-    finally:
-        await consumer.stop()
     rows: list[LagRow] = []
     for group, tps in of_group.items():
         for tp in tps:
