@@ -53,6 +53,9 @@ def build_app(
             raise RuntimeError("JAMSOS_DATABASE_URL is not set (jamsos up starts an embedded one)")
         pool = await db.create_pool(settings.database_url)
         async with pool.acquire() as conn:
+            # Services migrate on start (under the migration lock, so several processes may
+            # start together): `jamsos run` on a new database needs no separate step.
+            await db.migrate(conn)
             await db.sync_agencies(conn, settings.policy.agencies)
         runtime.open(pool)
 

@@ -26,8 +26,8 @@ async def publish_raw(
 ) -> int:
     """Publish (key, value) byte pairs and wait for every acknowledgement."""
     producer = make_producer(settings, "jamsos-cli")
-    await producer.start()
     try:
+        await producer.start()
         pending = [await producer.send(topic, value, key=key) for key, value in messages]
         for future in pending:
             await future

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,58 @@ import yaml
 from jamsos.domain.policy import Agency, CoverageStartRule, Policy
 
 _TRUE = {"1", "true", "yes", "on"}
+ENDPOINTS_FILE = "endpoints.json"  # written by `jamsos up` / `jamsos demo` in the state dir
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The endpoints the last `jamsos up` or `jamsos demo` on this state directory recorded.
+
+    `live` is whether that process still runs. The embedded broker keeps nothing once it
+    stops; the embedded PostgreSQL keeps its data under the state directory.
+    """
+
+    by: str
+    pid: int
+    kafka_bootstrap: str
+    database_url: str
+    database_embedded: bool
+    recorded_at: str
+    live: bool
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a running jamsos process (not another process that got the pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: fall back to "some process has the pid"
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return b"jamsos" in cmdline
+
+
+def read_recorded(state_dir: Path) -> Recorded | None:
+    """The endpoints recorded in `state_dir`, or None when there is no (readable) record."""
+    try:
+        doc = json.loads((state_dir / ENDPOINTS_FILE).read_text("utf-8"))
+        return Recorded(
+            by=str(doc["by"]),
+            pid=int(doc["pid"]),
+            kafka_bootstrap=str(doc["kafka_bootstrap"]),
+            database_url=str(doc["database_url"]),
+            database_embedded=bool(doc["database_embedded"]),
+            recorded_at=str(doc["recorded_at"]),
+            live=_alive(int(doc["pid"])),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -34,6 +87,10 @@ class Settings:
     relay_idle_seconds: float = 0.05
     log_level: str = "WARNING"
     policy: Policy = field(default_factory=Policy)
+    # What `jamsos up`/`demo` recorded in state_dir, and which JAMSOS_* values (unset in the
+    # environment) were taken from it because that process is still running.
+    recorded: Recorded | None = None
+    from_record: tuple[str, ...] = ()
 
 
 def _defaults() -> dict[str, Any]:
@@ -82,11 +139,25 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             doc["policy"] = {**(doc.get("policy") or {}), **override["policy"]}
         if "agencies" in override:
             doc["agencies"] = override["agencies"]
+    kafka_bootstrap = env.get("JAMSOS_KAFKA_BOOTSTRAP") or None
+    database_url = env.get("JAMSOS_DATABASE_URL") or None
+    state_dir = Path(env.get("JAMSOS_STATE_DIR", str(cwd / ".state")))
+    recorded = read_recorded(state_dir)
+    from_record: list[str] = []
+    if recorded is not None and recorded.live:
+        if kafka_bootstrap is None:
+            kafka_bootstrap = recorded.kafka_bootstrap
+            from_record.append("JAMSOS_KAFKA_BOOTSTRAP")
+        if database_url is None:
+            database_url = recorded.database_url
+            from_record.append("JAMSOS_DATABASE_URL")
     settings = Settings(
-        kafka_bootstrap=env.get("JAMSOS_KAFKA_BOOTSTRAP") or None,
-        database_url=env.get("JAMSOS_DATABASE_URL") or None,
-        state_dir=Path(env.get("JAMSOS_STATE_DIR", str(cwd / ".state"))),
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        state_dir=state_dir,
         policy=_policy(doc, env),
+        recorded=recorded,
+        from_record=tuple(from_record),
     )
     ints = {
         "partitions": "JAMSOS_PARTITIONS",

@@ -22,6 +22,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection that reads and writes json/jsonb as Python values (as the pool's do)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
     """A pool whose connections read and write json/jsonb as Python values."""
     pool = await asyncpg.create_pool(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 # Importing the command modules registers their commands (help order follows the imports).
 from jamsos.cli.common import app
@@ -13,6 +14,7 @@ from jamsos.cli import dlq, ops, participant, report, review, submit  # noqa: F4
 
 # isort: split
 from jamsos.cli import billing, demo  # noqa: F401
+from jamsos.cli.errors import explain, print_failure
 
 __all__ = ["app", "main"]
 
@@ -22,4 +24,14 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    app()
+    # aiokafka logs every failed connection attempt; the failure itself is reported below as
+    # one line. Running services turn its warnings back on once they are up (`_serve`).
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        app()
+    except Exception as error:
+        failure = explain(error)
+        if failure is None:
+            raise
+        print_failure(failure)
+        sys.exit(failure.code)

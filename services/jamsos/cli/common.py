@@ -3,16 +3,25 @@ checks that a broker and database are configured."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import datetime as dt
+import sys
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import asyncpg
 import typer
 from rich.console import Console
 
 from jamsos.adapters import db
+from jamsos.bootstrap import with_database
+from jamsos.cli.errors import Failure
 from jamsos.domain.period import Period
-from jamsos.settings import Settings
+from jamsos.settings import ENDPOINTS_FILE, Settings, load_settings
 
 T = TypeVar("T")
 
@@ -40,6 +49,36 @@ participant_app = typer.Typer(no_args_is_help=True, help="One person's history (
 app.add_typer(participant_app, name="participant")
 
 
+def note(text: str) -> None:
+    """A remark about where the command's endpoints come from: stderr, so --json stays clean."""
+    sys.stderr.write(f"note: {text}\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jamsos {version('jamsos')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    _: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """jamsos: enrolment and premium billing of Kudus's informal workers (BPJS TK)."""
+    if ctx.invoked_subcommand in ("up", "demo"):
+        return
+    settings = load_settings()
+    if settings.from_record and settings.recorded is not None:
+        note(
+            f"{' and '.join(settings.from_record)} unset: using those of `jamsos"
+            f" {settings.recorded.by}` (pid {settings.recorded.pid}) recorded in"
+            f" {settings.state_dir / ENDPOINTS_FILE}"
+        )
+
+
 def configured(settings: Settings) -> Settings:
     """Settings that must name a real broker and database (for commands that don't embed)."""
     missing = [
@@ -51,27 +90,66 @@ def configured(settings: Settings) -> Settings:
         if value is None
     ]
     if missing:
-        console.print(
-            f"[red]{' and '.join(missing)} not set[/red]: start `jamsos up` and export"
-            " the values it prints, or point them at your Kafka and PostgreSQL."
-        )
-        raise typer.Exit(2)
+        raise _not_set(settings, missing)
     return settings
 
 
+def _not_set(settings: Settings, missing: list[str]) -> Failure:
+    record = settings.recorded
+    if record is not None and not record.live:
+        return Failure(
+            f"{' and '.join(missing)} unset and `jamsos {record.by}` (pid {record.pid}), whose"
+            f" endpoints {settings.state_dir / ENDPOINTS_FILE} records, has stopped"
+            " (its broker with it): start `jamsos up`, or export the variables"
+        )
+    return Failure(
+        f"{' and '.join(missing)} not set and no `jamsos up` runs on state directory"
+        f" {settings.state_dir}: start `jamsos up` (other commands then find it), or export"
+        " them to point at your Kafka and PostgreSQL"
+    )
+
+
+_embedded = contextlib.ExitStack()
+atexit.register(_embedded.close)
+_started: dict[Path, str] = {}  # state dir -> DSN of the embedded server this process started
+
+
 def database_url(settings: Settings) -> str:
-    if settings.database_url is None:
-        console.print("[red]JAMSOS_DATABASE_URL is not set[/red] (see `jamsos up`).")
-        raise typer.Exit(2)
-    return settings.database_url
+    """The database to use: the configured one, else the embedded PostgreSQL of a stopped
+    `jamsos up`/`demo` on this state directory (started for this command; its data is kept)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    record = settings.recorded
+    if record is None or record.live or not record.database_embedded:
+        raise _not_set(settings, ["JAMSOS_DATABASE_URL"])
+    if settings.state_dir not in _started:
+        from jamsos.adapters.embedded import embedded_database
+
+        name = urlsplit(record.database_url).path.lstrip("/") or "postgres"
+        server = _embedded.enter_context(embedded_database(settings.state_dir))
+        _started[settings.state_dir] = with_database(server, name)
+        note(
+            f"JAMSOS_DATABASE_URL unset: `jamsos {record.by}` (pid {record.pid}) has stopped;"
+            f" reading its embedded database {name!r} under {settings.state_dir / 'pg'}"
+        )
+    return _started[settings.state_dir]
+
+
+def date_arg(text: str, what: str = "date") -> dt.date:
+    """A date as clerks type it: YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY."""
+    for fmt in ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise Failure(f"{what} {text!r} is not a date: write YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY")
 
 
 def period_arg(text: str) -> Period:
     try:
         return Period.parse(text)
     except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
+        raise Failure(f"{error}: write the month as YYYY-MM") from error
 
 
 async def with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
@@ -86,7 +164,7 @@ async def with_connection(
     settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]
 ) -> T:
     """Run `work` on one connection to the configured database."""
-    conn = await asyncpg.connect(database_url(settings))
+    conn = await db.connect(database_url(settings))
     try:
         return await work(conn)
     finally:

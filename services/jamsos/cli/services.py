@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 
@@ -18,14 +19,19 @@ from jamsos_schemas import topics
 
 
 async def _serve(settings: Settings, services: list[str]) -> None:
+    assert settings.kafka_bootstrap is not None
+    # A broker that is down fails here, as one line (see jamsos.cli.errors), rather than inside
+    # FastStream's connect, which leaves an unclosed producer behind.
+    await wait_for_broker(settings.kafka_bootstrap, timeout=5.0)
     app_, broker = bootstrap.build_app(settings, services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app_.start()
     try:
+        await app_.start()
         await bootstrap.wait_assigned(broker)
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)  # see jamsos.cli.main
         console.print(
             f"[green]running[/green] {', '.join(services)}; Ctrl-C stops", highlight=False
         )
