@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel
 
@@ -22,15 +22,21 @@ def submission_key(payload: object) -> bytes | None:
 
 
 async def publish_raw(
-    settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
+    settings: Settings,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes]],
+    acknowledged: Callable[[int], None] | None = None,
 ) -> int:
-    """Publish (key, value) byte pairs and wait for every acknowledgement."""
+    """Publish (key, value) byte pairs and wait for every acknowledgement; `acknowledged` is
+    told how many are acknowledged so far (for a progress bar)."""
     producer = make_producer(settings, "jamsos-cli")
     try:
         await producer.start()
         pending = [await producer.send(topic, value, key=key) for key, value in messages]
-        for future in pending:
+        for done, future in enumerate(pending, 1):
             await future
+            if acknowledged is not None:
+                acknowledged(done)
         return len(pending)
     finally:
         await producer.stop()

@@ -39,7 +39,7 @@ async def test_spreadsheet_submitted_through_cli_gets_one_outcome_per_valid_row(
 
     submitted = cli("submit", str(sheet), "--agency", "DISDAG", check=False)
     assert submitted.returncode == 1, submitted.stdout  # one row has an impossible date
-    assert "published 3" in submitted.stdout and "tanggal_lahir" in submitted.stdout
+    assert "3 dikirim (published)" in submitted.stdout and "tanggal_lahir" in submitted.stdout
 
     async def decided() -> dict[str, Any] | None:
         data = report(cli)
@@ -55,5 +55,6 @@ async def test_spreadsheet_submitted_through_cli_gets_one_outcome_per_valid_row(
     }
 
     again = cli("submit", str(sheet), "--agency", "DISDAG", check=False)  # same file: same ids
-    assert "published 3" in again.stdout
+    assert "3 tidak berubah (unchanged, sudah dikirim)" in again.stdout
+    assert "0 dikirim (published)" in again.stdout
     assert report(cli)["submissions"] == 3

@@ -110,7 +110,7 @@ class SheetResult:
         return len(self.lines)
 
 
-class _Unreadable(ValueError):
+class Unreadable(ValueError):
     """A cell or file that cannot be read; the message is for the clerk."""
 
 
@@ -123,21 +123,21 @@ def _text(value: object) -> str | None:
 
 def _nik(value: object) -> str | None:
     if isinstance(value, float) and not value.is_integer():
-        raise _Unreadable(_NIK_LOST)
+        raise Unreadable(_NIK_LOST)
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Spreadsheet numbers are doubles: past 2**53 neighbouring integers share one value.
         digits = str(int(value))
         if int(value) >= _EXACT_FLOAT:
-            raise _Unreadable(f"{_NIK_LOST} ({digits} mungkin salah)")
+            raise Unreadable(f"{_NIK_LOST} ({digits} mungkin salah)")
         # Excel keeps 15 significant digits of a typed number: the 16th comes back as 0.
         if len(digits) == 16 and digits.endswith("0"):
-            raise _Unreadable(
+            raise Unreadable(
                 f"{_NIK_LOST} (Excel hanya menyimpan 15 digit, {digits} mungkin salah)"
             )
         return digits
     text = _text(value)
     if text is not None and _SCIENTIFIC.fullmatch(text):
-        raise _Unreadable(f"{_NIK_LOST} ({text})")
+        raise Unreadable(f"{_NIK_LOST} ({text})")
     return None if text is None else re.sub(r"[\s'’]+", "", text)  # '3319… typed as text
 
 
@@ -148,7 +148,8 @@ def _year(text: str, today: dt.date) -> int:
     return year
 
 
-def _date(value: object) -> dt.date:
+def parse_date(value: object) -> dt.date:
+    """A date as clerks type it (day first), an Excel date or serial day number."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -172,14 +173,14 @@ def _date(value: object) -> dt.date:
             raise ValueError
         result = dt.date(_year(year, dt.date.today()), number, int(day))
     except (ValueError, KeyError):
-        raise _Unreadable(f"tanggal {text!r} tidak terbaca atau tidak ada: {_DATE_HINT}") from None
+        raise Unreadable(f"tanggal {text!r} tidak terbaca atau tidak ada: {_DATE_HINT}") from None
     return result
 
 
 def _sex(value: object) -> str:
     text = re.sub(r"[\s.\-]", "", (_text(value) or "").lower())
     if text not in _SEX:
-        raise _Unreadable(f"jenis kelamin {_text(value)!r} tidak dikenal: tulis L atau P")
+        raise Unreadable(f"jenis kelamin {_text(value)!r} tidak dikenal: tulis L atau P")
     return _SEX[text]
 
 
@@ -190,14 +191,14 @@ def _integer(value: object) -> int:
     if _GROUPED.fullmatch(text):  # 1.500.000: Indonesian thousands separators
         text = re.sub(r"[.,]", "", text)
     if not re.fullmatch(r"[+-]?\d+", text):
-        raise _Unreadable(f"bukan bilangan bulat: {_text(value)!r}")
+        raise Unreadable(f"bukan bilangan bulat: {_text(value)!r}")
     return int(text)
 
 
 _FIELDS: dict[str, tuple[tuple[str, ...], Callable[[object], object]]] = {
     "nik": (("nik",), _nik),
     "full_name": (("nama_lengkap", "nama", "full_name"), _text),
-    "birth_date": (("tanggal_lahir", "tgl_lahir", "birth_date"), _date),
+    "birth_date": (("tanggal_lahir", "tgl_lahir", "birth_date"), parse_date),
     "sex": (("jenis_kelamin", "sex"), _sex),
     "phone": (("no_hp", "nomor_hp", "phone"), _text),
     "village": (
@@ -245,11 +246,11 @@ def _rows(path: Path, data: bytes) -> list[Sequence[object]]:
         delimiter = max(",;\t", key=header.count)  # Indonesian Excel writes ';'
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if suffix not in {".xlsx", ".xlsm"}:
-        raise _Unreadable(f"jenis berkas {suffix!r} tidak didukung: simpan sebagai .xlsx atau .csv")
+        raise Unreadable(f"jenis berkas {suffix!r} tidak didukung: simpan sebagai .xlsx atau .csv")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError) as exc:
-        raise _Unreadable(f"bukan berkas .xlsx yang bisa dibaca: {exc}") from None
+        raise Unreadable(f"bukan berkas .xlsx yang bisa dibaca: {exc}") from None
     try:
         sheet = book.worksheets[0]
         sheet.reset_dimensions()  # some writers record wrong dimensions; read what is there
@@ -267,11 +268,11 @@ def _header(row: Sequence[object]) -> dict[str, tuple[int, str]]:
         if name is None or label is None:
             continue  # columns the contract does not know are ignored
         if name in columns:
-            raise _Unreadable(f"kolom {columns[name][1]!r} dan {label!r} berarti hal yang sama")
+            raise Unreadable(f"kolom {columns[name][1]!r} dan {label!r} berarti hal yang sama")
         columns[name] = (index, label)
     missing = [_FIELDS[n][0][0] for n in _REQUIRED if n not in columns]
     if missing:
-        raise _Unreadable("kolom wajib tidak ada: " + ", ".join(missing))
+        raise Unreadable("kolom wajib tidak ada: " + ", ".join(missing))
     return columns
 
 
@@ -311,7 +312,7 @@ def _submission(
         raw = row[index] if index < len(row) else None
         try:
             value = _FIELDS[name][1](raw) if _text(raw) is not None else None
-        except _Unreadable as exc:
+        except Unreadable as exc:
             line.errors.append(RowError(number, label, str(exc)))
             continue
         if value is None and name in _REQUIRED:
@@ -373,7 +374,7 @@ def read_workers(path: Path, agency_code: str, submitted_at: dt.datetime) -> She
     try:
         rows = _rows(path, path.read_bytes())
         columns = _header(rows[0] if rows else ())
-    except _Unreadable as exc:
+    except Unreadable as exc:
         return SheetResult(lines=[], file_errors=[RowError(1, None, str(exc))])
     lines: list[SheetRow] = []
     skipped = False
@@ -384,7 +385,7 @@ def read_workers(path: Path, agency_code: str, submitted_at: dt.datetime) -> She
         raw_nik = row[nik_at] if nik_at < len(row) else None
         try:
             nik = _nik(raw_nik)
-        except _Unreadable:
+        except Unreadable:
             nik = _text(raw_nik)
         name = _text(row[name_at] if name_at < len(row) else None)
         if nik == EXAMPLE_NIK and name == EXAMPLE_NAME:

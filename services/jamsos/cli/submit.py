@@ -1,21 +1,52 @@
-"""`jamsos submit`: a clerk's spreadsheet (or contract JSON) published as submissions."""
+"""`jamsos submit`, `jamsos submission status` and `jamsos terminate`: what an agency clerk
+sends, and what became of it."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
 import json
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jamsos.adapters.spreadsheet import read_workers
-from jamsos.cli.common import app, console
-from jamsos.publishing import publish_submissions
+from jamsos.adapters.spreadsheet import SheetResult, Unreadable, parse_date, read_workers
+from jamsos.adapters.submission_lookup import (
+    Known,
+    agency_submissions,
+    dead_letters_since,
+    termination,
+)
+from jamsos.adapters.workbooks import write_results, write_template
+from jamsos.cli.common import app, configured, console, with_connection
+from jamsos.publishing import publish_model, publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
+from jamsos.usecases.intake import (
+    Kind,
+    Planned,
+    ResultLine,
+    digest,
+    lookup_keys,
+    outcome_detail,
+    payload_bytes,
+    plan,
+    results,
+)
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
+from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
+
+submission_app = typer.Typer(no_args_is_help=True, help="What became of an agency's submissions.")
+app.add_typer(submission_app, name="submission")
+
+_POLL_SECONDS = 0.5
 
 
 def _submit_json(settings: Settings, file: Path) -> None:
@@ -59,36 +90,315 @@ def _submit_json(settings: Settings, file: Path) -> None:
         raise typer.Exit(1)
 
 
+def registered_agency(settings: Settings, code: str) -> str:
+    """The agency code as registered (case ignored); an unknown one ends the command (exit 2)."""
+    normalised = code.strip().upper()
+    if settings.policy.agency(normalised) is None:
+        known = ", ".join(a.code for a in settings.policy.agencies)
+        console.print(
+            f"[red]unknown agency {code!r}[/red]: the registered agencies (OPD) are {known}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return normalised
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def _known(conn: asyncpg.Connection, agency: str, ids: Sequence[str]) -> dict[str, Known]:
+    return {k.submission_id: k for k in await agency_submissions(conn, agency, ids, [])}
+
+
+async def _follow(
+    conn: asyncpg.Connection,
+    agency: str,
+    planned: Sequence[Planned],
+    since: dt.datetime,
+    outcomes: bool,
+    timeout: float,
+) -> tuple[dict[str, Known], dict[str, str]]:
+    """Wait until registration recorded every published row (and, with `outcomes`, every shown
+    row has an outcome: anything but RECEIVED) or dead-lettered it, or until `timeout`."""
+    sent = {
+        p.line.submission.submission_id: p.line.submission
+        for p in planned
+        if p.publish and p.line.submission is not None
+    }
+    by_value = {payload_bytes(s): sid for sid, s in sent.items()}
+    watched = {p.shows for p in planned if p.shows} if outcomes else set(sent)
+    found: dict[str, Known] = {}
+    dead: dict[str, str] = {}
+    pending = set(watched)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    what = "waiting for outcomes" if outcomes else "waiting for registration"
+    with _progress() as progress:
+        task = progress.add_task(what, total=len(watched))
+        while True:
+            for sid, known in (await _known(conn, agency, sorted(pending))).items():
+                fresh = sid not in sent or known.content_hash == digest(sent[sid])
+                if fresh and (not outcomes or known.status != "RECEIVED"):
+                    found[sid] = known
+                    pending.discard(sid)
+            for value, error in await dead_letters_since(conn, topics.SUBMITTED, since):
+                letter = by_value.get(value)
+                if letter is not None and letter in pending:
+                    dead[letter] = error
+                    pending.discard(letter)
+            progress.update(task, completed=len(watched) - len(pending))
+            if not pending or loop.time() > deadline:
+                break
+            await asyncio.sleep(_POLL_SECONDS)
+    if outcomes:  # rows waited on but still in flight show as such
+        found |= {k: v for k, v in (await _known(conn, agency, sorted(pending))).items()}
+    return found, dead
+
+
+async def _submit_sheet(
+    settings: Settings, file: Path, agency: str, sheet: SheetResult, wait: bool, timeout: float
+) -> tuple[list[Planned], list[ResultLine] | None, dict[str, str], int]:
+    async def work(conn: asyncpg.Connection) -> tuple[Any, ...]:
+        ids, niks = lookup_keys(sheet.lines)
+        planned = plan(sheet.lines, await agency_submissions(conn, agency, ids, niks))
+        to_send = [p.line.submission for p in planned if p.publish and p.line.submission]
+        since = await conn.fetchval("SELECT now()")
+        with _progress() as progress:
+            task = progress.add_task(f"publishing {file.name}", total=len(to_send))
+            await publish_raw(
+                settings,
+                topics.SUBMITTED,
+                [(s.worker.nik.encode(), payload_bytes(s)) for s in to_send],
+                lambda n: progress.update(task, completed=n),
+            )
+        found, dead = await _follow(conn, agency, planned, since, wait, timeout)
+        pending = sum(1 for s in to_send if s.submission_id not in found | dead)
+        if not wait:
+            return planned, None, dead, pending
+        shown = await _known(conn, agency, sorted({p.shows for p in planned if p.shows}))
+        lines = results(planned, shown, dead)
+        waiting = sum(1 for line in lines if line.code == "IN_PROCESS")
+        return planned, lines, dead, waiting
+
+    planned, lines, dead, pending = await with_connection(settings, work)
+    return planned, lines, dead, pending
+
+
+def _print_counts(file: Path, planned: Sequence[Planned], skipped_example: bool) -> None:
+    kinds = Counter(p.kind for p in planned)
+    corrected = kinds[Kind.CORRECTED] + kinds[Kind.NOT_SENT]
+    text = (
+        f"{file.name}: {len(planned)} baris: {kinds[Kind.NEW]} baru (new), "
+        f"{kinds[Kind.UNCHANGED]} tidak berubah (unchanged, sudah dikirim), "
+        f"{corrected} perbaikan (corrected)"
+    )
+    if kinds[Kind.NOT_SENT]:
+        text += f", {kinds[Kind.NOT_SENT]} di antaranya tidak dikirim (sudah terdaftar/diproses)"
+    text += f", {kinds[Kind.ERROR]} dengan kesalahan (with errors)"
+    sent = kinds[Kind.NEW] + kinds[Kind.CORRECTED]
+    console.print(f"{text}; {sent} dikirim (published)", highlight=False)
+    if skipped_example:
+        console.print("baris contoh dari templat dilewati (the template's example row)")
+
+
+def _print_errors(planned: Sequence[Planned]) -> None:
+    errors = [e for p in planned for e in p.line.errors]
+    if not errors:
+        return
+    table = Table("baris", "kolom", "masalah", title="Baris yang tidak dikirim (not published)")
+    for error in errors:
+        table.add_row(str(error.row), error.column or "", error.message)
+    console.print(table)
+
+
+def _print_outcomes(lines: Sequence[ResultLine]) -> None:
+    counts = Counter((line.code, line.outcome) for line in lines)
+    table = Table("kode", "hasil", "baris", title="Hasil per baris (outcomes)")
+    for (code, outcome), n in sorted(counts.items()):
+        table.add_row(code, outcome, str(n))
+    console.print(table)
+
+
 @app.command()
 def submit(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, XLSX, JSON or JSONL"),
+    file: Path = typer.Argument(None, exists=True, dir_okay=False, help="CSV, XLSX, JSON or JSONL"),
     agency: str = typer.Option(None, "--agency", help="agency (OPD) code; required for CSV/XLSX"),
+    wait: bool = typer.Option(False, "--wait", help="wait for every row's outcome, write results"),
+    timeout: float = typer.Option(600, help="seconds to wait for registration / the outcomes"),
+    template: Path = typer.Option(None, "--template", help="write the XLSX template here and exit"),
 ) -> None:
-    """Publish a clerk's list of workers as submissions, with a per-row error report.
+    """Publish a clerk's list of workers as submissions, with a per-row report.
 
-    CSV/XLSX rows become submissions of `--agency`; JSON (one object or a list) and JSONL are
-    published as they are (the contract's payloads). Rows with errors are not published; the
-    exit code is 1 when any row had an error.
+    CSV/XLSX rows become submissions of `--agency`. Rows already submitted unchanged are not
+    sent again; rows with errors are not sent. `submit` waits until registration has recorded
+    what it sent; with `--wait` it waits for every row's outcome and writes `<name>.hasil.xlsx`
+    and `<name>.hasil.csv` beside the file, one line per row. The exit code is 1 when a row had
+    an error, went to the DLQ, or was not confirmed before `--timeout`. JSON (one object or a
+    list) and JSONL are published as they are (the contract's payloads).
     """
-    settings = load_settings()
-    if settings.kafka_bootstrap is None:
-        console.print("[red]JAMSOS_KAFKA_BOOTSTRAP is not set[/red] (see `jamsos up`).")
+    if template is not None:
+        write_template(template)
+        console.print(f"templat ditulis (template written): {template}", highlight=False)
+        return
+    if file is None:
+        console.print("[red]give a FILE to submit, or --template FILE.xlsx[/red]")
         raise typer.Exit(2)
+    settings = load_settings()
     if file.suffix.lower() in (".json", ".jsonl"):
-        _submit_json(settings, file)
+        _submit_json(configured(settings), file)
         return
     if not agency:
         console.print("[red]--agency is required for CSV/XLSX files[/red]")
         raise typer.Exit(2)
-    result = read_workers(file, agency, jakarta_now())
-    sent = (
-        asyncio.run(publish_submissions(settings, result.submissions)) if result.submissions else 0
-    )
-    failed = len({e.row for e in result.errors})
-    console.print(f"{result.rows} row(s): published {sent}, {failed} with errors", highlight=False)
-    if result.errors:
-        table = Table("row", "column", "problem", title="Rows not published")
-        for error in result.errors:
-            table.add_row(str(error.row), error.column or "", error.message)
-        console.print(table)
+    code = registered_agency(settings, agency)
+    configured(settings)
+    sheet = read_workers(file, code, jakarta_now())
+    if sheet.file_errors:
+        for error in sheet.file_errors:
+            console.print(f"[red]{file.name}: {error.message}[/red]", highlight=False)
         raise typer.Exit(1)
+    planned, lines, dead, pending = asyncio.run(
+        _submit_sheet(settings, file, code, sheet, wait, timeout)
+    )
+    _print_counts(file, planned, sheet.skipped_example)
+    _print_errors(planned)
+    if lines is not None:
+        _print_outcomes(lines)
+        xlsx, csv_path = write_results(file, lines)
+        console.print(f"hasil (results): {xlsx} , {csv_path}", highlight=False)
+    if dead:
+        console.print(
+            f"[red]{len(dead)} row(s) went to the DLQ (jamsos.dlq.v1)[/red]: "
+            + "; ".join(sorted(set(dead.values())))[:300],
+            highlight=False,
+        )
+    if pending:
+        console.print(
+            f"[yellow]{pending} row(s) not confirmed within {timeout:g}s[/yellow]: is"
+            " `jamsos run all` running? See `jamsos submission status` later.",
+            highlight=False,
+        )
+    if dead or pending or any(p.kind is Kind.ERROR for p in planned):
+        raise typer.Exit(1)
+
+
+@submission_app.command("status")
+def submission_status(
+    agency: str = typer.Option(..., "--agency", help="agency (OPD) code"),
+    file: Path = typer.Option(None, "--file", exists=True, dir_okay=False, help="CSV/XLSX sent"),
+    nik: str = typer.Option(None, "--nik", help="one worker's NIK"),
+) -> None:
+    """What became of a file's rows (writes `<name>.hasil.xlsx/.csv` again) or of one NIK."""
+    settings = load_settings()
+    code = registered_agency(settings, agency)
+    if (file is None) == (nik is None):
+        console.print("[red]give exactly one of --file or --nik[/red]")
+        raise typer.Exit(2)
+    configured(settings)
+    if nik is not None:
+        _status_nik(settings, code, nik.strip())
+        return
+    assert file is not None
+    sheet = read_workers(file, code, jakarta_now())
+    if sheet.file_errors:
+        for error in sheet.file_errors:
+            console.print(f"[red]{file.name}: {error.message}[/red]", highlight=False)
+        raise typer.Exit(1)
+
+    async def work(conn: asyncpg.Connection) -> list[ResultLine]:
+        ids, niks = lookup_keys(sheet.lines)
+        known = await agency_submissions(conn, code, ids, niks)
+        planned = [
+            Planned(p.line, Kind.UNCHANGED, p.line.submission.submission_id)
+            if p.kind in (Kind.NEW, Kind.CORRECTED) and p.line.submission is not None
+            else p
+            for p in plan(sheet.lines, known)
+        ]
+        shown = await _known(conn, code, sorted({p.shows for p in planned if p.shows}))
+        return results(planned, shown, {})
+
+    lines = asyncio.run(with_connection(settings, work))
+    _print_outcomes(lines)
+    xlsx, csv_path = write_results(file, lines)
+    console.print(f"hasil (results): {xlsx} , {csv_path}", highlight=False)
+
+
+def _status_nik(settings: Settings, agency: str, nik: str) -> None:
+    async def work(conn: asyncpg.Connection) -> list[Known]:
+        return await agency_submissions(conn, agency, [], [nik])
+
+    known = asyncio.run(with_connection(settings, work))
+    if not known:
+        console.print(f"{agency} has no submission for NIK {nik}", highlight=False)
+        raise typer.Exit(1)
+    table = Table("submission_id", "diterima (received)", "kode", "keterangan", title=f"NIK {nik}")
+    for k in known:
+        code, detail = outcome_detail(k)
+        received = k.received_at.astimezone(jakarta_now().tzinfo).strftime("%d-%m-%Y %H:%M")
+        table.add_row(k.submission_id, received, code, detail)
+    console.print(table)
+
+
+@app.command()
+def terminate(
+    nik: str = typer.Argument(..., help="the participant's NIK (16 digits)"),
+    agency: str = typer.Option(..., "--agency", help="agency (OPD) code asking"),
+    reason: TerminationReason = typer.Option(..., "--reason", case_sensitive=False),
+    effective: str = typer.Option(..., "--effective", help="YYYY-MM-DD (or DD-MM-YYYY)"),
+    timeout: float = typer.Option(60, help="seconds to wait for the enrolment side"),
+) -> None:
+    """Ask to end a participant's coverage (`participant.termination-requested`); coverage ends
+    on the last day of the month of `--effective`."""
+    settings = load_settings()
+    code = registered_agency(settings, agency)
+    nik = nik.strip()
+    if not (len(nik) == 16 and nik.isdigit()):
+        console.print(f"[red]NIK must be 16 digits, got {nik!r}[/red]", highlight=False)
+        raise typer.Exit(2)
+    try:
+        day = parse_date(effective)
+    except Unreadable as error:
+        console.print(f"[red]--effective: {error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    configured(settings)
+    cause = f"{code}|{nik}|{reason.value}|{day.isoformat()}"
+    request_id = f"{code}-T-{hashlib.sha256(cause.encode()).hexdigest()[:16]}"
+    request = ParticipantTerminationRequestedV1(
+        request_id=request_id, agency_code=code, nik=nik, reason=reason, effective_date=day
+    )
+
+    async def run() -> Any:
+        await publish_model(settings, topics.TERMINATION_REQUESTED, nik, request)
+
+        async def wait(conn: asyncpg.Connection) -> Any:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while (done := await termination(conn, request_id)) is None:
+                if loop.time() > deadline:
+                    return None
+                await asyncio.sleep(_POLL_SECONDS)
+            return done
+
+        return await with_connection(settings, wait)
+
+    console.print(f"published termination request {request_id}", highlight=False)
+    done = asyncio.run(run())
+    if done is None:
+        console.print(
+            f"[yellow]not processed within {timeout:g}s[/yellow]: is `jamsos run all` running?"
+        )
+        raise typer.Exit(1)
+    if done.status == "NOT_FOUND":
+        console.print(f"[red]NIK {nik} is not a participant (NOT_FOUND): nothing changed[/red]")
+        raise typer.Exit(1)
+    end = done.coverage_end.isoformat() if done.coverage_end else "?"
+    console.print(
+        f"terminated {done.membership_no}: coverage ends {end} ({reason.value})", highlight=False
+    )

@@ -1,0 +1,110 @@
+"""Read SQL behind `jamsos submit` and `jamsos submission status`: an agency's submissions by
+id or by NIK with their outcomes, and which of the values just published were dead-lettered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Known:
+    """One submission of an agency as recorded, with what a clerk needs to know about it."""
+
+    submission_id: str
+    nik: str | None
+    status: str  # RECEIVED | ENROLLED | DUPLICATE | REJECTED | REVIEW
+    content_hash: str
+    received_at: dt.datetime
+    reasons: list[dict[str, Any]]
+    membership_no: str | None
+    coverage_start: dt.date | None
+    existing_agency_code: str | None
+    existing_membership_no: str | None
+    holds_claim: bool  # this submission holds its NIK (in flight, or the active enrolment)
+
+
+async def agency_submissions(
+    conn: asyncpg.Connection, agency_code: str, ids: Sequence[str], niks: Sequence[str]
+) -> list[Known]:
+    """The agency's submissions with one of these ids or NIKs, oldest first."""
+    rows = await conn.fetch(
+        """
+        SELECT s.submission_id, s.nik, s.status, s.content_hash, s.received_at, s.reasons,
+               s.membership_no, s.existing_agency_code,
+               own.coverage_start,
+               active.membership_no AS existing_membership_no,
+               c.nik IS NOT NULL AS holds_claim
+        FROM submissions s
+        LEFT JOIN participants own
+            ON own.agency_code = s.agency_code AND own.submission_id = s.submission_id
+        LEFT JOIN participants active ON active.nik = s.nik AND active.status = 'ACTIVE'
+        LEFT JOIN nik_claims c
+            ON c.agency_code = s.agency_code AND c.submission_id = s.submission_id
+        WHERE s.agency_code = $1
+          AND (s.submission_id = ANY($2::text[]) OR s.nik = ANY($3::text[]))
+        ORDER BY s.received_at, s.submission_id
+        """,
+        agency_code,
+        list(ids),
+        list(niks),
+    )
+    return [
+        Known(
+            submission_id=r["submission_id"],
+            nik=r["nik"],
+            status=r["status"],
+            content_hash=r["content_hash"],
+            received_at=r["received_at"],
+            reasons=_json_list(r["reasons"]),
+            membership_no=r["membership_no"],
+            coverage_start=r["coverage_start"],
+            existing_agency_code=r["existing_agency_code"],
+            existing_membership_no=r["existing_membership_no"],
+            holds_claim=r["holds_claim"],
+        )
+        for r in rows
+    ]
+
+
+def _json_list(value: object) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return list(parsed) if isinstance(parsed, list) else []
+
+
+async def dead_letters_since(
+    conn: asyncpg.Connection, topic: str, since: dt.datetime
+) -> list[tuple[bytes, str]]:
+    """Values and errors of the dead letters from `topic` recorded since `since`."""
+    rows = await conn.fetch(
+        "SELECT value, error FROM dead_letters WHERE source_topic = $1 AND failed_at >= $2",
+        topic,
+        since,
+    )
+    return [(bytes(r["value"]), r["error"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class Termination:
+    """What a processed termination request did."""
+
+    status: str  # TERMINATED | NOT_FOUND
+    membership_no: str | None
+    coverage_end: dt.date | None
+
+
+async def termination(conn: asyncpg.Connection, request_id: str) -> Termination | None:
+    """The outcome of a termination request, once the enrolment side processed it."""
+    row = await conn.fetchrow(
+        "SELECT status, membership_no, coverage_end FROM termination_requests"
+        " WHERE request_id = $1",
+        request_id,
+    )
+    return None if row is None else Termination(**dict(row))
