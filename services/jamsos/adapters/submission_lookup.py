@@ -79,6 +79,12 @@ def _json_list(value: object) -> list[dict[str, Any]]:
     return list(parsed) if isinstance(parsed, list) else []
 
 
+async def database_now(conn: asyncpg.Connection) -> dt.datetime:
+    """The database's clock (dead letters are stamped by the services, compare on one clock)."""
+    now: dt.datetime = await conn.fetchval("SELECT now()")
+    return now
+
+
 async def dead_letters_since(
     conn: asyncpg.Connection, topic: str, since: dt.datetime
 ) -> list[tuple[bytes, str]]:

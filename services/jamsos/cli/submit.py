@@ -21,6 +21,7 @@ from jamsos.adapters.spreadsheet import SheetResult, Unreadable, parse_date, rea
 from jamsos.adapters.submission_lookup import (
     Known,
     agency_submissions,
+    database_now,
     dead_letters_since,
     termination,
 )
@@ -169,7 +170,7 @@ async def _submit_sheet(
         ids, niks = lookup_keys(sheet.lines)
         planned = plan(sheet.lines, await agency_submissions(conn, agency, ids, niks))
         to_send = [p.line.submission for p in planned if p.publish and p.line.submission]
-        since = await conn.fetchval("SELECT now()")
+        since = await database_now(conn)
         with _progress() as progress:
             task = progress.add_task(f"publishing {file.name}", total=len(to_send))
             await publish_raw(
