@@ -12,6 +12,14 @@ from typing import Any
 
 import yaml
 
+from jamsos.domain.letterhead import (
+    Addressee,
+    Issuer,
+    Letterhead,
+    PaymentAccount,
+    PaymentMethod,
+    Signatory,
+)
 from jamsos.domain.policy import Agency, CoverageStartRule, Policy
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -91,6 +99,7 @@ class Settings:
     # environment) were taken from it because that process is still running.
     recorded: Recorded | None = None
     from_record: tuple[str, ...] = ()
+    letterhead: Letterhead = field(default_factory=lambda: _letterhead(_defaults()))
 
 
 def _defaults() -> dict[str, Any]:
@@ -127,6 +136,19 @@ def _policy(doc: Mapping[str, Any], env: Mapping[str, str]) -> Policy:
     )
 
 
+def _letterhead(doc: Mapping[str, Any]) -> Letterhead:
+    """The invoice documents' issuer, addressee, payment account and signatory."""
+    raw = doc["documents"]
+    strings = {group: {k: str(v) for k, v in raw[group].items()} for group in raw}
+    payment = strings["payment"]
+    return Letterhead(
+        issuer=Issuer(**strings["issuer"]),
+        addressee=Addressee(**strings["addressee"]),
+        payment=PaymentAccount(**{**payment, "method": PaymentMethod(payment["method"])}),
+        signatory=Signatory(**strings["signatory"]),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Settings from packaged defaults, then the config file, then JAMSOS_* variables."""
     env = os.environ if env is None else env
@@ -139,6 +161,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             doc["policy"] = {**(doc.get("policy") or {}), **override["policy"]}
         if "agencies" in override:
             doc["agencies"] = override["agencies"]
+        for group, values in (override.get("documents") or {}).items():
+            doc["documents"][group] = {**doc["documents"].get(group, {}), **values}
     kafka_bootstrap = env.get("JAMSOS_KAFKA_BOOTSTRAP") or None
     database_url = env.get("JAMSOS_DATABASE_URL") or None
     state_dir = Path(env.get("JAMSOS_STATE_DIR", str(cwd / ".state")))
@@ -158,6 +182,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         policy=_policy(doc, env),
         recorded=recorded,
         from_record=tuple(from_record),
+        letterhead=_letterhead(doc),
     )
     ints = {
         "partitions": "JAMSOS_PARTITIONS",

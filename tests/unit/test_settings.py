@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jamsos.domain.letterhead import PaymentMethod
 from jamsos.domain.policy import CoverageStartRule
 from jamsos.settings import load_settings
 
@@ -57,3 +58,19 @@ def test_environment_overrides_file_and_defaults(tmp_path: Path) -> None:
     assert settings.partitions == 12
     assert settings.policy.ceiling == 31_150
     assert settings.policy.coverage_start_rule is CoverageStartRule.SAME_MONTH
+
+
+def test_config_file_overrides_invoice_letterhead_per_group(tmp_path: Path) -> None:
+    (tmp_path / "jamsos.yaml").write_text(
+        "documents:\n"
+        "  payment: {method: BANK_ACCOUNT, account_no: '0011223344'}\n"
+        "  signatory: {nip: '198001012005011002'}\n",
+        "utf-8",
+    )
+    letterhead = load_settings(env={}, cwd=tmp_path).letterhead
+    assert letterhead.payment.method is PaymentMethod.BANK_ACCOUNT
+    assert letterhead.payment.account_no == "0011223344"
+    assert letterhead.payment.bank == "Bank Jateng"  # the rest of the group stays
+    assert letterhead.signatory.nip == "198001012005011002"
+    assert letterhead.issuer.regency == "Pemerintah Kabupaten Kudus"
+    assert letterhead.addressee.name.startswith("Kepala Kantor Cabang BPJS Ketenagakerjaan")
