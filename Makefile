@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo up test lint asyncapi bench clean
+.PHONY: demo up test lint asyncapi bench documents clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 asyncapi: $(STAMP)
 	$(BIN)/jamsos asyncapi --out schemas/asyncapi.yaml
+
+documents: $(STAMP)
+	$(BIN)/python scripts/render_documents.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py

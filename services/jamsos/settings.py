@@ -144,7 +144,12 @@ def _letterhead(doc: Mapping[str, Any]) -> Letterhead:
     return Letterhead(
         issuer=Issuer(**strings["issuer"]),
         addressee=Addressee(**strings["addressee"]),
-        payment=PaymentAccount(**{**payment, "method": PaymentMethod(payment["method"])}),
+        payment=PaymentAccount(
+            method=PaymentMethod(payment["method"]),
+            bank=payment["bank"],
+            account_no=payment["account_no"],
+            account_name=payment["account_name"],
+        ),
         signatory=Signatory(**strings["signatory"]),
     )
 

@@ -68,6 +68,7 @@ async def test_month_billed_through_cli_is_exported_paid_reported_and_reconciled
         ("DISHUB", "APBD"),
     }
     assert (tmp_path / "out" / f"{number}.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "out" / f"{number}.xlsx").is_file()
 
     assert "PAID" in cli("invoice", "pay", number).stdout
     billing = report(cli)["billing"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pypdfium2 as pdfium
+import openpyxl
 import pytest
 
 from jamsos.adapters import db
@@ -17,7 +17,9 @@ from jamsos.reporting import billing_report
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.termination import terminate
 from jamsos_schemas import topics
+from tests.documents import page_texts, render_png, text_fonts
 from tests.integration.billing_support import (
+    AGENCY_FUNDING,
     JAN_20,
     bill,
     cli,
@@ -123,14 +125,17 @@ async def test_second_uncredited_charge_of_a_participant_month_is_refused_by_the
         )
 
 
-async def test_invoice_export_writes_participant_csv_and_a_pdf_that_renders(
+async def test_invoice_export_writes_quoted_csv_text_nik_xlsx_and_a_pdf_that_renders(
     db_settings: Settings, billed: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     result = await cli(db_settings, "invoice", "export", REGULAR, "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
+    csv_text = (tmp_path / f"{REGULAR}.csv").read_text("utf-8")
     with (tmp_path / f"{REGULAR}.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["nik"] for r in rows) == sorted(p["worker"]["nik"] for p in billed)
+    assert all(f'"{r["nik"]}"' in csv_text for r in rows)  # quoted: text, not a number
+    assert f',"{rows[0]["sumber_dana"]}",10000,6800,16800' in csv_text  # amounts stay numbers
     assert sum(int(r["jumlah"]) for r in rows) == 7 * 16_800
     assert {r["opd"]: r["sumber_dana"] for r in rows} == {
         "DISDAG": "DBHCHT",
@@ -139,26 +144,31 @@ async def test_invoice_export_writes_participant_csv_and_a_pdf_that_renders(
     }
     assert all(r["nama"] for r in rows)
 
-    page = pdfium.PdfDocument(str(tmp_path / f"{REGULAR}.pdf"))[0]
-    text = " ".join(page.get_textpage().get_text_range().split())  # cells wrap lines
+    sheet = openpyxl.load_workbook(tmp_path / f"{REGULAR}.xlsx").active
+    assert sheet is not None
+    niks = [sheet.cell(row=r, column=4) for r in range(2, 2 + len(rows))]
+    assert sorted(c.value for c in niks) == sorted(r["nik"] for r in rows)
+    assert {c.number_format for c in niks} == {"@"}
+
+    pdf = tmp_path / f"{REGULAR}.pdf"
+    [text] = page_texts(pdf)
     for expected in (
-        "Tagihan Iuran BPJS Ketenagakerjaan",
-        "Periode",
-        "Februari 2025",
+        "TAGIHAN IURAN BPJS KETENAGAKERJAAN",
+        f"Kepada Yth. {db_settings.letterhead.addressee.name}",
+        "Periode Februari 2025",
         "Jumlah peserta",
-        "Total",
-        "Rp117.600",
-        "Dinas Perdagangan (DISDAG)",
-        "DBHCHT",
+        "Total 7 70.000 47.600 117.600",
+        "Terbilang: Seratus tujuh belas ribu enam ratus rupiah",
+        "Jumlah yang dibayarkan Rp117.600",
+        "Dinas Perdagangan (DISDAG) DBHCHT 3",
         "15 Februari 2025",
+        f"NIP {db_settings.letterhead.signatory.nip}",
+        "Halaman 1 dari 1",
     ):
         assert expected in text, expected
-    image = page.render(scale=1).to_pil().convert("L")
-    image.save(tmp_path / "page1.png")
-    width, height = image.size
-    table_area = image.crop((0, int(height * 0.25), width, int(height * 0.55)))
-    dark = sum(1 for value in table_area.getdata() if value < 128)
-    assert dark > 2_000  # the table's rules and figures are drawn, not a blank page
+    assert all(text_fonts(pdf).values())
+    *_, dark = render_png(pdf, tmp_path / "page1.png")
+    assert dark > 5_000  # the letterhead, tables and signature are drawn, not a blank page
 
 
 async def credit_first_worker(
@@ -173,7 +183,7 @@ async def credit_first_worker(
     await bill(pool, "2025-02", later)
 
 
-async def test_credit_note_export_has_negative_lines(
+async def test_credit_note_export_cites_the_regular_invoice_and_has_negative_lines(
     db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     await credit_first_worker(pool, db_settings, billed, "DECEASED")
@@ -183,8 +193,35 @@ async def test_credit_note_export_has_negative_lines(
     with (tmp_path / f"{credit}.csv").open(encoding="utf-8") as f:
         [line] = list(csv.DictReader(f))
     assert (line["nik"], line["jumlah"]) == (billed[0]["worker"]["nik"], "-16800")
-    text = pdfium.PdfDocument(str(tmp_path / f"{credit}.pdf"))[0].get_textpage().get_text_range()
-    assert "Nota Kredit" in text and "-Rp16.800" in text
+    [text] = page_texts(tmp_path / f"{credit}.pdf")
+    agency = billed[0]["agency_code"]
+    for expected in (
+        "NOTA KREDIT IURAN BPJS KETENAGAKERJAAN",
+        f"Koreksi atas {REGULAR}",
+        f"({agency}) {AGENCY_FUNDING[agency]} 1 -10.000 -6.800 -16.800",
+        "Total 1 -10.000 -6.800 -16.800",
+        "Terbilang: Minus enam belas ribu delapan ratus rupiah",
+        "-Rp16.800",
+    ):
+        assert expected in text, expected
+    render_png(tmp_path / f"{credit}.pdf", tmp_path / "credit.png")
+
+
+async def test_supplementary_invoice_export_cites_the_regular_invoice(
+    db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    late = JAN_20 + dt.timedelta(days=5)  # still covered from 2025-02-01
+    await enrol(pool, db_settings, workers({"DINSOS": 1}, late, seed=8), late)
+    await feed_ledger(pool, late)
+    await bill(pool, "2025-02", late)
+    supplementary = "JMS-PEMKAB-KUDUS-202502-02"
+    result = await cli(db_settings, "invoice", "export", supplementary, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    [text] = page_texts(tmp_path / f"{supplementary}.pdf")
+    assert "Jenis Tagihan susulan" in text
+    assert f"Melengkapi {REGULAR}" in text
+    assert "Terbilang: Enam belas ribu delapan ratus rupiah" in text
+    render_png(tmp_path / f"{supplementary}.pdf", tmp_path / "supplementary.png")
 
 
 async def test_invoice_list_and_show_print_totals(db_settings: Settings, billed: Any) -> None:

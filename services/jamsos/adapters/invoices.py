@@ -51,6 +51,25 @@ class InvoiceDetail:
 
     invoice: InvoiceRow
     lines: list[AgencyLine]
+    # the invoices this one refers to: for a credit note, those whose charges it credits; for a
+    # supplementary invoice, the period's regular invoice it adds to
+    refers_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChargeLine:
+    """One participant's charge on an invoice (negative on the credit note that credits it)."""
+
+    no_tagihan: str
+    periode: str
+    no_kepesertaan: str
+    nik: str
+    nama: str | None
+    opd: str
+    sumber_dana: str
+    jkk: int
+    jkm: int
+    jumlah: int
 
 
 @dataclass(frozen=True)
@@ -110,30 +129,64 @@ async def invoice_detail(conn: asyncpg.Connection, invoice_no: str) -> InvoiceDe
         """,
         invoice_no,
     )
-    return InvoiceDetail(invoice_row(row), [AgencyLine(**dict(r)) for r in lines])
+    invoice = invoice_row(row)
+    agency_lines = [AgencyLine(**dict(r)) for r in lines]
+    return InvoiceDetail(invoice, agency_lines, await _refers_to(conn, invoice))
+
+
+async def _refers_to(conn: asyncpg.Connection, invoice: InvoiceRow) -> tuple[str, ...]:
+    if invoice.kind == "REGULAR":
+        return ()
+    credited: list[str] = []
+    if invoice.kind == "CREDIT":
+        credited = [
+            r["invoice_no"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT invoice_no FROM charges WHERE credit_invoice_no = $1"
+                " ORDER BY invoice_no",
+                invoice.invoice_no,
+            )
+        ]
+    regular = await conn.fetch(
+        "SELECT invoice_no FROM invoices WHERE payer_code = $1 AND period = $2"
+        " AND kind = 'REGULAR' ORDER BY seq",
+        invoice.payer_code,
+        invoice.period,
+    )
+    return tuple(credited) or tuple(r["invoice_no"] for r in regular)
+
+
+_CHARGE_LINES = """
+    SELECT $1::text AS no_tagihan, ch.period AS periode, ch.membership_no AS no_kepesertaan,
+           ch.nik, p.full_name AS nama, ch.agency_code AS opd,
+           ch.funding_source AS sumber_dana,
+           CASE WHEN ch.credit_invoice_no = $1 THEN -ch.jkk ELSE ch.jkk END AS jkk,
+           CASE WHEN ch.credit_invoice_no = $1 THEN -ch.jkm ELSE ch.jkm END AS jkm,
+           CASE WHEN ch.credit_invoice_no = $1 THEN -ch.amount ELSE ch.amount END AS jumlah
+    FROM charges ch LEFT JOIN participants p ON p.membership_no = ch.membership_no
+    WHERE ch.invoice_no = $1 OR ch.credit_invoice_no = $1
+    ORDER BY ch.agency_code, ch.funding_source, ch.membership_no
+"""
+# Every text column is quoted in the CSV (NIK and membership number above all), amounts are not.
+_QUOTED = ["no_tagihan", "periode", "no_kepesertaan", "nik", "nama", "opd", "sumber_dana"]
+
+
+async def charge_lines(conn: asyncpg.Connection, invoice_no: str) -> list[ChargeLine]:
+    """The invoice's per-participant lines (negative amounts on a credit note)."""
+    return [ChargeLine(**dict(r)) for r in await conn.fetch(_CHARGE_LINES, invoice_no)]
 
 
 async def copy_charge_lines(conn: asyncpg.Connection, invoice_no: str, path: Path) -> int:
-    """Write the invoice's per-participant lines to `path` as CSV (Indonesian headers).
-
-    On a credit note the credited charges appear with negative amounts. Returns the line count.
-    """
+    """Write the invoice's per-participant lines to `path` as CSV (Indonesian headers), every
+    text field quoted. On a credit note the credited charges appear with negative amounts.
+    Returns the line count."""
     status = await conn.copy_from_query(
-        """
-        SELECT $1::text AS no_tagihan, ch.period AS periode, ch.membership_no AS no_kepesertaan,
-               ch.nik, p.full_name AS nama, ch.agency_code AS opd,
-               ch.funding_source AS sumber_dana,
-               CASE WHEN ch.credit_invoice_no = $1 THEN -ch.jkk ELSE ch.jkk END AS jkk,
-               CASE WHEN ch.credit_invoice_no = $1 THEN -ch.jkm ELSE ch.jkm END AS jkm,
-               CASE WHEN ch.credit_invoice_no = $1 THEN -ch.amount ELSE ch.amount END AS jumlah
-        FROM charges ch LEFT JOIN participants p ON p.membership_no = ch.membership_no
-        WHERE ch.invoice_no = $1 OR ch.credit_invoice_no = $1
-        ORDER BY ch.agency_code, ch.funding_source, ch.membership_no
-        """,
+        _CHARGE_LINES,
         invoice_no,
         output=str(path),
         format="csv",
         header=True,
+        force_quote=_QUOTED,
     )
     return int(str(status).rsplit(" ", 1)[-1])
 

@@ -136,26 +136,29 @@ def invoice_show(
 @invoice_app.command("export")
 def invoice_export(
     invoice_no: str = typer.Argument(..., help="e.g. JMS-PEMKAB-KUDUS-202502-01"),
-    out_dir: str = typer.Option(".", "--out", help="directory for INVOICE.pdf and INVOICE.csv"),
+    out_dir: str = typer.Option(
+        ".", "--out", help="directory for INVOICE.pdf, INVOICE.xlsx and INVOICE.csv"
+    ),
 ) -> None:
-    """Write the invoice as PDF (Indonesian) and its per-participant lines as CSV."""
+    """Write the invoice as PDF (Indonesian) and its per-participant lines as XLSX and CSV."""
     settings = load_settings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pdf_path, csv_path = out / f"{invoice_no}.pdf", out / f"{invoice_no}.csv"
 
-    async def go(pool: asyncpg.Pool) -> int | None:
-        found = await _invoice(pool, invoice_no)
-        if found is None:
-            return None
-        invoice_documents.write_pdf(*found, pdf_path)
+    async def go(pool: asyncpg.Pool) -> invoice_documents.Exported | None:
         async with pool.acquire() as conn:
-            return await invoice_documents.write_csv(conn, invoice_no, csv_path)
+            return await invoice_documents.export_invoice(
+                conn, invoice_no, settings.letterhead, out
+            )
 
-    lines = asyncio.run(with_pool(settings, go))
-    if lines is None:
+    exported = asyncio.run(with_pool(settings, go))
+    if exported is None:
         raise _no_such_invoice(invoice_no)
-    console.print(f"wrote {pdf_path} and {csv_path} ({lines:,} participant lines)", highlight=False)
+    console.print(
+        f"wrote {exported.pdf}, {exported.xlsx} and {exported.csv}"
+        f" ({exported.participants:,} participant lines)",
+        highlight=False,
+    )
 
 
 @invoice_app.command("pay")

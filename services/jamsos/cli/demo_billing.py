@@ -11,14 +11,13 @@ import time
 import asyncpg
 
 from jamsos import billing_requests, synthetic
-from jamsos.adapters import db, demo_queries, invoice_documents, invoices, repository
+from jamsos.adapters import db, demo_queries, invoice_documents, invoices
 from jamsos.billing_requests import RunResult
 from jamsos.cli.billing import print_reconciliation
 from jamsos.cli.common import console
 from jamsos.cli.invoice_tables import invoice_table
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
-from jamsos.domain.tariff import tariff_on
 from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
 from jamsos.usecases.billing import reconcile
@@ -110,14 +109,9 @@ async def bill_demo_months(settings: Settings, runtime: Runtime) -> None:
         console.print(invoice_table(everything, "All invoices"))
         out = settings.state_dir / "invoices"
         out.mkdir(parents=True, exist_ok=True)
-        tariffs = await repository.tariffs(conn)
         for row in everything:
-            detail = await invoices.invoice_detail(conn, row.invoice_no)
-            assert detail is not None
-            tariff = tariff_on(tariffs, Period.parse(row.period).first_day)
-            invoice_documents.write_pdf(detail, tariff, out / f"{row.invoice_no}.pdf")
-            await invoice_documents.write_csv(conn, row.invoice_no, out / f"{row.invoice_no}.csv")
-    console.print(f"invoices exported (PDF + CSV) to {out}", highlight=False)
+            await invoice_documents.export_invoice(conn, row.invoice_no, settings.letterhead, out)
+    console.print(f"invoices exported (PDF + XLSX + CSV) to {out}", highlight=False)
 
 
 async def reconcile_exit_code(settings: Settings) -> int:
