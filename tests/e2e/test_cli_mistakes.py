@@ -106,6 +106,12 @@ MISTAKES = [
         "cannot reach the Kafka broker at 127.0.0.1:",
     ),
     Mistake(
+        "broker down when reading consumer lag",
+        lambda p: ["ops", "lag", "--json"],
+        lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},
+        "cannot reach the Kafka broker at 127.0.0.1:",
+    ),
+    Mistake(
         "broker down when a service starts",
         lambda p: ["run", "registration"],
         lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},

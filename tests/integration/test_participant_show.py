@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 from typing import Any
 
@@ -122,19 +125,38 @@ async def test_participant_show_human_output_lists_agencies_and_invoice(
     assert "Rp16.800" in result.stdout
 
 
+async def jamsos(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """`jamsos ARGS` as a process (through `main`, which prints failures): code, out, err."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
+    env = {
+        **clean,
+        "JAMSOS_DATABASE_URL": database_url,
+        "JAMSOS_CONFIG": str(tmp_path / "none.yaml"),
+        "JAMSOS_STATE_DIR": str(tmp_path / "state"),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "jamsos", *args, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 async def test_participant_show_unknown_nik_says_so_in_one_line_and_exits_1(
     database_url: str, tmp_path: Path
 ) -> None:
-    result = await show(database_url, tmp_path, "3319010101900009")
+    code, out, err = await jamsos(
+        database_url, tmp_path, "participant", "show", "3319010101900009", "--json"
+    )
 
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
-        "no submission or participant with NIK 3319010101900009"
-    ]
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["error: no submission or participant with NIK 3319010101900009"]
 
 
 async def test_participant_show_malformed_nik_is_refused_before_any_lookup(tmp_path: Path) -> None:
-    result = await show("postgresql://nobody@127.0.0.1:1/none", tmp_path, "33190101019")
+    nowhere = "postgresql://nobody@127.0.0.1:1/none"
 
-    assert result.exit_code == 2
-    assert "a NIK is 16 digits" in result.output
+    code, out, err = await jamsos(nowhere, tmp_path, "participant", "show", "33190101019")
+
+    assert (code, out) == (2, "")
+    assert err.splitlines() == ["error: '33190101019' is not a NIK: a NIK is 16 digits"]

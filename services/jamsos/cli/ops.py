@@ -16,6 +16,7 @@ from rich.table import Table
 from jamsos.adapters.kafka_admin import LagRow, TopicOffsets, consumer_lag, topic_offsets
 from jamsos.bootstrap import consumer_groups
 from jamsos.cli.common import configured, console, ops_app
+from jamsos.cli.errors import Failure
 from jamsos.settings import Settings, load_settings
 from jamsos_schemas import topics as topic_names
 
@@ -134,8 +135,7 @@ def ops_lag(
     """Every jamsos consumer group: committed offset, end offset and lag per partition."""
     settings = configured(load_settings())
     if watch and as_json:
-        console.print("[red]--watch shows the table; use --json without --watch[/red]")
-        raise typer.Exit(2)
+        raise Failure("--watch refreshes the table; use --json without --watch")
     groups = consumer_groups(settings)
     if not watch:
         rows = asyncio.run(lag_rows(settings, groups))

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from jamsos.adapters.participant_history import participant_history
 from jamsos.cli.common import console, participant_app, with_pool
+from jamsos.cli.errors import Failure
 from jamsos.indonesian import rupiah
 from jamsos.settings import load_settings
 
@@ -132,8 +133,7 @@ def participant_show(
     terminations, charges and their invoices."""
     nik = nik.strip()
     if len(nik) != 16 or not nik.isascii() or not nik.isdigit():
-        console.print(f"[red]{nik!r} is not a NIK: a NIK is 16 digits[/red]", highlight=False)
-        raise typer.Exit(2)
+        raise Failure(f"{nik!r} is not a NIK: a NIK is 16 digits")
 
     async def go(pool: asyncpg.Pool) -> dict[str, Any] | None:
         async with pool.acquire() as conn:
@@ -141,8 +141,7 @@ def participant_show(
 
     data = asyncio.run(with_pool(load_settings(), go))
     if data is None:
-        console.print(f"[red]no submission or participant with NIK {nik}[/red]", highlight=False)
-        raise typer.Exit(1)
+        raise Failure(f"no submission or participant with NIK {nik}", code=1)
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
