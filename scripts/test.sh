@@ -9,6 +9,12 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5
     pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
   done
 fi
+# The browser test drives Debian's Chromium (Playwright's own browser downloads are not used).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium for the browser test" >&2
+  apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
+    || { echo "could not install chromium (needed by tests/e2e/test_dashboard.py)" >&2; exit 1; }
+fi
 .venv/bin/pytest "$@"
 code=$?
 if [ "$code" -eq 5 ]; then

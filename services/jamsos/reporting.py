@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import asyncpg
@@ -27,6 +28,11 @@ async def report_data(settings: Settings) -> dict[str, Any]:
         return await collect(conn, settings.policy, jakarta_now().date())
     finally:
         await conn.close()
+
+
+def report_json(data: dict[str, Any]) -> str:
+    """The JSON text of `jamsos report --json` and of the dashboard's `/api/summary`."""
+    return json.dumps(data, default=str, indent=2)
 
 
 async def collect(conn: asyncpg.Connection, policy: Policy, today: dt.date) -> dict[str, Any]:

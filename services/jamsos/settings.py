@@ -94,6 +94,7 @@ class Settings:
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.05
     log_level: str = "WARNING"
+    dashboard_port: int = 8000  # 0: a free port chosen by the system
     policy: Policy = field(default_factory=Policy)
     # What `jamsos up`/`demo` recorded in state_dir, and which JAMSOS_* values (unset in the
     # environment) were taken from it because that process is still running.
@@ -194,6 +195,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "replication_factor": "JAMSOS_REPLICATION_FACTOR",
         "batch_size": "JAMSOS_BATCH_SIZE",
         "relay_batch_size": "JAMSOS_RELAY_BATCH_SIZE",
+        "dashboard_port": "JAMSOS_DASHBOARD_PORT",
     }
     changes: dict[str, Any] = {k: int(env[v]) for k, v in ints.items() if v in env}
     if "JAMSOS_KAFKA_IDEMPOTENCE" in env:

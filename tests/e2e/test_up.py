@@ -3,14 +3,17 @@ example published by an outside Kafka client is enrolled once, even when publish
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -23,10 +26,16 @@ from tests.factory import CONTRACT_EXAMPLE
 pytestmark = pytest.mark.e2e
 
 
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
     env["JAMSOS_STATE_DIR"] = str(tmp_path / "state")
+    env["JAMSOS_DASHBOARD_PORT"] = "0"  # a free port, printed as `dashboard URL`
     log = tmp_path / "up.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -89,6 +98,9 @@ async def test_up_enrols_the_contract_example_once_and_stops_cleanly(
     finally:
         await conn.close()
     assert len(await read_topic(bootstrap, topics.ENROLLED)) == 1
+    [page] = re.findall(r"^dashboard (http://\S+)$", log.read_text(), re.MULTILINE)
+    summary = await asyncio.to_thread(_get_json, page + "api/summary")
+    assert summary["submissions"] == 1 and summary["outcomes"] == {"ENROLLED": 1}
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()

@@ -77,6 +77,18 @@ async def registration_report(conn: asyncpg.Connection, policy: Policy) -> dict[
     active_total = sum(active.values())
     dead_letters = await conn.fetchval("SELECT count(*) FROM dead_letters")
     unpublished = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    # Every processed batch writes outbox rows or dead letters in its transaction.
+    last_processed = await conn.fetchval(
+        "SELECT greatest((SELECT max(created_at) FROM outbox),"
+        " (SELECT max(failed_at) FROM dead_letters))"
+    )
+    weeks = [
+        {"week": r["week"].isoformat(), "enrolled": r["n"]}
+        for r in await conn.fetch(
+            "SELECT date_trunc('week', enrolled_at AT TIME ZONE 'Asia/Jakarta')::date AS week,"
+            " count(*) AS n FROM participants GROUP BY 1 ORDER BY 1"
+        )
+    ]
     return {
         "outcomes": outcomes,
         "submissions": sum(outcomes.values()),
@@ -89,8 +101,10 @@ async def registration_report(conn: asyncpg.Connection, policy: Policy) -> dict[
             "ceiling": policy.ceiling,
             "percent": round(100.0 * active_total / policy.target, 1) if policy.target else None,
         },
+        "enrolments_per_week": weeks,
         "dead_letters": dead_letters,
         "outbox_unpublished": unpublished,
+        "last_processed_at": None if last_processed is None else last_processed.isoformat(),
     }
 
 

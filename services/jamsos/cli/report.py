@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from jamsos.cli.common import app, console, database_url
 from jamsos.indonesian import number, rupiah
-from jamsos.reporting import report_data
+from jamsos.reporting import report_data, report_json
 from jamsos.settings import load_settings
 
 
@@ -72,6 +71,11 @@ def print_report(data: dict[str, Any]) -> None:
     for row in data["per_kecamatan"]:
         kecamatan.add_row(row["kecamatan"], row["kecamatan_code"], f"{row['active']:,}")
     console.print(kecamatan)
+    console.print(
+        f"pipeline: outbox backlog {data['outbox_unpublished']:,},"
+        f" last batch processed {data['last_processed_at'] or 'never'}",
+        highlight=False,
+    )
     billing = data.get("billing")
     if billing:
         print_billing(billing)
@@ -84,7 +88,7 @@ def report(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     database_url(settings)
     data = asyncio.run(report_data(settings))
     if as_json:
-        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+        sys.stdout.write(report_json(data) + "\n")
     else:
         print_report(data)
 

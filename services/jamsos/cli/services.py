@@ -14,11 +14,15 @@ from jamsos import bootstrap
 from jamsos.adapters import db
 from jamsos.adapters.kafka import create_topics, wait_for_broker
 from jamsos.cli.common import app, configured, console, db_app, topics_app, with_connection
+from jamsos.cli.dashboard import open_dashboard
+from jamsos.dashboard import Dashboard
 from jamsos.settings import Settings, load_settings
 from jamsos_schemas import topics
 
 
-async def _serve(settings: Settings, services: list[str]) -> None:
+async def _serve(
+    settings: Settings, services: list[str], dashboard: Dashboard | None = None
+) -> None:
     assert settings.kafka_bootstrap is not None
     # A broker that is down fails here, as one line (see jamsos.cli.errors), rather than inside
     # FastStream's connect, which leaves an unclosed producer behind.
@@ -28,8 +32,11 @@ async def _serve(settings: Settings, services: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    pages: list[asyncio.Task[None]] = []
     try:
         await app_.start()
+        if dashboard is not None:
+            pages.append(asyncio.create_task(dashboard.serve(settings, stop)))
         await bootstrap.wait_assigned(broker)
         logging.getLogger("aiokafka").setLevel(logging.WARNING)  # see jamsos.cli.main
         console.print(
@@ -37,6 +44,8 @@ async def _serve(settings: Settings, services: list[str]) -> None:
         )
         await stop.wait()
     finally:
+        stop.set()
+        await asyncio.gather(*pages)
         await app_.stop()
 
 
@@ -46,12 +55,17 @@ def up(
 ) -> None:
     """Start broker, database (embedded when JAMSOS_* are unset) and the services."""
     settings = load_settings()
-    with bootstrap.infrastructure(settings) as ready:
-        asyncio.run(bootstrap.prepare(ready))
-        # plain lines (never wrapped) so that they can be pasted into another shell
-        typer.echo(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}")
-        typer.echo(f"export JAMSOS_DATABASE_URL='{ready.database_url}'")
-        asyncio.run(_serve(ready, bootstrap.service_names(services)))
+    dashboard = open_dashboard(settings)
+    try:
+        with bootstrap.infrastructure(settings) as ready:
+            asyncio.run(bootstrap.prepare(ready))
+            # plain lines (never wrapped) so that they can be pasted into another shell
+            typer.echo(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}")
+            typer.echo(f"export JAMSOS_DATABASE_URL='{ready.database_url}'")
+            typer.echo(f"dashboard {dashboard.url}")
+            asyncio.run(_serve(ready, bootstrap.service_names(services), dashboard))
+    finally:
+        dashboard.close()
 
 
 @app.command()

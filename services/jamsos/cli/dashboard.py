@@ -1,0 +1,41 @@
+"""`jamsos dashboard`: the operations web page on JAMSOS_DASHBOARD_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+
+from jamsos.cli.common import app, configured
+from jamsos.cli.errors import Failure
+from jamsos.dashboard import Dashboard, PortInUseError
+from jamsos.settings import Settings, load_settings
+
+
+def open_dashboard(settings: Settings) -> Dashboard:
+    """The dashboard bound to its port; a taken port ends the command with one clear line."""
+    try:
+        return Dashboard(settings.dashboard_port)
+    except PortInUseError as error:
+        raise Failure(str(error)) from error
+
+
+async def _serve(dashboard: Dashboard, settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await dashboard.serve(settings, stop)
+
+
+@app.command()
+def dashboard() -> None:
+    """Serve the dashboard (progress, outcomes, billing, pipeline) until Ctrl-C."""
+    settings = configured(load_settings())
+    page = open_dashboard(settings)
+    try:
+        typer.echo(f"dashboard {page.url} (Ctrl-C stops)")
+        asyncio.run(_serve(page, settings))
+    finally:
+        page.close()

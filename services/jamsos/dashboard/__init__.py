@@ -1,0 +1,111 @@
+"""The operations dashboard: one web page for programme managers and operators.
+
+A Starlette app served by uvicorn: `GET /` is the page, `/static/…` its assets (Chart.js is
+vendored as package data, so nothing is fetched from a CDN), `GET /api/summary` the document of
+`jamsos report --json`, and `GET /api/kecamatan` the packaged list of Kudus's kecamatan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import socket
+from collections.abc import Iterator
+from importlib import resources
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from jamsos.domain.wilayah import kecamatan
+from jamsos.reporting import report_data, report_json
+from jamsos.settings import Settings
+
+HOST = "127.0.0.1"
+
+
+class PortInUseError(Exception):
+    """The dashboard's port is taken by another process."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(
+            f"dashboard port {port} is already in use: set JAMSOS_DASHBOARD_PORT to a free"
+            " port (0: any free port)"
+        )
+
+
+def dashboard_app(settings: Settings) -> Starlette:
+    """The page, its assets and the read-only JSON endpoints."""
+    page = resources.files("jamsos.dashboard").joinpath("static/index.html").read_text("utf-8")
+
+    async def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(page)
+
+    async def summary(request: Request) -> Response:
+        return Response(report_json(await report_data(settings)), media_type="application/json")
+
+    async def kecamatan_list(request: Request) -> Response:
+        rows = [{"kecamatan_code": c, "kecamatan": n} for c, n in sorted(kecamatan().items())]
+        return Response(json.dumps(rows), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/summary", summary),
+            Route("/api/kecamatan", kecamatan_list),
+            Mount("/static", StaticFiles(packages=[("jamsos.dashboard", "static")])),
+        ]
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the jamsos process decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Dashboard:
+    """The dashboard's listening socket, bound at once (a taken port is known before anything
+    else starts), and the server that answers on it."""
+
+    def __init__(self, port: int) -> None:
+        self._socket = _bind(HOST, port)
+        self.port: int = self._socket.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}/"
+
+    async def serve(self, settings: Settings, stop: asyncio.Event) -> None:
+        """Serve the dashboard of `settings`' database until `stop` is set."""
+        config = uvicorn.Config(dashboard_app(settings), log_level="warning", lifespan="off")
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[self._socket]))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        stopping.cancel()
+        await serving
+
+    def close(self) -> None:
+        """Release the port."""
+        self._socket.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(port) from error
+        raise
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
