@@ -136,6 +136,12 @@ MISTAKES = [
         "JAMSOS_DATABASE_URL not set and no `jamsos up` runs on state directory",
     ),
     Mistake(
+        "bad dead-letter id",
+        lambda p: ["ops", "dlq", "replay", "3f2a-xyz"],
+        lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},
+        "'3f2a-xyz' is not a dead-letter id: give its event_id or its first characters",
+    ),
+    Mistake(
         "bad period",
         lambda p: ["bill", "2026-13"],
         lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},

@@ -94,6 +94,9 @@ def configured(settings: Settings) -> Settings:
     return settings
 
 
+_WHAT = {"JAMSOS_KAFKA_BOOTSTRAP": "Kafka", "JAMSOS_DATABASE_URL": "PostgreSQL"}
+
+
 def _not_set(settings: Settings, missing: list[str]) -> Failure:
     record = settings.recorded
     if record is not None and not record.live:
@@ -105,7 +108,8 @@ def _not_set(settings: Settings, missing: list[str]) -> Failure:
     return Failure(
         f"{' and '.join(missing)} not set and no `jamsos up` runs on state directory"
         f" {settings.state_dir}: start `jamsos up` (other commands then find it), or export"
-        " them to point at your Kafka and PostgreSQL"
+        f" {'it' if len(missing) == 1 else 'them'} to point at your"
+        f" {' and '.join(_WHAT[m] for m in missing)}"
     )
 
 

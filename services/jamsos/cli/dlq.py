@@ -1,50 +1,168 @@
-"""`jamsos ops dlq list|replay`: dead letters (jamsos.dlq.v1) and publishing them back."""
+"""`jamsos ops dlq list|replay|discard`: dead letters (jamsos.dlq.v1), publishing them back, or
+dropping them with a reason. Every command takes an event id or any unambiguous prefix of it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+from typing import Any
 
 import asyncpg
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from jamsos.adapters import views
+from jamsos.adapters import dead_letters
 from jamsos.cli.common import configured, console, dlq_app, with_connection
+from jamsos.cli.errors import Failure
+from jamsos.domain.coverage import JAKARTA
 from jamsos.publishing import publish_raw
 from jamsos.settings import load_settings
 
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+async def resolve(conn: asyncpg.Connection, text: str) -> str:
+    """The one dead letter's event id that `text` (a full id or a prefix of it) names."""
+    digits = text.strip().lower().replace("-", "")
+    if not digits or not _HEX.fullmatch(digits) or len(digits) > 32:
+        raise Failure(
+            f"{text!r} is not a dead-letter id: give its event_id or its first characters"
+            " (see `jamsos ops dlq list`)"
+        )
+    found = await dead_letters.ids_with_prefix(conn, digits)
+    if not found:
+        raise Failure(
+            f"no dead letter has an id starting with {text!r} (see `jamsos ops dlq list --all`)", 1
+        )
+    if len(found) > 1:
+        shown = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
+        raise Failure(f"{text!r} matches several dead letters ({shown}): give more characters")
+    return found[0]
+
+
+def _payload(value: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _identity(row: dict[str, Any]) -> tuple[str, str]:
+    """(agency, submission or request id) read from the letter's bytes, when it has them."""
+    payload = _payload(bytes(row["value"]))
+    agency = payload.get("agency_code")
+    ident = payload.get("submission_id") or payload.get("request_id")
+    return (agency if isinstance(agency, str) else "—", ident if isinstance(ident, str) else "—")
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["discarded_at"] is not None:
+        return "discarded"
+    if row["replayed_at"] is not None:
+        return "replayed"
+    return "open"
+
 
 @dlq_app.command("list")
-def dlq_list(limit: int = typer.Option(50)) -> None:
-    """Show the most recent dead letters."""
-    rows = asyncio.run(with_connection(load_settings(), lambda c: views.dead_letters(c, limit)))
-    table = Table("event_id", "from", "error", "failed at", "replayed")
-    for row in rows:
-        table.add_row(
-            str(row["event_id"]),
-            f"{row['source_topic']}[{row['partition']}]@{row['offset']}",
-            row["error"],
-            str(row["failed_at"]),
-            str(row["replayed_at"] or ""),
+def dlq_list(
+    limit: int = typer.Option(50, help="at most this many, newest first"),
+    include_closed: bool = typer.Option(
+        False, "--all", help="also the letters already replayed or discarded"
+    ),
+) -> None:
+    """Show the most recent dead letters: full id, agency, submission id and error."""
+    rows = asyncio.run(
+        with_connection(
+            load_settings(),
+            lambda c: dead_letters.dead_letters(c, limit, include_closed=include_closed),
         )
-    console.print(table)
+    )
+    # the terminal's own width (80 columns fit): the id never wraps, the error does
+    table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+    table.add_column("id / failed (WIB), state", no_wrap=True, width=36)
+    table.add_column("agency/submission", overflow="fold", width=18)
+    table.add_column("error", overflow="fold", ratio=1)
+    for n, row in enumerate(rows):
+        if n:
+            table.add_row()
+        agency, ident = _identity(row)
+        failed = row["failed_at"].astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            f"{row['event_id']}\n{failed} {_state(row)}",
+            f"{agency}\n{ident}",
+            str(row["error"]).replace(": ", ":\n", 1)
+            + ("" if row["discard_reason"] is None else f"\ndiscarded: {row['discard_reason']}"),
+        )
+    Console(highlight=False).print(table)
+    if not rows:
+        console.print("no open dead letters" if not include_closed else "no dead letters")
+
+
+def _refusal(conn_row: dict[str, Any], taken: dict[str, Any] | None, letter: str) -> str | None:
+    """Why replaying the letter would only dead-letter it again, or None."""
+    code = str(conn_row["error"]).split(":", 1)[0]
+    if not code.endswith("_ID_REUSED"):
+        return None
+    agency, ident = _identity(conn_row)
+    holder = ""
+    if taken is not None:
+        received = taken["received_at"].astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M")
+        holder = f" (status {taken['status']}, received {received} WIB)"
+    return (
+        f"not replayed: {code}: {agency}/{ident} already belongs to a message with other"
+        f" content{holder}, so these bytes would be dead-lettered again. Send the corrected"
+        f" data under a new id, then `jamsos ops dlq discard {letter[:8]} --reason TEXT`"
+    )
 
 
 @dlq_app.command("replay")
-def dlq_replay(event_id: str = typer.Argument(..., help="the dead letter's event_id")) -> None:
+def dlq_replay(
+    event_id: str = typer.Argument(..., help="the dead letter's event_id, or a prefix of it"),
+) -> None:
     """Publish a dead letter's original bytes back to its source topic (e.g. after a fix)."""
     settings = configured(load_settings())
 
-    async def go(conn: asyncpg.Connection) -> str:
-        row = await views.dead_letter(conn, event_id)
-        if row is None:
-            return ""
+    async def go(conn: asyncpg.Connection) -> tuple[str, str]:
+        letter = await resolve(conn, event_id)
+        row = await dead_letters.dead_letter(conn, letter)
+        assert row is not None
+        if row["discarded_at"] is not None:
+            raise Failure(
+                f"{letter} was discarded ({row['discard_reason']}): it is not replayed", 1
+            )
+        agency, ident = _identity(row)
+        taken = await dead_letters.submission_state(conn, agency, ident)
+        refusal = _refusal(row, taken, letter)
+        if refusal is not None:
+            raise Failure(refusal, 1)
         await publish_raw(settings, row["source_topic"], [(row["key"], row["value"])])
-        await views.mark_replayed(conn, event_id)
-        return str(row["source_topic"])
+        await dead_letters.mark_replayed(conn, letter)
+        return letter, str(row["source_topic"])
 
-    topic = asyncio.run(with_connection(settings, go))
-    if not topic:
-        console.print(f"[red]no dead letter {event_id}[/red]")
-        raise typer.Exit(1)
-    console.print(f"replayed {event_id} to {topic}", highlight=False)
+    letter, topic = asyncio.run(with_connection(settings, go))
+    console.print(f"replayed {letter} to {topic}", highlight=False)
+
+
+@dlq_app.command("discard")
+def dlq_discard(
+    event_id: str = typer.Argument(..., help="the dead letter's event_id, or a prefix of it"),
+    reason: str = typer.Option(..., "--reason", help="why it is dropped (kept with the letter)"),
+) -> None:
+    """Drop a dead letter that must not be replayed, recording why (its bytes are kept)."""
+    if not reason.strip():
+        raise Failure("--reason must say why the dead letter is dropped")
+
+    async def go(conn: asyncpg.Connection) -> str:
+        letter = await resolve(conn, event_id)
+        row = await dead_letters.dead_letter(conn, letter)
+        assert row is not None
+        if row["discarded_at"] is not None:
+            raise Failure(f"{letter} was already discarded ({row['discard_reason']})", 1)
+        await dead_letters.mark_discarded(conn, letter, reason.strip())
+        return letter
+
+    letter = asyncio.run(with_connection(load_settings(), go))
+    console.print(f"discarded {letter}: {reason.strip()}", highlight=False)
