@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -384,24 +385,24 @@ def write_xlsx(lines: Sequence[ChargeLine], path: Path) -> None:
         return result
 
     sheet.append([cell(h, font=bold) for h in XLSX_HEADERS])
+    # One styled cell per column, refilled for every row: a write-only sheet serialises each row
+    # as it is appended, and styling 260,000 fresh cells would cost more than writing them.
+    row = [
+        cell(None, fmt)
+        for fmt in ("General", "@", "@", "@", "General", "General", "General")
+        + (RUPIAH_FORMAT,) * 3
+    ]
     for line in lines:
-        sheet.append(
-            [
-                cell(line.no_tagihan),
-                cell(line.periode, "@"),
-                cell(line.no_kepesertaan, "@"),
-                cell(line.nik, "@"),
-                cell(line.nama),
-                cell(line.opd),
-                cell(line.sumber_dana),
-                cell(line.jkk, RUPIAH_FORMAT),
-                cell(line.jkm, RUPIAH_FORMAT),
-                cell(line.jumlah, RUPIAH_FORMAT),
-            ]
-        )
+        for target, value in zip(row, dataclasses.astuple(line), strict=True):
+            target.value = value
+        sheet.append(row)
     totals = (sum(x.jkk for x in lines), sum(x.jkm for x in lines), sum(x.jumlah for x in lines))
     sheet.append(
-        [cell("Total", font=bold), *[cell(None)] * 3, cell(f"{len(lines)} peserta", font=bold)]
+        [
+            cell("Total", font=bold),
+            *[cell(None)] * 3,
+            cell(f"{number(len(lines))} peserta", font=bold),
+        ]
         + [cell(None)] * 2
         + [cell(v, RUPIAH_FORMAT, bold) for v in totals]
     )
