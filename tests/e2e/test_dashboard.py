@@ -21,6 +21,8 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from jamsos import billing_requests, synthetic
+from jamsos.adapters.kafka_admin import consumer_lag
+from jamsos.bootstrap import consumer_groups
 from jamsos.cli.demo import build_cohort
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
@@ -39,12 +41,13 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's package; scripts/test.sh installs it
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _env(bootstrap: str, database_url: str, port: int) -> dict[str, str]:
+def _env(bootstrap: str, database_url: str, port: int, group_prefix: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
     env |= {
         "JAMSOS_KAFKA_BOOTSTRAP": bootstrap,
         "JAMSOS_DATABASE_URL": database_url,
         "JAMSOS_DASHBOARD_PORT": str(port),
+        "JAMSOS_GROUP_PREFIX": group_prefix,
     }
     return env
 
@@ -56,7 +59,12 @@ def dashboard(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.P
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "jamsos", "dashboard"],
-            env=_env(settings.kafka_bootstrap or "", settings.database_url or "", 0),
+            env=_env(
+                settings.kafka_bootstrap or "",
+                settings.database_url or "",
+                0,
+                settings.group_prefix,
+            ),
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -124,6 +132,18 @@ async def _chart(page: Page, canvas: str) -> dict[str, Any]:
 
 async def _text(page: Page, selector: str) -> str:
     return (await page.locator(selector).inner_text()).strip()
+
+
+async def _lag_per_group(settings: Settings) -> dict[str, int]:
+    """What `jamsos ops lag --json` says, summed per group."""
+    assert settings.kafka_bootstrap is not None
+    rows = await consumer_lag(
+        settings.kafka_bootstrap, consumer_groups(settings), prefix=settings.group_prefix
+    )
+    lag: dict[str, int] = {}
+    for row in rows:
+        lag[row.group] = lag.get(row.group, 0) + row.lag
+    return lag
 
 
 async def _assert_page_shows(page: Page, report: dict[str, Any]) -> None:
@@ -214,6 +234,11 @@ async def test_dashboard_in_chromium_shows_the_figures_of_the_report_and_refresh
             await page.goto(address)
             await page.wait_for_selector("body[data-state=ready]", timeout=30_000)
             await _assert_page_shows(page, report)
+            lag = await _chart(page, "chart-lag")
+            assert dict(zip(lag["labels"], lag["data"][0], strict=True)) == await _lag_per_group(
+                settings
+            )
+            assert all(g.startswith(settings.group_prefix + ".") for g in lag["labels"])
             assert requested and all(u.startswith(address) for u in requested), requested
 
             # a new enrolment shows up without reloading the page
@@ -257,7 +282,7 @@ def test_dashboard_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "jamsos", "dashboard"],
-            env=_env("127.0.0.1:9", "postgresql://127.0.0.1:9/none", port),
+            env=_env("127.0.0.1:9", "postgresql://127.0.0.1:9/none", port, "unused"),
             cwd=tmp_path,
             capture_output=True,
             text=True,

@@ -302,7 +302,9 @@ function renderLag(rows) {
   const groups = {};
   for (const r of rows) groups[r.group] = (groups[r.group] || 0) + r.lag;
   const names = Object.keys(groups).sort();
-  note.textContent = names.length ? "Pesan yang belum diproses per grup konsumen (jumlah semua partisi)."
+  const total = names.reduce((sum, g) => sum + groups[g], 0);
+  note.textContent = names.length
+    ? `Pesan yang belum diproses per grup konsumen (semua partisi): total ${num(total)}.`
     : "Belum ada grup konsumen.";
   draw("chart-lag", {
     type: "bar",
@@ -310,13 +312,22 @@ function renderLag(rows) {
       labels: names,
       datasets: [{ label: "Lag", data: names.map((g) => groups[g]), backgroundColor: "#6366f1" }],
     },
-    options: barOptions(true),
+    options: barOptions(true, {
+      plugins: { legend: { display: false } },
+      scales: {
+        x: { beginAtZero: true, suggestedMax: 10, ticks: { precision: 0, callback: (v) => num(v) } },
+        y: { ticks: { autoSkip: false, callback: (_, i) => `${names[i]}: ${num(groups[names[i]])}` } },
+      },
+    }),
   });
 }
 
 async function getJson(url) {
   const response = await fetch(url, { cache: "no-store" });
-  if (!response.ok) throw new Error(url + ": HTTP " + response.status);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(url + ": HTTP " + response.status + (body.error ? " — " + body.error : ""));
+  }
   return response.json();
 }
 
