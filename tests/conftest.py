@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from jamsos.adapters import db
 from jamsos.adapters.embedded import embedded_broker, embedded_database
@@ -70,6 +70,33 @@ async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
         return values
     finally:
         await consumer.stop()
+
+
+async def publish_markers(bootstrap: str, topic: str) -> list[bytes]:
+    """One record per partition of `topic`, published after everything so far, that no
+    consumer can read (no identity): each goes to the dead letters. A partition's records are
+    processed in order, so once every marker is a dead letter (`markers_dead_lettered`), every
+    record published before them on `topic` has been processed and committed."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        values = [json.dumps({"marker": uuid.uuid4().hex}).encode() for _ in partitions]
+        for partition, value in zip(partitions, values, strict=True):
+            await producer.send_and_wait(topic, value, partition=partition)
+    finally:
+        await producer.stop()
+    return values
+
+
+async def markers_dead_lettered(
+    db: asyncpg.Pool | asyncpg.Connection, markers: list[bytes]
+) -> bool:
+    """Whether every marker of `publish_markers` is in the dead letters."""
+    n = await db.fetchval(
+        "SELECT count(*) FROM dead_letters WHERE value = ANY($1::bytea[])", markers
+    )
+    return bool(n == len(markers))
 
 
 def _server_reachable(dsn: str) -> bool:
@@ -153,6 +180,14 @@ def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Setting
     )
 
 
+def clean_env(**jamsos: str) -> dict[str, str]:
+    """This process's environment without any inherited JAMSOS_* variable (a developer's
+    shell may point at another broker), plus `jamsos`: what a test sets. Terminal width is
+    pinned (rich tables) and the per-process HTTP port is off unless the test sets one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
+    return {**env, "COLUMNS": "200", "JAMSOS_HTTP_PORT": "0", **jamsos}
+
+
 class ServiceProcesses:
     """`jamsos run SERVICE` subprocesses against a test's broker and database."""
 
@@ -161,21 +196,24 @@ class ServiceProcesses:
 
     def start(self, settings: Settings, name: str, batch_size: int = 50) -> None:
         """Start one service (small batches, so that a kill lands mid-stream)."""
-        env = {
-            **os.environ,
-            "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-            "JAMSOS_DATABASE_URL": settings.database_url or "",
-            "JAMSOS_GROUP_PREFIX": settings.group_prefix,
-            "JAMSOS_BATCH_SIZE": str(batch_size),
-        }
-        self.procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "jamsos", "run", name],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        env = clean_env(
+            JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+            JAMSOS_DATABASE_URL=settings.database_url or "",
+            JAMSOS_GROUP_PREFIX=settings.group_prefix,
+            JAMSOS_BATCH_SIZE=str(batch_size),
+            JAMSOS_STATE_DIR=str(settings.state_dir),
         )
+        log = settings.state_dir / f"{name}-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "jamsos", "run", name],
+                    env=env,
+                    cwd=settings.state_dir,  # no developer's ./jamsos.yaml
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
 
     def kill(self, index: int) -> None:
         """SIGKILL: no shutdown hook runs, no offset is committed on the way out."""

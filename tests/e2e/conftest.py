@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -16,6 +15,7 @@ import pytest
 from jamsos.adapters.embedded import embedded_broker
 from jamsos.adapters.kafka import wait_for_broker
 from jamsos.bootstrap import with_database
+from tests.conftest import clean_env
 
 
 @dataclass
@@ -76,15 +76,13 @@ async def bare_broker(tmp_path: Path) -> AsyncIterator[str]:
 
 @pytest.fixture
 def cli(empty_database: str, bare_broker: str, tmp_path: Path) -> Iterator[Cli]:
-    env = {
-        **os.environ,
-        "JAMSOS_KAFKA_BOOTSTRAP": bare_broker,
-        "JAMSOS_DATABASE_URL": empty_database,
-        "JAMSOS_STATE_DIR": str(tmp_path / "state"),
-        "JAMSOS_GROUP_PREFIX": f"e2e-{uuid.uuid4().hex[:6]}",
-        "JAMSOS_PARTITIONS": "3",
-        "COLUMNS": "200",
-    }
+    env = clean_env(
+        JAMSOS_KAFKA_BOOTSTRAP=bare_broker,
+        JAMSOS_DATABASE_URL=empty_database,
+        JAMSOS_STATE_DIR=str(tmp_path / "state"),
+        JAMSOS_GROUP_PREFIX=f"e2e-{uuid.uuid4().hex[:6]}",
+        JAMSOS_PARTITIONS="3",
+    )
     runner = Cli(env, tmp_path)
     yield runner
     for proc in runner.services:

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
-from tests.conftest import wait_until
+from jamsos_schemas import topics
+from tests.conftest import markers_dead_lettered, publish_markers, wait_until
 from tests.e2e.conftest import Cli
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +56,32 @@ async def test_spreadsheet_submitted_through_cli_gets_one_outcome_per_valid_row(
         "Kota Kudus": 1,
     }
 
+    outcomes_before = await outcome_events(cli)
+    assert len(outcomes_before) == 3
     again = cli("submit", str(sheet), "--agency", "DISDAG", check=False)  # same file: same ids
     assert "3 tidak berubah (unchanged, sudah dikirim)" in again.stdout
     assert "0 dikirim (published)" in again.stdout
+    # Whatever the re-upload sent is consumed once the marker behind it on each partition is.
+    markers = await publish_markers(cli.env["JAMSOS_KAFKA_BOOTSTRAP"], topics.SUBMITTED)
+    conn = await asyncpg.connect(cli.env["JAMSOS_DATABASE_URL"])
+    try:
+        await wait_until(lambda: markers_dead_lettered(conn, markers), what="the markers")
+        letters = await conn.fetch("SELECT value FROM dead_letters")
+    finally:
+        await conn.close()
     assert report(cli)["submissions"] == 3
+    assert await outcome_events(cli) == outcomes_before  # no second outcome
+    assert sorted(bytes(r["value"]) for r in letters) == sorted(markers)  # nor a dead letter
+
+
+async def outcome_events(cli: Cli) -> list[tuple[str, str]]:
+    """(topic, event_id) of every outcome event the system has decided to publish."""
+    conn = await asyncpg.connect(cli.env["JAMSOS_DATABASE_URL"])
+    try:
+        rows = await conn.fetch(
+            "SELECT topic, event_id::text FROM outbox WHERE topic = ANY($1::text[]) ORDER BY 2",
+            [topics.ENROLLED, topics.REJECTED, topics.DUPLICATE, topics.REVIEW_REQUIRED],
+        )
+    finally:
+        await conn.close()
+    return [(r["topic"], r["event_id"]) for r in rows]

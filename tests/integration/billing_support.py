@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import os
 import random
+import sys
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -21,6 +25,7 @@ from jamsos.usecases.billing import record_coverage, run_billing
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
+from tests.conftest import clean_env
 
 JAN_20 = dt.datetime(2025, 1, 20, 10, 0, tzinfo=JAKARTA)
 TARIFF_2025 = 16_800
@@ -207,9 +212,12 @@ class Clock:
         return self.now
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
-    """The JAMSOS_* environment that points the CLI at this test's broker and database."""
+def cli_env(settings: Settings) -> dict[str, str | None]:
+    """The JAMSOS_* environment that points the CLI at this test's broker and database; every
+    other inherited JAMSOS_* variable is unset."""
+    inherited: dict[str, str | None] = {k: None for k in os.environ if k.startswith("JAMSOS_")}
     return {
+        **inherited,
         "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
         "JAMSOS_DATABASE_URL": settings.database_url or "",
         "JAMSOS_CONFIG": str(settings.state_dir / "no-config.yaml"),
@@ -217,7 +225,10 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 
 async def cli(settings: Settings, *args: str) -> Any:
-    """Run `jamsos ARGS` in a thread (it runs its own event loop); returns the click Result."""
+    """Run `jamsos ARGS` in a thread (it runs its own event loop); returns the click Result.
+
+    CliRunner swaps the process's stdout and environment while it runs: only for tests with
+    no service running in this process (else use `cli_process`)."""
     import asyncio
 
     from typer.testing import CliRunner
@@ -226,3 +237,28 @@ async def cli(settings: Settings, *args: str) -> Any:
 
     runner = CliRunner()
     return await asyncio.to_thread(runner.invoke, app, list(args), env=cli_env(settings))
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a `jamsos` subprocess did (the fields of click's Result that tests read)."""
+
+    exit_code: int
+    output: str
+
+
+async def cli_process(settings: Settings, *args: str) -> CliResult:
+    """Run `jamsos ARGS` as a subprocess (clean environment, the test's directory)."""
+    env = {k: v for k, v in cli_env(settings).items() if v is not None}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "jamsos",
+        *args,
+        env=clean_env(**env),
+        cwd=settings.state_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return CliResult(proc.returncode or 0, out.decode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,71 @@ async def test_reconcile_fails_when_a_charge_line_is_deleted(
     await pool.execute("DELETE FROM charges WHERE charge_id = (SELECT max(charge_id) FROM charges)")
     result = await cli(db_settings, "reconcile", "--json")
     assert result.exit_code == 1
-    assert '"check": "Σ invoice totals − credits = covered × tariff"' not in result.output
-    assert '"check": "participants charged once = covered participants"' in result.output
+    failed = {m["check"] for m in json.loads(result.stdout)["mismatches"]}
+    assert "participants charged once = covered participants" in failed
+    assert "Σ charge lines = Σ REGULAR + SUPPLEMENTARY totals" in failed
+    # the invoices themselves still match the ledger: the charge lines are what is wrong
+    assert "Σ invoice totals − credits = covered × tariff" not in failed
+
+
+async def failed_checks(settings: Settings, *args: str) -> set[tuple[str, str]]:
+    """(scope, check) of every mismatch `jamsos reconcile --json` reports; it must exit 1."""
+    result = await cli(settings, "reconcile", "--json", *args)
+    assert result.exit_code == 1, result.output
+    return {(m["scope"], m["check"]) for m in json.loads(result.stdout)["mismatches"]}
+
+
+async def test_reconcile_fails_when_an_invoice_total_is_tampered_with(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    await pool.execute(
+        "UPDATE invoices SET participants = participants + 1, jkm = jkm + 16800,"
+        " amount = amount + 16800 WHERE invoice_no = $1",
+        REGULAR,
+    )
+    failed = await failed_checks(db_settings)
+    assert (f"invoice {REGULAR}", "totals = Σ lines (amount)") in failed
+    assert ("period 2025-02", "Σ charge lines = Σ REGULAR + SUPPLEMENTARY totals") in failed
+
+
+async def test_reconcile_fails_when_an_invoice_line_is_tampered_with(
+    db_settings: Settings, pool: asyncpg.Pool, billed: Any
+) -> None:
+    await pool.execute(
+        "UPDATE invoice_lines SET jkk = jkk + 10000, amount = amount + 10000"
+        " WHERE invoice_no = $1 AND agency_code = 'DISHUB'",
+        REGULAR,
+    )
+    failed = await failed_checks(db_settings, "2025-02")
+    assert (f"invoice {REGULAR}", "totals = Σ lines (amount)") in failed
+    assert (f"invoice {REGULAR} DISHUB/APBD", "line = Σ its charges (jkk)") in failed
+
+
+async def test_reconcile_fails_when_an_outcome_event_is_deleted(
+    db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]]
+) -> None:
+    deleted = await pool.execute(
+        "DELETE FROM outbox WHERE topic = $1 AND convert_from(value, 'UTF8')::jsonb"
+        " ->> 'submission_id' = $2",
+        topics.ENROLLED,
+        billed[0]["submission_id"],
+    )
+    assert deleted == "DELETE 1"
+    failed = await failed_checks(db_settings)
+    agency = billed[0]["agency_code"]
+    assert {scope for scope, _ in failed} == {f"agency {agency}"}
+    assert (f"agency {agency}", "one outcome event per decided submission") in failed
+
+
+async def test_reconcile_fails_when_a_submission_status_is_altered(
+    db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]]
+) -> None:
+    await pool.execute(
+        "UPDATE submissions SET status = 'REJECTED' WHERE submission_id = $1",
+        billed[0]["submission_id"],
+    )
+    failed = await failed_checks(db_settings)
+    assert failed == {(f"agency {billed[0]['agency_code']}", "each status has its outcome event")}
 
 
 async def test_reconcile_fails_when_the_ledger_misses_a_participant(

@@ -29,6 +29,7 @@ from tests.integration.billing_support import (
     JAN_20,
     Clock,
     cli,
+    cli_process,
     invoices,
     uncredited,
     workers,
@@ -69,7 +70,7 @@ async def test_billing_invoice_matches_independent_calculation_per_agency_to_the
     payloads = workers(COHORT, JAN_20)
     async with running(settings, SERVICES, Runtime(settings, clock=Clock(JAN_20))):
         await enrol_through_services(settings, pool, payloads)
-        result = await cli(settings, "bill", "2025-02")
+        result = await cli_process(settings, "bill", "2025-02")
         assert result.exit_code == 0, result.output
         assert "JMS-PEMKAB-KUDUS-202502-01" in result.output
 

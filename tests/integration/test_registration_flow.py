@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from jamsos.settings import Settings
 from jamsos_schemas import topics
-from tests.conftest import running, wait_until
+from tests.conftest import markers_dead_lettered, publish_markers, running, wait_until
 from tests.factory import submission
 
 pytestmark = pytest.mark.integration
@@ -57,6 +57,11 @@ async def test_contract_example_is_enrolled_once_even_when_published_twice(
             return bool(n)
 
         await wait_until(enrolled_and_published, what="enrolment")
+        # The second copy is consumed once the marker behind it on its partition is.
+        markers = await publish_markers(settings.kafka_bootstrap or "", topics.SUBMITTED)
+        await wait_until(lambda: markers_dead_lettered(pool, markers), what="the markers")
     assert await statuses(pool) == {payload["submission_id"]: "ENROLLED"}
-    rows = await pool.fetch("SELECT topic FROM outbox")
+    rows = await pool.fetch("SELECT topic FROM outbox WHERE topic <> $1", topics.DLQ)
     assert sorted(r["topic"] for r in rows) == sorted([topics.ACCEPTED, topics.ENROLLED])
+    letters = await pool.fetch("SELECT value FROM dead_letters")
+    assert sorted(bytes(r["value"]) for r in letters) == sorted(markers)  # not SUBMISSION_ID_REUSED

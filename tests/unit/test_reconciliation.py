@@ -112,3 +112,12 @@ def test_invoice_line_that_disagrees_with_its_charges_is_a_mismatch() -> None:
 def test_ledger_behind_enrolment_is_a_mismatch() -> None:
     assert check_ledger(0) == []
     assert check_ledger(2)[0].actual == 2
+
+
+def test_agency_with_a_status_lacking_its_outcome_event_is_a_mismatch() -> None:
+    [mismatch] = check_agency(agency(status_without_event=1))
+    assert (mismatch.check, mismatch.expected, mismatch.actual) == (
+        "each status has its outcome event",
+        0,
+        1,
+    )

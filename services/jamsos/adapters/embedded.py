@@ -7,9 +7,11 @@ the idempotent producer, and is started with explicit topics; see README, "Desig
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,12 +55,53 @@ def start_tansu(port: int, log_path: Path | None = None) -> subprocess.Popen[byt
     )
 
 
+def _listens(pid: int, port: int) -> bool | None:
+    """Whether process `pid` itself holds a listening TCP socket on `port` (None: unknown, no
+    /proc on this system)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+        tables = [Path("/proc/net/tcp").read_text(), Path("/proc/net/tcp6").read_text()]
+    except OSError:
+        return None
+    inodes = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    for table in tables:
+        for line in table.splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port and inode in inodes:
+                return True
+    return False
+
+
+def _start_bound(log_path: Path, attempts: int = 5) -> tuple[subprocess.Popen[bytes], int]:
+    """Start tansu on a free port; if another process takes that port before tansu binds it
+    (tansu then exits), start again on another one. tansu cannot bind port 0 itself: it must
+    advertise the real port in its metadata."""
+    for _ in range(attempts):
+        port = free_port()
+        proc = start_tansu(port, log_path)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            bound = _listens(proc.pid, port)
+            if bound or bound is None:
+                return proc, port
+            time.sleep(0.02)
+        if proc.poll() is None:  # neither bound nor gone: give up on it
+            proc.kill()
+        proc.wait()
+    raise RuntimeError(f"tansu could not bind a port in {attempts} attempts; see {log_path}")
+
+
 @contextlib.contextmanager
 def embedded_broker(state_dir: Path) -> Iterator[str]:
     """Run tansu for the duration of the block; yields its bootstrap address."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = start_tansu(port, state_dir / "tansu.log")
+    proc, port = _start_bound(state_dir / "tansu.log")
     try:
         yield f"127.0.0.1:{port}"
     finally:

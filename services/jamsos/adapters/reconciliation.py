@@ -13,10 +13,18 @@ from jamsos.domain.tariff import Tariff
 from jamsos_schemas import topics
 
 _OUTCOME_TOPICS = [topics.ENROLLED, topics.DUPLICATE, topics.REJECTED, topics.REVIEW_REQUIRED]
+# The outcome event each decided status must have (a REVIEW later decided has both).
+_STATUS_TOPICS = {
+    "ENROLLED": topics.ENROLLED,
+    "DUPLICATE": topics.DUPLICATE,
+    "REJECTED": topics.REJECTED,
+    "REVIEW": topics.REVIEW_REQUIRED,
+}
 
 
 async def agency_counts(conn: asyncpg.Connection, stale_before: dt.datetime) -> list[AgencyCounts]:
-    """Submissions per agency by status, and the submissions with an outcome event."""
+    """Submissions per agency by status, the submissions with an outcome event, and those whose
+    status has no outcome event of its kind."""
     rows = await conn.fetch(
         """
         WITH subs AS (
@@ -28,11 +36,21 @@ async def agency_counts(conn: asyncpg.Connection, stale_before: dt.datetime) -> 
                    count(*) FILTER (WHERE status = 'RECEIVED') AS in_flight,
                    count(*) FILTER (WHERE status = 'RECEIVED' AND received_at < $1) AS stale
             FROM submissions GROUP BY agency_code
-        ), events AS (
-            SELECT v ->> 'agency_code' AS agency_code,
-                   count(DISTINCT v ->> 'submission_id') AS with_outcome_event
-            FROM (SELECT convert_from(value, 'UTF8')::jsonb AS v
+        ), ev AS (
+            SELECT DISTINCT topic, v ->> 'agency_code' AS agency_code,
+                   v ->> 'submission_id' AS submission_id
+            FROM (SELECT topic, convert_from(value, 'UTF8')::jsonb AS v
                   FROM outbox WHERE topic = ANY($2::text[])) o
+        ), events AS (
+            SELECT agency_code, count(DISTINCT submission_id) AS with_outcome_event
+            FROM ev GROUP BY 1
+        ), unmatched AS (
+            SELECT s.agency_code, count(*) AS status_without_event
+            FROM submissions s
+            JOIN unnest($3::text[], $4::text[]) AS x(status, topic) ON x.status = s.status
+            LEFT JOIN ev ON ev.topic = x.topic AND ev.agency_code = s.agency_code
+                        AND ev.submission_id = s.submission_id
+            WHERE ev.topic IS NULL
             GROUP BY 1
         ), codes AS (
             SELECT code AS agency_code FROM agencies
@@ -43,12 +61,16 @@ async def agency_counts(conn: asyncpg.Connection, stale_before: dt.datetime) -> 
                coalesce(s.duplicate, 0) AS duplicate, coalesce(s.rejected, 0) AS rejected,
                coalesce(s.held, 0) AS held, coalesce(s.in_flight, 0) AS in_flight,
                coalesce(s.stale, 0) AS stale,
-               coalesce(e.with_outcome_event, 0) AS with_outcome_event
+               coalesce(e.with_outcome_event, 0) AS with_outcome_event,
+               coalesce(u.status_without_event, 0) AS status_without_event
         FROM codes k LEFT JOIN subs s USING (agency_code) LEFT JOIN events e USING (agency_code)
+             LEFT JOIN unmatched u USING (agency_code)
         ORDER BY k.agency_code
         """,
         stale_before,
         _OUTCOME_TOPICS,
+        list(_STATUS_TOPICS),
+        list(_STATUS_TOPICS.values()),
     )
     return [AgencyCounts(**dict(r)) for r in rows]
 

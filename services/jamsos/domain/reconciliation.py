@@ -40,6 +40,7 @@ class AgencyCounts:
     in_flight: int
     stale: int
     with_outcome_event: int
+    status_without_event: int = 0  # decided, but no outcome event of the status's kind
 
     @property
     def decided(self) -> int:
@@ -99,6 +100,10 @@ def check_agency(counts: AgencyCounts) -> list[Mismatch]:
                 counts.decided,
                 counts.with_outcome_event,
             )
+        )
+    if counts.status_without_event:
+        result.append(
+            Mismatch(scope, "each status has its outcome event", 0, counts.status_without_event)
         )
     return result
 
