@@ -234,9 +234,16 @@ async def cli(settings: Settings, *args: str) -> Any:
     from typer.testing import CliRunner
 
     from jamsos.cli import app
+    from jamsos.cli.errors import explain
 
     runner = CliRunner()
-    return await asyncio.to_thread(runner.invoke, app, list(args), env=cli_env(settings))
+    result = await asyncio.to_thread(runner.invoke, app, list(args), env=cli_env(settings))
+    error = result.exception
+    failure = None if error is None or isinstance(error, SystemExit) else explain(error)
+    if failure is None:
+        return result
+    # what `jamsos.cli.main` does with a mistake it recognises: one line, its exit code
+    return CliResult(failure.code, f"{result.output}error: {failure.message}\n", result.stdout)
 
 
 @dataclass(frozen=True)
@@ -244,7 +251,8 @@ class CliResult:
     """What a `jamsos` subprocess did (the fields of click's Result that tests read)."""
 
     exit_code: int
-    output: str
+    output: str  # stdout and stderr
+    stdout: str
 
 
 async def cli_process(settings: Settings, *args: str) -> CliResult:
@@ -258,7 +266,7 @@ async def cli_process(settings: Settings, *args: str) -> CliResult:
         env=clean_env(**env),
         cwd=settings.state_dir,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    return CliResult(proc.returncode or 0, out.decode())
+    out, err = await proc.communicate()
+    return CliResult(proc.returncode or 0, out.decode() + err.decode(), out.decode())
