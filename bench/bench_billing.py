@@ -24,9 +24,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from jamsos.adapters import db, invoices
-from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.usecases.billing import reconcile, run_billing
+from jamsos.usecases.messages import Message
 from jamsos_schemas import topics
 
 T = TypeVar("T")
@@ -66,9 +66,9 @@ def coverage_rows(first: int, count: int, start: dt.date) -> list[tuple[Any, ...
     return rows
 
 
-def run_request(request_id: str) -> Inbound:
+def run_request(request_id: str) -> Message:
     body = {"request_id": request_id, "period": "2025-02", "requested_at": NOW.isoformat()}
-    return Inbound(topics.BILLING_RUN_REQUESTED, 0, 0, b"2025-02", json.dumps(body).encode())
+    return Message(topics.BILLING_RUN_REQUESTED, 0, 0, b"2025-02", json.dumps(body).encode())
 
 
 async def timed(label: str, n: int, work: Callable[[], Awaitable[T]]) -> T:

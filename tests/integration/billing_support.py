@@ -17,11 +17,11 @@ from typing import Any
 import asyncpg
 
 from jamsos import synthetic
-from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.identity import event_id
 from jamsos.settings import Settings
 from jamsos.usecases.billing import record_coverage, run_billing
+from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
@@ -40,13 +40,13 @@ AGENCY_FUNDING = {
 _offsets = count()
 
 
-def record(payload: Any, topic: str, key: str | None = None) -> Inbound:
+def record(payload: Any, topic: str, key: str | None = None) -> Message:
     """A consumed record holding `payload` (bytes as they are, anything else as JSON)."""
     value = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return Inbound(topic, 0, next(_offsets), None if key is None else key.encode(), value)
+    return Message(topic, 0, next(_offsets), None if key is None else key.encode(), value)
 
 
-def run_request(period: str, request_id: str | None = None) -> Inbound:
+def run_request(period: str, request_id: str | None = None) -> Message:
     """A `billing.run-requested` record."""
     body = {
         "request_id": request_id or f"run-{uuid.uuid4().hex[:10]}",

@@ -13,12 +13,12 @@ import asyncpg
 import pytest
 
 from jamsos import billing_requests
-from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.period import Period
 from jamsos.publishing import publish_model, publish_submissions
 from jamsos.settings import Settings
 from jamsos.usecases.billing import run_billing
+from jamsos.usecases.messages import Message
 from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 from jamsos_schemas.billing import BillingRunRequestedV1
@@ -126,7 +126,7 @@ async def test_billing_month_three_times_concurrently_and_across_restart_issues_
     # committed it but died before committing the Kafka offset, so it is delivered again.
     third = BillingRunRequestedV1(request_id="third", period="2025-02", requested_at=JAN_20)
     await publish_model(settings, topics.BILLING_RUN_REQUESTED, "2025-02", third)
-    committed = Inbound(
+    committed = Message(
         topics.BILLING_RUN_REQUESTED, 0, 0, b"2025-02", third.model_dump_json().encode()
     )
     assert (await run_billing(pool, [committed], JAN_20)).counts == {"NOTHING_NEW": 1}

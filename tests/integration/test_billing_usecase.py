@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jamsos.adapters import repository
+from jamsos.adapters import tariff_table
 from jamsos.domain.accrual import CoverageRecord, accrue
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.period import Period
@@ -329,7 +329,7 @@ async def test_sql_accrual_agrees_with_reference_function_on_mixed_coverage(
         ],
     )
     async with pool.acquire() as conn:
-        tariffs = await repository.tariffs(conn)
+        tariffs = await tariff_table.tariffs(conn)
     for month in range(1, 11):
         period = Period(2025, month)
         await bill(pool, str(period))

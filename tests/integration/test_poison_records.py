@@ -8,8 +8,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from jamsos.adapters.kafka import Inbound
 from jamsos.settings import load_settings
+from jamsos.usecases.messages import Message
 from jamsos.workers.runtime import Runtime, process
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ async def test_poison_record_is_quarantined_and_the_others_are_decided(
     runtime.open(pool)
     await pool.execute("CREATE TABLE decided (value text PRIMARY KEY)")
 
-    async def decide(batch: Sequence[Inbound]) -> None:
+    async def decide(batch: Sequence[Message]) -> None:
         async with pool.acquire() as conn, conn.transaction():
             for record in batch:
                 # a numeric cast that fails for one value, as bad data would
@@ -31,7 +31,7 @@ async def test_poison_record_is_quarantined_and_the_others_are_decided(
                     record.value.decode(),
                 )
 
-    batch = [Inbound("t", 0, n, None, v) for n, v in enumerate([b"1", b"2", b"oops", b"4"])]
+    batch = [Message("t", 0, n, None, v) for n, v in enumerate([b"1", b"2", b"oops", b"4"])]
     await process(runtime, batch, decide, "test")
 
     assert {r["value"] for r in await pool.fetch("SELECT value FROM decided")} == {"1", "2", "4"}
@@ -47,9 +47,9 @@ async def test_outage_is_raised_for_redelivery_not_quarantined(
     runtime = Runtime(load_settings(env={}, cwd=tmp_path))
     runtime.open(pool)
 
-    async def decide(batch: Sequence[Inbound]) -> None:
+    async def decide(batch: Sequence[Message]) -> None:
         raise ConnectionRefusedError("database down")
 
     with pytest.raises(ConnectionRefusedError):
-        await process(runtime, [Inbound("t", 0, 0, None, b"x")], decide, "test")
+        await process(runtime, [Message("t", 0, 0, None, b"x")], decide, "test")
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
+from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
@@ -25,9 +25,9 @@ NOW = dt.datetime(2025, 1, 20, 10, 0, tzinfo=JAKARTA)
 _offsets = count()
 
 
-def record(payload: Any, topic: str = topics.SUBMITTED) -> Inbound:
+def record(payload: Any, topic: str = topics.SUBMITTED) -> Message:
     value = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return Inbound(topic, 0, next(_offsets), None, value)
+    return Message(topic, 0, next(_offsets), None, value)
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def policy_settings(tmp_path: Any) -> Settings:
     return load_settings(env={}, cwd=tmp_path)
 
 
-async def accepted_records(pool: asyncpg.Pool) -> list[Inbound]:
+async def accepted_records(pool: asyncpg.Pool) -> list[Message]:
     rows = await pool.fetch(
         "SELECT value FROM outbox WHERE topic = $1 ORDER BY id", topics.ACCEPTED
     )

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jamsos.adapters.kafka import Inbound
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
+from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
 from jamsos.usecases.review import decide_reviews
 from jamsos.usecases.verification import verify
@@ -34,9 +34,9 @@ LOOKALIKE = submission(
 )
 
 
-def record(payload: Any, topic: str = topics.SUBMITTED) -> Inbound:
+def record(payload: Any, topic: str = topics.SUBMITTED) -> Message:
     value = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return Inbound(topic, 0, next(_offsets), None, value)
+    return Message(topic, 0, next(_offsets), None, value)
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def decide(pool: asyncpg.Pool, settings: Settings, payloads: list[Any]) ->
     )
 
 
-def review(decision: str, by: str = "operator-1") -> Inbound:
+def review(decision: str, by: str = "operator-1") -> Message:
     command = RegistrationReviewDecidedV1(
         agency_code="DISHUB",
         submission_id="DISHUB-9",

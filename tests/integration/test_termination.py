@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jamsos.adapters import repository
+from jamsos.adapters import participants
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.termination import terminate
@@ -93,7 +93,7 @@ async def test_termination_frees_nik_claim_and_agency_quota(
     await send(pool, policy_settings, termination(payload["worker"]["nik"]))
     assert await pool.fetchval("SELECT count(*) FROM nik_claims") == 0
     async with pool.acquire() as conn:
-        assert await repository.active_counts(conn) == {}
+        assert await participants.active_counts(conn) == {}
 
 
 async def test_quota_freed_by_termination_lets_the_agency_enrol_another_worker(

@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from jamsos.adapters.kafka import Inbound
 from jamsos.domain.policy import Policy
 from jamsos.settings import load_settings
 from jamsos.usecases.billing import record_coverage, run_billing
+from jamsos.usecases.messages import Message
 from jamsos.usecases.review import decide_reviews
 from jamsos.usecases.termination import terminate
 from jamsos.usecases.verification import verify
@@ -30,7 +30,7 @@ VALUES = {
 }
 _offsets = count()
 
-Consumer = Callable[[asyncpg.Pool, Sequence[Inbound], Policy], Awaitable[object]]
+Consumer = Callable[[asyncpg.Pool, Sequence[Message], Policy], Awaitable[object]]
 CONSUMERS: dict[str, tuple[str, Consumer]] = {
     "verification": (topics.ACCEPTED, lambda p, b, pol: verify(p, b, pol, jakarta_now())),
     "review": (topics.REVIEW_DECIDED, lambda p, b, pol: decide_reviews(p, b, pol, jakarta_now())),
@@ -53,6 +53,6 @@ async def test_unreadable_value_becomes_a_dead_letter(
 ) -> None:
     topic, consume = CONSUMERS[consumer]
     policy = load_settings(env={}, cwd=tmp_path).policy
-    await consume(pool, [Inbound(topic, 0, next(_offsets), None, VALUES[value])], policy)
+    await consume(pool, [Message(topic, 0, next(_offsets), None, VALUES[value])], policy)
     [error] = await pool.fetch("SELECT error FROM dead_letters")
     assert error["error"].split(":")[0] in {"UNREADABLE", "SCHEMA_INVALID"}

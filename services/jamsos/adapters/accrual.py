@@ -11,17 +11,18 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 
+from jamsos.adapters.locks import AdvisoryLock
 from jamsos.domain.invoicing import Line
 from jamsos.domain.period import Period
 from jamsos.domain.tariff import Tariff
-
-_PERIOD_LOCK = 7_301_904  # advisory lock class: one billing transaction per period at a time
 
 
 async def lock_period(conn: asyncpg.Connection, period: Period) -> None:
     """Serialise billing transactions of one period (released at commit)."""
     await conn.execute(
-        "SELECT pg_advisory_xact_lock($1, $2)", _PERIOD_LOCK, period.year * 100 + period.month
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        AdvisoryLock.BILLING_PERIOD,
+        period.year * 100 + period.month,
     )
 
 

@@ -3,35 +3,11 @@ filled from participant events), and how far it is behind the participants."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
-
-@dataclass(frozen=True)
-class Enrolled:
-    """The enrolment side of one coverage period, from `participant.enrolled`."""
-
-    membership_no: str
-    coverage_start: dt.date
-    nik: str
-    agency_code: str
-    payer_code: str
-    funding_source: str
-    enrolled_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class Terminated:
-    """The end of one coverage period, from `participant.terminated`."""
-
-    membership_no: str
-    coverage_start: dt.date
-    nik: str
-    coverage_end: dt.date
-    terminated_at: dt.datetime
+from jamsos.usecases.rows import Enrolled, Terminated
 
 
 async def record_enrolments(conn: asyncpg.Connection, rows: Sequence[Enrolled]) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 
+from jamsos.adapters.locks import AdvisoryLock
 from jamsos.domain.policy import Agency
 
-_MIGRATION_LOCK = 7_301_901  # advisory lock key: one migrator at a time
 _MIGRATION_NAME = re.compile(r"[0-9]{4}_.+\.sql")
 
 
@@ -48,7 +48,7 @@ def migration_files() -> list[Traversable]:
 async def migrate(conn: asyncpg.Connection) -> list[str]:
     """Apply the migrations not yet recorded, each in its own transaction; safe to re-run."""
     applied: list[str] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    await conn.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.MIGRATION)
     try:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -64,7 +64,7 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
             applied.append(version)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+        await conn.execute("SELECT pg_advisory_unlock($1)", AdvisoryLock.MIGRATION)
     return applied
 
 

@@ -1,10 +1,15 @@
-"""SQL of `jamsos ops dlq`: dead letters listed, found by id prefix, replayed, discarded."""
+"""SQL of `dead_letters`: every message that went to the DLQ (written with the change that
+rejected it), listed, found by id prefix, replayed and discarded by `jamsos ops dlq`."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
+from jamsos.usecases.rows import DeadLetter
 
 _COLUMNS = (
     'event_id, source_topic, partition, "offset", key, value, error, failed_at, replayed_at,'
@@ -73,3 +78,29 @@ async def submission_state(
         submission_id,
     )
     return None if row is None else dict(row)
+
+
+async def add_dead_letters(
+    conn: asyncpg.Connection, letters: Sequence[DeadLetter], failed_at: dt.datetime
+) -> None:
+    """Keep dead letters in the database too, for `jamsos ops dlq` and the report."""
+    if not letters:
+        return
+    await conn.execute(
+        """
+        INSERT INTO dead_letters (event_id, source_topic, partition, "offset", key, value, error,
+                                  failed_at)
+        SELECT e, t, p, o, k, v, er, $8
+        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[],
+                    $7::text[]) AS x(e, t, p, o, k, v, er)
+        ON CONFLICT (event_id) DO NOTHING
+        """,
+        [d.event_id for d in letters],
+        [d.record.topic for d in letters],
+        [d.record.partition for d in letters],
+        [d.record.offset for d in letters],
+        [d.record.key for d in letters],
+        [d.record.value for d in letters],
+        [d.error for d in letters],
+        failed_at,
+    )

@@ -12,6 +12,7 @@ import asyncpg
 
 from jamsos.domain.invoicing import Invoice, PayerHistory
 from jamsos.domain.period import Period
+from jamsos.usecases.rows import PaidInvoice
 
 
 @dataclass(frozen=True)
@@ -70,17 +71,6 @@ class ChargeLine:
     jkk: int
     jkm: int
     jumlah: int
-
-
-@dataclass(frozen=True)
-class PaidInvoice:
-    """An invoice's payment state after `invoice pay`."""
-
-    invoice_no: str
-    kind: str
-    status: str
-    paid_at: dt.datetime | None
-    changed: bool
 
 
 # The columns of an InvoiceRow, the one list every invoice query selects (a constant, never input).

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -16,23 +15,13 @@ from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 
 from jamsos.settings import Settings
+from jamsos.usecases.messages import Message
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """One consumed record as bytes, with where it came from (for the DLQ)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
-def inbound(records: Iterable[ConsumerRecord[Any, Any]]) -> list[Inbound]:
-    """Raw consumer records as Inbound values, in the order received."""
+def inbound(records: Iterable[ConsumerRecord[Any, Any]]) -> list[Message]:
+    """Raw consumer records as messages, in the order received."""
     return [
-        Inbound(r.topic, r.partition, r.offset, r.key, r.value if r.value is not None else b"")
+        Message(r.topic, r.partition, r.offset, r.key, r.value if r.value is not None else b"")
         for r in records
     ]
 

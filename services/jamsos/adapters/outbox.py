@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
-log = logging.getLogger(__name__)
+from jamsos.adapters.locks import AdvisoryLock
 
-_RELAY_LOCK = 7_301_902  # one active relay across all processes keeps per-key order
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ async def relay_once(pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int)
     same events (same event_id) rather than losing them.
     """
     async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.RELAY):
             return 0
         rows = await conn.fetch(
             "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL"

@@ -4,39 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
-
-@dataclass(frozen=True)
-class ParticipantState:
-    """What a termination needs to know about a participant."""
-
-    nik: str
-    membership_no: str
-    agency_code: str
-    status: str
-    coverage_start: dt.date
-    coverage_end: dt.date | None
-    termination_reason: str | None
-    terminated_at: dt.datetime | None
-    enrolled_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One processed termination request and what it did."""
-
-    request_id: str
-    agency_code: str
-    nik: str
-    reason: str
-    effective_date: dt.date
-    status: str
-    membership_no: str | None
-    participant_agency_code: str | None
-    coverage_end: dt.date | None
+from jamsos.usecases.rows import LoggedRequest, ParticipantState
 
 
 async def participants(

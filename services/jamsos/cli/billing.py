@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from jamsos import billing_requests
-from jamsos.adapters import coverage_ledger, invoice_documents, invoices, repository
+from jamsos.adapters import coverage_ledger, invoice_documents, invoices, tariff_table
 from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
 from jamsos.cli.common import (
     app,
@@ -108,7 +108,7 @@ async def _invoice(pool: asyncpg.Pool, invoice_no: str) -> tuple[InvoiceDetail, 
         if detail is None:
             return None
         period = Period.parse(detail.invoice.period)
-        return detail, tariff_on(await repository.tariffs(conn), period.first_day)
+        return detail, tariff_on(await tariff_table.tariffs(conn), period.first_day)
 
 
 def _no_such_invoice(invoice_no: str) -> typer.Exit:

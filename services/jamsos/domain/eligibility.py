@@ -105,6 +105,11 @@ class Capacity:
         return self._total
 
 
+def unknown_agency(code: str) -> Reason:
+    """UNKNOWN_AGENCY: `code` is not in the agency registry."""
+    return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")
+
+
 def deceased_reason(nik: str) -> Reason:
     """DECEASED: the NIK's coverage was terminated because the person died."""
     return Reason(code=ReasonCode.DECEASED, detail=f"NIK {nik} was terminated as deceased")

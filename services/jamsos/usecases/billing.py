@@ -11,7 +11,6 @@ guarantee behind it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,17 +22,14 @@ from jamsos.adapters import (
     accrual,
     billing_runs,
     coverage_ledger,
+    dead_letters,
     inbox,
     invoices,
     outbox,
     reconciliation,
-    repository,
+    tariff_table,
 )
-from jamsos.adapters.coverage_ledger import Enrolled, Terminated
-from jamsos.adapters.invoices import PaidInvoice
-from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import DeadLetter
 from jamsos.domain.identity import event_id
 from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
 from jamsos.domain.period import Period
@@ -49,8 +45,10 @@ from jamsos.domain.reconciliation import (
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
-from jamsos.usecases.reading import field_errors, read_object
-from jamsos.usecases.registration import BatchSummary
+from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.reading import read_object, schema_error, value_digest
+from jamsos.usecases.rows import DeadLetter, Enrolled, PaidInvoice, Terminated
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
     BillingRunRequestedV1,
@@ -63,14 +61,10 @@ from jamsos_schemas.participant import ParticipantEnrolledV1, ParticipantTermina
 LEDGER = "billing-ledger"
 
 
-def _schema_error(error: ValidationError) -> str:
-    return f"SCHEMA_INVALID: {field_errors(error)}"
-
-
 # --- coverage ledger ------------------------------------------------------------------------
 
 
-def _read_participant_event(record: Inbound) -> Enrolled | Terminated | str | None:
+def _read_participant_event(record: Message) -> Enrolled | Terminated | str | None:
     """The ledger change an event carries (None: nothing to record), or a DLQ error."""
     try:
         if record.topic == topics.ENROLLED:
@@ -87,9 +81,11 @@ def _read_participant_event(record: Inbound) -> Enrolled | Terminated | str | No
         if record.topic == topics.TERMINATED:
             terminated = ParticipantTerminatedV1.model_validate_json(record.value)
         else:
-            return f"UNEXPECTED_TOPIC: the billing ledger does not read {record.topic}"
+            return DeadLetterError.UNEXPECTED_TOPIC.of(
+                f"the billing ledger does not read {record.topic}"
+            )
     except ValidationError as error:
-        return _schema_error(error)
+        return schema_error(error)
     if terminated.status == "NOT_FOUND":
         return None
     if (
@@ -97,7 +93,9 @@ def _read_participant_event(record: Inbound) -> Enrolled | Terminated | str | No
         or terminated.coverage_start is None
         or terminated.coverage_end is None
     ):
-        return "SCHEMA_INVALID: TERMINATED needs membership_no, coverage_start and coverage_end"
+        return DeadLetterError.SCHEMA_INVALID.of(
+            "TERMINATED needs membership_no, coverage_start and coverage_end"
+        )
     return Terminated(
         membership_no=terminated.membership_no,
         coverage_start=terminated.coverage_start,
@@ -107,14 +105,14 @@ def _read_participant_event(record: Inbound) -> Enrolled | Terminated | str | No
     )
 
 
-def _event_id(record: Inbound) -> str | None:
+def _event_id(record: Message) -> str | None:
     payload = read_object(record.value)
     value = None if isinstance(payload, str) else payload.get("event_id")
     return value if isinstance(value, str) else None
 
 
 async def record_coverage(
-    pool: asyncpg.Pool, records: Sequence[Inbound], now: dt.datetime
+    pool: asyncpg.Pool, records: Sequence[Message], now: dt.datetime
 ) -> BatchSummary:
     """Apply a batch of enrolled/terminated events to the coverage ledger, once per event_id.
 
@@ -127,7 +125,11 @@ async def record_coverage(
     hashes: dict[str, str] = {}
     for record in records:
         eid = _event_id(record)
-        change = _read_participant_event(record) if eid is not None else "UNREADABLE: no event_id"
+        change = (
+            _read_participant_event(record)
+            if eid is not None
+            else DeadLetterError.UNREADABLE.of("no event_id")
+        )
         if isinstance(change, str):
             letters.append(dead_letter(record, change, now))
             continue
@@ -136,7 +138,7 @@ async def record_coverage(
             summary.repeated += 1
             continue
         changes[eid] = change
-        hashes[eid] = hashlib.sha256(record.value).hexdigest()
+        hashes[eid] = value_digest(record.value)
     async with pool.acquire() as conn, conn.transaction():
         new = await inbox.claim(conn, LEDGER, hashes, now)
         summary.repeated += len(changes) - len(new)
@@ -148,20 +150,20 @@ async def record_coverage(
                 key = (change.membership_no, change.coverage_start)
                 if key not in enrolled or change.enrolled_at > enrolled[key].enrolled_at:
                     enrolled[key] = change
-                summary.count("ENROLLED")
+                summary.count(Outcome.ENROLLED)
             elif isinstance(change, Terminated):
                 key = (change.membership_no, change.coverage_start)
                 if key not in terminated or change.terminated_at > terminated[key].terminated_at:
                     terminated[key] = change
-                summary.count("TERMINATED")
+                summary.count(Outcome.TERMINATED)
             else:
-                summary.count("IGNORED")
+                summary.count(Outcome.IGNORED)
         await coverage_ledger.record_enrolments(conn, list(enrolled.values()))
         await coverage_ledger.record_terminations(conn, list(terminated.values()))
-        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
+        await dead_letters.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [e for _, e in letters])
     summary.new = len(new)
-    summary.counts["DLQ"] = len(letters)
+    summary.counts[Outcome.DLQ] = len(letters)
     return summary
 
 
@@ -224,7 +226,7 @@ async def bill_period(
     return issued
 
 
-def _read_run(record: Inbound) -> BillingRunRequestedV1 | str:
+def _read_run(record: Message) -> BillingRunRequestedV1 | str:
     """The run request, or the DLQ error saying why it cannot be read."""
     payload = read_object(record.value)
     if isinstance(payload, str):
@@ -232,14 +234,14 @@ def _read_run(record: Inbound) -> BillingRunRequestedV1 | str:
     try:
         return BillingRunRequestedV1.model_validate_json(record.value)
     except ValidationError as error:
-        return _schema_error(error)
+        return schema_error(error)
 
 
-async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
+async def _run(pool: asyncpg.Pool, record: Message, now: dt.datetime) -> str:
     """Process one run request in its own transaction; returns what happened."""
     request = _read_run(record)
     error: str | None = request if isinstance(request, str) else None
-    outcome = "DLQ"
+    outcome = Outcome.DLQ
     async with pool.acquire() as conn, conn.transaction():
         if not isinstance(request, str):
             period = Period.parse(request.period)
@@ -247,38 +249,40 @@ async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
             if await billing_runs.begin_run(
                 conn, request.request_id, content_hash, period, request.requested_at, now
             ):
-                tariffs = await repository.tariffs(conn)
+                tariffs = await tariff_table.tariffs(conn)
                 try:
                     tariff = tariff_on(tariffs, period.first_day)
                 except LookupError as lookup:
-                    error = f"NO_TARIFF: {lookup}"
+                    error = DeadLetterError.NO_TARIFF.of(lookup)
                     await billing_runs.fail_run(conn, request.request_id, error)
-                    outcome = "FAILED"
+                    outcome = Outcome.FAILED
                 else:
                     issued = await bill_period(conn, period, tariff, request.request_id, now)
-                    outcome = "ISSUED" if issued else "NOTHING_NEW"
+                    outcome = Outcome.ISSUED if issued else Outcome.NOTHING_NEW
             elif await billing_runs.run_hash(conn, request.request_id) == content_hash:
-                outcome = "REPEATED"
+                outcome = Outcome.REPEATED
             else:
-                error = "REQUEST_ID_REUSED: same request_id with different content"
+                error = DeadLetterError.REQUEST_ID_REUSED.of(
+                    "same request_id with different content"
+                )
         if error is not None:
             letter, event = dead_letter(record, error, now)
-            await repository.add_dead_letters(conn, [letter], now)
+            await dead_letters.add_dead_letters(conn, [letter], now)
             await outbox.add(conn, [event])
     return outcome
 
 
 async def run_billing(
-    pool: asyncpg.Pool, records: Sequence[Inbound], now: dt.datetime
+    pool: asyncpg.Pool, records: Sequence[Message], now: dt.datetime
 ) -> BatchSummary:
     """Process `billing.run-requested` records, each in its own transaction, in order."""
     summary = BatchSummary(received=len(records))
     for record in records:
         outcome = await _run(pool, record, now)
         summary.count(outcome)
-        if outcome == "REPEATED":
+        if outcome == Outcome.REPEATED:
             summary.repeated += 1
-        elif outcome != "DLQ":
+        elif outcome != Outcome.DLQ:
             summary.new += 1
     return summary
 
@@ -312,7 +316,7 @@ async def reconcile(
     """Check enrolment counts per agency and, per billed period (or `period`), the billing."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         agencies = await reconciliation.agency_counts(conn, now - stale_after)
-        tariffs = await repository.tariffs(conn)
+        tariffs = await tariff_table.tariffs(conn)
         periods = [period] if period is not None else await reconciliation.billed_periods(conn)
         mismatches = [m for counts in agencies for m in check_agency(counts)]
         figures: list[PeriodFigures] = []

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 
 import asyncpg
 
-from jamsos.adapters import outbox, repository
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters import dead_letters, outbox
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import DeadLetter
 from jamsos.domain.identity import event_id
+from jamsos.usecases.messages import Message
+from jamsos.usecases.reading import value_digest
+from jamsos.usecases.rows import DeadLetter
 from jamsos_schemas import topics
 from jamsos_schemas.dlq import DeadLetterV1
 
@@ -25,9 +25,9 @@ def _key_text(key: bytes) -> str:
         return "base64:" + base64.b64encode(key).decode("ascii")
 
 
-def dead_letter(record: Inbound, error: str, now: dt.datetime) -> tuple[DeadLetter, OutboxEvent]:
+def dead_letter(record: Message, error: str, now: dt.datetime) -> tuple[DeadLetter, OutboxEvent]:
     """The dead letter for `record`; its id is derived from where it was and what it held."""
-    digest = hashlib.sha256(record.value).hexdigest()
+    digest = value_digest(record.value)
     eid = event_id("dlq", record.topic, str(record.partition), str(record.offset), digest, error)
     key = None if record.key is None else _key_text(record.key)
     event = DeadLetterV1(
@@ -43,9 +43,9 @@ def dead_letter(record: Inbound, error: str, now: dt.datetime) -> tuple[DeadLett
     return DeadLetter(eid, record, error), OutboxEvent.of(topics.DLQ, key, event, eid)
 
 
-async def quarantine(pool: asyncpg.Pool, record: Inbound, error: str, now: dt.datetime) -> None:
+async def quarantine(pool: asyncpg.Pool, record: Message, error: str, now: dt.datetime) -> None:
     """Dead-letter one record in its own transaction (used when processing it keeps failing)."""
     letter, event = dead_letter(record, error, now)
     async with pool.acquire() as conn, conn.transaction():
-        await repository.add_dead_letters(conn, [letter], now)
+        await dead_letters.add_dead_letters(conn, [letter], now)
         await outbox.add(conn, [event])

@@ -9,6 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jamsos.usecases.outcomes import DeadLetterError
+from jamsos_schemas.registration import Reason, ReasonCode
+
 
 def read_object(value: bytes) -> dict[str, Any] | str:
     """The value as a JSON object, or why it cannot be read (a dead-letter error).
@@ -20,15 +23,15 @@ def read_object(value: bytes) -> dict[str, Any] | str:
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as error:
-        return f"UNREADABLE: not UTF-8 ({error})"
+        return DeadLetterError.UNREADABLE.of(f"not UTF-8 ({error})")
     try:
         payload = json.loads(text)
     except (ValueError, RecursionError) as error:
-        return f"UNREADABLE: not JSON ({str(error)[:200]})"
+        return DeadLetterError.UNREADABLE.of(f"not JSON ({str(error)[:200]})")
     if "\\u0000" in text:  # PostgreSQL cannot store NUL in text or jsonb
-        return "UNREADABLE: contains the NUL character (\\u0000)"
+        return DeadLetterError.UNREADABLE.of("contains the NUL character (\\u0000)")
     if not isinstance(payload, dict):
-        return "UNREADABLE: the value is not a JSON object"
+        return DeadLetterError.UNREADABLE.of("the value is not a JSON object")
     return payload
 
 
@@ -46,6 +49,21 @@ def submission_digest(payload: dict[str, Any]) -> str:
     the same (agency_code, submission_id) is a resubmission, not SUBMISSION_ID_REUSED.
     """
     return content_hash({k: v for k, v in payload.items() if k != "submitted_at"})
+
+
+def value_digest(value: bytes) -> str:
+    """Digest of the bytes as received (the same bytes always give the same digest)."""
+    return hashlib.sha256(value).hexdigest()
+
+
+def schema_reasons(error: ValidationError) -> list[Reason]:
+    """Every field error of a submission as one SCHEMA_INVALID reason (a rejection)."""
+    return [Reason(code=ReasonCode.SCHEMA_INVALID, detail=field_errors(error))]
+
+
+def schema_error(error: ValidationError) -> str:
+    """Every field error of a command or event as a SCHEMA_INVALID dead-letter error."""
+    return DeadLetterError.SCHEMA_INVALID.of(field_errors(error))
 
 
 def field_errors(error: ValidationError) -> str:

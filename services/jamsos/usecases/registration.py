@@ -8,33 +8,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import outbox, repository
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters import dead_letters, nik_claims, outbox, submissions
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import (
+from jamsos.domain.eligibility import personal_reasons, unknown_agency
+from jamsos.domain.identity import event_id
+from jamsos.domain.policy import Policy
+from jamsos.usecases import idempotency
+from jamsos.usecases.deadletters import dead_letter
+from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.reading import read_object, schema_reasons, submission_digest
+from jamsos.usecases.rows import (
     Claim,
     DeadLetter,
     Decision,
     Holder,
     Identity,
     NewSubmission,
+    SubmissionStatus,
 )
-from jamsos.domain.eligibility import personal_reasons
-from jamsos.domain.identity import event_id
-from jamsos.domain.policy import Policy
-from jamsos.usecases import idempotency
-from jamsos.usecases.deadletters import dead_letter
-from jamsos.usecases.reading import field_errors, read_object, submission_digest
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
     Reason,
-    ReasonCode,
     RegistrationAcceptedV1,
     RegistrationDuplicateV1,
     RegistrationRejectedV1,
@@ -42,29 +43,15 @@ from jamsos_schemas.registration import (
 )
 
 
-@dataclass
-class BatchSummary:
-    """What a batch did, for logs and tests."""
-
-    received: int = 0
-    new: int = 0
-    repeated: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def count(self, outcome: str) -> None:
-        """Count one outcome."""
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
-
-
 @dataclass(frozen=True)
 class _Readable:
-    record: Inbound
+    record: Message
     identity: Identity
     payload: dict[str, Any]
     content_hash: str
 
 
-def _read(record: Inbound) -> _Readable | str:
+def _read(record: Message) -> _Readable | str:
     """The submission's identity and JSON payload, or why it cannot be read."""
     payload = read_object(record.value)
     if isinstance(payload, str):
@@ -76,17 +63,21 @@ def _read(record: Inbound) -> _Readable | str:
         if not isinstance(v, str) or not v.strip()
     ]
     if missing:
-        return f"IDENTITY_MISSING: no usable {' or '.join(missing)}"
+        return DeadLetterError.IDENTITY_MISSING.of(f"no usable {' or '.join(missing)}")
     assert isinstance(agency, str) and isinstance(sid, str)
     if len(agency) > MAX_IDENTITY or len(sid) > MAX_IDENTITY:
         # Too long to be kept as a key; a little too long is a readable identity and gets a
         # SCHEMA_INVALID outcome (the contract allows 1-64 characters).
-        return f"IDENTITY_INVALID: agency_code or submission_id over {MAX_IDENTITY} characters"
+        return DeadLetterError.IDENTITY_INVALID.of(
+            f"agency_code or submission_id over {MAX_IDENTITY} characters"
+        )
     return _Readable(record, (agency, sid), payload, submission_digest(payload))
 
 
 MAX_IDENTITY = 256
-REUSED = "SUBMISSION_ID_REUSED: same (agency_code, submission_id) with different content"
+REUSED = DeadLetterError.SUBMISSION_ID_REUSED.of(
+    "same (agency_code, submission_id) with different content"
+)
 
 
 def _identity(read: _Readable) -> Identity:
@@ -95,11 +86,6 @@ def _identity(read: _Readable) -> Identity:
 
 def _digest(read: _Readable) -> str:
     return read.content_hash
-
-
-def schema_reasons(error: ValidationError) -> list[Reason]:
-    """Every field error of a submission as one SCHEMA_INVALID reason."""
-    return [Reason(code=ReasonCode.SCHEMA_INVALID, detail=field_errors(error))]
 
 
 def _worker_field(payload: dict[str, Any], *path: str) -> str | None:
@@ -135,9 +121,9 @@ async def _claim(
     holders: dict[str, Holder] = {}
     pending = claims
     for _ in range(5):
-        won |= await repository.claim_niks(conn, pending, now)
+        won |= await nik_claims.claim_niks(conn, pending, now)
         pending = [c for c in pending if (c.agency_code, c.submission_id) not in won]
-        holders |= await repository.claim_holders(conn, [c.nik for c in pending])
+        holders |= await nik_claims.claim_holders(conn, [c.nik for c in pending])
         pending = [c for c in pending if c.nik not in holders]
         if not pending:
             return won, holders
@@ -145,7 +131,7 @@ async def _claim(
 
 
 async def register(
-    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Decide a batch of `registration.submitted` records in one transaction."""
     summary = BatchSummary(received=len(records))
@@ -175,8 +161,8 @@ async def register(
     claims: list[Claim] = []
     accepted: dict[Identity, RegistrationSubmittedV1] = {}
     async with pool.acquire() as conn, conn.transaction():
-        new = await repository.insert_submissions(conn, rows, now)
-        stored = await repository.content_hashes(conn, [i for i in first if i not in new])
+        new = await submissions.insert_submissions(conn, rows, now)
+        stored = await submissions.content_hashes(conn, [i for i in first if i not in new])
         batch = idempotency.sort_batch(readable, _identity, _digest, first, new, stored)
         summary.repeated = len(batch.repeated)
         letters += [dead_letter(r.record, REUSED, now) for r in batch.reused]
@@ -189,13 +175,13 @@ async def register(
             except ValidationError as error:
                 reasons = schema_reasons(error)
                 if agency is None:
-                    reasons.append(_unknown_agency(identity[0]))
+                    reasons.append(unknown_agency(identity[0]))
             else:
                 reasons = (
                     []
                     if agency is not None
                     else [
-                        _unknown_agency(identity[0]),
+                        unknown_agency(identity[0]),
                         *personal_reasons(submission.worker, submission.submitted_at, policy),
                     ]
                 )
@@ -203,7 +189,9 @@ async def register(
                     claims.append(Claim(submission.worker.nik, *identity))
                     accepted[identity] = submission
                     continue
-            decisions.append(Decision(*identity, "REJECTED", [r.model_dump() for r in reasons]))
+            decisions.append(
+                Decision(*identity, SubmissionStatus.REJECTED, [r.model_dump() for r in reasons])
+            )
             events.append(_rejected(identity, nik, reasons, now))
         won, holders = await _claim(conn, claims, now)
         for claim in claims:
@@ -214,13 +202,13 @@ async def register(
                     event_id=eid, received_at=now, submission=accepted[identity]
                 )
                 events.append(OutboxEvent.of(topics.ACCEPTED, claim.nik, event, eid))
-                summary.count("ACCEPTED")
+                summary.count(Outcome.ACCEPTED)
                 continue
             holder = holders[claim.nik]
             decisions.append(
                 Decision(
                     *identity,
-                    "DUPLICATE",
+                    SubmissionStatus.DUPLICATE,
                     existing_agency_code=holder.agency_code,
                     membership_no=None,
                 )
@@ -238,13 +226,9 @@ async def register(
             events.append(OutboxEvent.of(topics.DUPLICATE, claim.nik, duplicate, eid))
         for decision in decisions:
             summary.count(decision.status)
-        await repository.record_decisions(conn, decisions, now)
-        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
+        await submissions.record_decisions(conn, decisions, now)
+        await dead_letters.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [*events, *(e for _, e in letters)])
     summary.new = len(new)
-    summary.counts["DLQ"] = len(letters)
+    summary.counts[Outcome.DLQ] = len(letters)
     return summary
-
-
-def _unknown_agency(code: str) -> Reason:
-    return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")

@@ -10,24 +10,24 @@ submission that is not held, or a second, different decision, goes to the DLQ.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import inbox, repository
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters import inbox, participants, submissions
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import Decision, Identity
-from jamsos.domain.eligibility import deceased_reason
+from jamsos.domain.eligibility import deceased_reason, unknown_agency
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Agency, Policy
 from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
-from jamsos.usecases.registration import BatchSummary
-from jamsos.usecases.verification import Enroller, Outcomes, capacity, unknown_agency
+from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
+from jamsos.usecases.reading import content_hash, schema_error
+from jamsos.usecases.rows import Decision, Identity, SubmissionStatus
+from jamsos.usecases.verification import Enroller, Outcomes, capacity
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
     RegistrationDuplicateV1,
@@ -39,7 +39,7 @@ CONSUMER = "review"
 
 
 async def decide_reviews(
-    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Apply a batch of review decisions in one transaction."""
     summary = BatchSummary(received=len(records))
@@ -49,14 +49,14 @@ async def decide_reviews(
         try:
             command = RegistrationReviewDecidedV1.model_validate_json(record.value)
         except ValidationError as error:
-            outcomes.letters.append(dead_letter(record, f"SCHEMA_INVALID: {error}", now))
+            outcomes.letters.append(dead_letter(record, schema_error(error), now))
             continue
-        digest = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
+        digest = content_hash(command.model_dump(mode="json"))
         commands.append(_Command(record, command, digest))
     async with pool.acquire() as conn, conn.transaction():
-        await repository.lock_enrolment(conn)
+        await participants.lock_enrolment(conn)
         first = idempotency.firsts(commands, _message_id)
-        held = await repository.held(conn, [_identity(c) for c in first.values()])
+        held = await submissions.held(conn, [_identity(c) for c in first.values()])
         # Only a decision that applies claims its identity: one that came too early (not held
         # yet) goes to the DLQ and can be replayed once the submission is held.
         new = await inbox.claim(
@@ -65,25 +65,23 @@ async def decide_reviews(
         stored = await inbox.content_hashes(conn, CONSUMER, [m for m in first if m not in new])
         decided = [c for c in commands if _message_id(c) in new or _message_id(c) in stored]
         outcomes.letters += [
-            dead_letter(c.record, "NOT_HELD: the submission is not waiting for review", now)
-            for c in commands
-            if c not in decided
+            dead_letter(c.record, NOT_HELD, now) for c in commands if c not in decided
         ]
         batch = idempotency.sort_batch(decided, _message_id, _digest, first, new, stored)
         summary.repeated = len(batch.repeated)
         outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
         fresh = {_identity(c): c for c in batch.fresh}
         held = {i: h for i, h in held.items() if i in fresh}
-        submissions = {
+        held_submissions = {
             i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
         }
-        niks = [s.worker.nik for s in submissions.values()]
-        dead = await repository.deceased(conn, niks)
+        niks = [s.worker.nik for s in held_submissions.values()]
+        dead = await participants.deceased(conn, niks)
         room = await capacity(conn, policy)
         enroller = await Enroller.load(conn, niks, policy, now)
         eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
         reviewers: list[tuple[Identity, str]] = []
-        for identity, s in submissions.items():
+        for identity, s in held_submissions.items():
             command = fresh[identity].command
             reviewers.append((identity, command.decided_by))
             if command.decision == "DUPLICATE":
@@ -100,17 +98,18 @@ async def decide_reviews(
             room.take(agency)
             eligible.append((s, agency))
         await outcomes.finish(conn, enroller, eligible, summary, now)
-        await repository.set_reviewer(conn, reviewers)
-    summary.new = len(submissions)
+        await submissions.set_reviewer(conn, reviewers)
+    summary.new = len(held_submissions)
     return summary
 
 
-CONFLICT = "REVIEW_DECISION_CONFLICT: this submission was already decided"
+CONFLICT = DeadLetterError.REVIEW_DECISION_CONFLICT.of("this submission was already decided")
+NOT_HELD = DeadLetterError.NOT_HELD.of("the submission is not waiting for review")
 
 
 @dataclass(frozen=True)
 class _Command:
-    record: Inbound
+    record: Message
     command: RegistrationReviewDecidedV1
     digest: str
 
@@ -138,7 +137,7 @@ def _duplicate(
     existing = str(best["membership_no"]) if best else None
     existing_agency = str(best.get("agency_code", ""))
     outcomes.decisions.append(
-        Decision(*identity, "DUPLICATE", existing_agency_code=existing_agency)
+        Decision(*identity, SubmissionStatus.DUPLICATE, existing_agency_code=existing_agency)
     )
     outcomes.released.append(identity)
     eid = event_id("duplicate", *identity)

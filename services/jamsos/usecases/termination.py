@@ -33,18 +33,18 @@ from dataclasses import dataclass
 import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import inbox, outbox, repository, terminations
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters import dead_letters, inbox, outbox, participants, terminations
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import DeadLetter
-from jamsos.adapters.terminations import LoggedRequest, ParticipantState
 from jamsos.domain.coverage import coverage_end
+from jamsos.domain.eligibility import unknown_agency
 from jamsos.domain.identity import after_event, event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
-from jamsos.usecases.reading import content_hash, field_errors, read_object
-from jamsos.usecases.registration import BatchSummary
+from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.reading import content_hash, read_object, schema_error
+from jamsos.usecases.rows import DeadLetter, LoggedRequest, ParticipantState
 from jamsos_schemas import topics
 from jamsos_schemas.participant import (
     ParticipantTerminatedV1,
@@ -57,12 +57,12 @@ CONSUMER = "termination"
 
 @dataclass(frozen=True)
 class _Request:
-    record: Inbound
+    record: Message
     request: ParticipantTerminationRequestedV1
     content_hash: str
 
 
-def _read(record: Inbound) -> _Request | str:
+def _read(record: Message) -> _Request | str:
     """The parsed request, or the DLQ error saying why it cannot be read."""
     payload = read_object(record.value)
     if isinstance(payload, str):
@@ -70,7 +70,7 @@ def _read(record: Inbound) -> _Request | str:
     try:
         request = ParticipantTerminationRequestedV1.model_validate_json(record.value)
     except ValidationError as error:
-        return f"SCHEMA_INVALID: {field_errors(error)}"
+        return schema_error(error)
     return _Request(record, request, content_hash(payload))
 
 
@@ -111,7 +111,7 @@ def _apply(
     return state
 
 
-REUSED = "REQUEST_ID_REUSED: same request_id with different content"
+REUSED = DeadLetterError.REQUEST_ID_REUSED.of("same request_id with different content")
 
 
 def _request_id(read: _Request) -> str:
@@ -123,7 +123,7 @@ def _digest(read: _Request) -> str:
 
 
 async def terminate(
-    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Process a batch of termination requests in one transaction, in the order received."""
     summary = BatchSummary(received=len(records))
@@ -134,7 +134,9 @@ async def terminate(
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
         elif policy.agency(read.request.agency_code) is None:
-            error = f"UNKNOWN_AGENCY: agency {read.request.agency_code!r} is not registered"
+            error = DeadLetterError.UNKNOWN_AGENCY.of(
+                unknown_agency(read.request.agency_code).detail
+            )
             letters.append(dead_letter(record, error, now))
         else:
             readable.append(read)
@@ -143,7 +145,7 @@ async def terminate(
     events: list[OutboxEvent] = []
     logged: list[LoggedRequest] = []
     async with pool.acquire() as conn, conn.transaction():
-        await repository.lock_enrolment(conn)
+        await participants.lock_enrolment(conn)
         new = await inbox.claim(conn, CONSUMER, {i: r.content_hash for i, r in first.items()}, now)
         stored = await inbox.content_hashes(conn, CONSUMER, [i for i in first if i not in new])
         batch = idempotency.sort_batch(readable, _request_id, _digest, first, new, stored)
@@ -173,13 +175,13 @@ async def terminate(
                     coverage_end=None if state is None else state.coverage_end,
                 )
             )
-            summary.count("NOT_FOUND" if state is None else "TERMINATED")
+            summary.count(Outcome.NOT_FOUND if state is None else Outcome.TERMINATED)
         ended = [n for n, s in before.items() if s.status == "ACTIVE" and after[n] != s]
         await terminations.release_claims(conn, ended)
         await terminations.write_states(conn, [s for n, s in after.items() if s != before[n]])
         await terminations.log_requests(conn, logged, now)
-        await repository.add_dead_letters(conn, [d for d, _ in letters], now)
+        await dead_letters.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [*events, *(e for _, e in letters)])
     summary.new = len(todo)
-    summary.counts["DLQ"] = len(letters)
+    summary.counts[Outcome.DLQ] = len(letters)
     return summary

@@ -14,24 +14,35 @@ from dataclasses import dataclass, field
 import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import outbox, repository
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters import (
+    dead_letters,
+    nik_claims,
+    outbox,
+    participants,
+    submissions,
+    tariff_table,
+)
 from jamsos.adapters.outbox import OutboxEvent
-from jamsos.adapters.repository import DeadLetter, Decision, Enrolment, Identity
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.dedup import Lookalike, Lookalikes
-from jamsos.domain.eligibility import Capacity, deceased_reason, personal_reasons
+from jamsos.domain.eligibility import (
+    Capacity,
+    deceased_reason,
+    personal_reasons,
+    unknown_agency,
+)
 from jamsos.domain.identity import after_event, event_id, membership_no
 from jamsos.domain.policy import Agency, Policy
 from jamsos.domain.tariff import tariff_on
 from jamsos.domain.wilayah import find_village
 from jamsos.usecases.deadletters import dead_letter
-from jamsos.usecases.registration import BatchSummary
+from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.rows import DeadLetter, Decision, Enrolment, Identity, SubmissionStatus
 from jamsos_schemas import topics
 from jamsos_schemas.participant import MonthlyPremium, ParticipantEnrolledV1, Program
 from jamsos_schemas.registration import (
     Reason,
-    ReasonCode,
     RegistrationAcceptedV1,
     RegistrationRejectedV1,
     RegistrationReviewRequiredV1,
@@ -60,7 +71,9 @@ class Outcomes:
     ) -> None:
         """A terminal rejection; the NIK is free again."""
         identity = identity_of(submission)
-        self.decisions.append(Decision(*identity, "REJECTED", [r.model_dump() for r in reasons]))
+        self.decisions.append(
+            Decision(*identity, SubmissionStatus.REJECTED, [r.model_dump() for r in reasons])
+        )
         self.released.append(identity)
         eid = event_id("rejected", *identity)
         event = RegistrationRejectedV1(
@@ -85,15 +98,15 @@ class Outcomes:
         await enroller.enrol(eligible, self)
         for decision in self.decisions:
             summary.count(decision.status)
-        summary.counts["DLQ"] = len(self.letters)
+        summary.counts[Outcome.DLQ] = len(self.letters)
         await self.write(conn, now)
 
     async def write(self, conn: asyncpg.Connection, now: dt.datetime) -> None:
         """Participants, decisions, released claims, dead letters and events, in this order."""
-        await repository.upsert_participants(conn, self.enrolments)
-        await repository.record_decisions(conn, self.decisions, now)
-        await repository.release_claims(conn, self.released)
-        await repository.add_dead_letters(conn, [d for d, _ in self.letters], now)
+        await participants.upsert_participants(conn, self.enrolments)
+        await submissions.record_decisions(conn, self.decisions, now)
+        await nik_claims.release_claims(conn, self.released)
+        await dead_letters.add_dead_letters(conn, [d for d, _ in self.letters], now)
         await outbox.add(conn, [*self.events, *(e for _, e in self.letters)])
 
 
@@ -112,7 +125,7 @@ class Enroller:
         cls, conn: asyncpg.Connection, niks: Sequence[str], policy: Policy, now: dt.datetime
     ) -> Enroller:
         """With the membership numbers (and last termination) of these NIKs' participants."""
-        known = await repository.known_participants(conn, niks)
+        known = await participants.known_participants(conn, niks)
         return cls(
             conn,
             policy,
@@ -129,10 +142,10 @@ class Enroller:
             return
         fresh = [s.worker.nik for s, _ in items if s.worker.nik not in self.numbers]
         for nik, serial in zip(
-            fresh, await repository.next_serials(self.conn, len(fresh)), strict=True
+            fresh, await participants.next_serials(self.conn, len(fresh)), strict=True
         ):
             self.numbers[nik] = membership_no(serial)
-        tariffs = await repository.tariffs(self.conn)
+        tariffs = await tariff_table.tariffs(self.conn)
         for s, agency in items:
             w, number = s.worker, self.numbers[s.worker.nik]
             # a re-enrolment is stamped after the participant's last termination (see after_event)
@@ -160,7 +173,9 @@ class Enroller:
                     worker_json=w.model_dump_json(),
                 )
             )
-            outcomes.decisions.append(Decision(*identity_of(s), "ENROLLED", membership_no=number))
+            outcomes.decisions.append(
+                Decision(*identity_of(s), SubmissionStatus.ENROLLED, membership_no=number)
+            )
             eid = event_id("enrolled", *identity_of(s))
             enrolled = ParticipantEnrolledV1(
                 event_id=eid,
@@ -182,13 +197,8 @@ class Enroller:
 
 async def capacity(conn: asyncpg.Connection, policy: Policy) -> Capacity:
     """Active participants per agency and in total, for quota and ceiling checks."""
-    by_agency = await repository.active_counts(conn)
+    by_agency = await participants.active_counts(conn)
     return Capacity(by_agency, sum(by_agency.values()), policy)
-
-
-def unknown_agency(code: str) -> Reason:
-    """UNKNOWN_AGENCY for `code`."""
-    return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")
 
 
 def _review_event(
@@ -221,7 +231,7 @@ def _review_event(
 
 
 async def verify(
-    pool: asyncpg.Pool, records: Sequence[Inbound], policy: Policy, now: dt.datetime
+    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Decide a batch of accepted submissions: enrol the eligible, hold look-alikes for
     review, reject with every reason."""
@@ -232,15 +242,15 @@ async def verify(
         try:
             accepted = RegistrationAcceptedV1.model_validate_json(record.value)
         except ValidationError as error:
-            outcomes.letters.append(dead_letter(record, f"UNREADABLE: {error}", now))
+            outcomes.letters.append(dead_letter(record, DeadLetterError.UNREADABLE.of(error), now))
             continue
         batch.setdefault(identity_of(accepted.submission), accepted.submission)
     niks = [s.worker.nik for s in batch.values()]
     async with pool.acquire() as conn, conn.transaction():
-        await repository.lock_enrolment(conn)
-        todo = await repository.pending(conn, list(batch))
+        await participants.lock_enrolment(conn)
+        todo = await submissions.pending(conn, list(batch))
         summary.repeated = len(batch) - len(todo)
-        dead = await repository.deceased(conn, niks)
+        dead = await participants.deceased(conn, niks)
         room = await capacity(conn, policy)
         enroller = await Enroller.load(conn, niks, policy, now)
         screened: list[tuple[RegistrationSubmittedV1, Agency | None, list[Reason]]] = []
@@ -255,7 +265,7 @@ async def verify(
             ]
             screened.append((s, agency, reasons))
         known = Lookalikes(
-            await repository.active_by_birth_date(
+            await participants.active_by_birth_date(
                 conn, [s.worker.birth_date for s, _, reasons in screened if not reasons]
             )
         )
@@ -274,12 +284,12 @@ async def verify(
             if found:
                 candidates, event = _review_event(s, found, now)
                 held.append((identity_of(s), candidates))
-                outcomes.decisions.append(Decision(*identity_of(s), "REVIEW"))
+                outcomes.decisions.append(Decision(*identity_of(s), SubmissionStatus.REVIEW))
                 outcomes.events.append(event)
                 continue
             room.take(agency)
             eligible.append((s, agency))
         await outcomes.finish(conn, enroller, eligible, summary, now)
-        await repository.record_candidates(conn, held)
+        await submissions.record_candidates(conn, held)
     summary.new = len(screened)
     return summary

@@ -13,10 +13,12 @@ import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 
-from jamsos.adapters.kafka import Inbound, inbound, raw_records
+from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import quarantine
+from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import DeadLetterError
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,8 @@ OUTAGE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 async def process(
     runtime: Runtime,
-    batch: Sequence[Inbound],
-    decide: Callable[[Sequence[Inbound]], Awaitable[object]],
+    batch: Sequence[Message],
+    decide: Callable[[Sequence[Message]], Awaitable[object]],
     what: str,
 ) -> None:
     """Decide a batch; on an outage pause and re-raise (Kafka redelivers the batch); on an error
@@ -94,7 +96,7 @@ async def process(
         await quarantine(
             runtime.pool,
             record,
-            f"PROCESSING_FAILED: {type(error).__name__}: {error}",
+            DeadLetterError.PROCESSING_FAILED.of(f"{type(error).__name__}: {error}"),
             runtime.clock(),
         )
 
@@ -104,7 +106,7 @@ def consume(
     runtime: Runtime,
     *topic_names: str,
     group: str,
-    decide: Callable[[Sequence[Inbound]], Awaitable[object]],
+    decide: Callable[[Sequence[Message]], Awaitable[object]],
     title: str,
     description: str,
 ) -> None:

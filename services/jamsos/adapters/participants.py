@@ -1,0 +1,118 @@
+"""SQL of `participants` (the enrolment side): counts for quotas, look-alike candidates,
+membership numbers, and writing enrolments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import asyncpg
+
+from jamsos.adapters.locks import AdvisoryLock
+from jamsos.domain.dedup import Participant
+from jamsos.usecases.rows import Enrolment
+
+
+async def lock_enrolment(conn: asyncpg.Connection) -> None:
+    """Serialise enrolment decisions so quota and ceiling counts stay exact."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.ENROLMENT)
+
+
+async def active_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Active participants per agency."""
+    rows = await conn.fetch(
+        "SELECT agency_code, count(*) AS n FROM participants WHERE status = 'ACTIVE'"
+        " GROUP BY agency_code"
+    )
+    return {r["agency_code"]: r["n"] for r in rows}
+
+
+async def deceased(conn: asyncpg.Connection, niks: Sequence[str]) -> set[str]:
+    """NIKs among these that were terminated as deceased."""
+    if not niks:
+        return set()
+    rows = await conn.fetch(
+        "SELECT nik FROM participants WHERE nik = ANY($1::text[])"
+        " AND termination_reason = 'DECEASED'",
+        list(set(niks)),
+    )
+    return {r["nik"] for r in rows}
+
+
+async def known_participants(
+    conn: asyncpg.Connection, niks: Sequence[str]
+) -> dict[str, tuple[str, dt.datetime | None]]:
+    """Membership number (kept on re-enrolment) and last termination of known NIKs."""
+    if not niks:
+        return {}
+    rows = await conn.fetch(
+        "SELECT nik, membership_no, terminated_at FROM participants WHERE nik = ANY($1::text[])",
+        list(set(niks)),
+    )
+    return {r["nik"]: (r["membership_no"], r["terminated_at"]) for r in rows}
+
+
+async def next_serials(conn: asyncpg.Connection, count: int) -> list[int]:
+    """`count` fresh membership serials."""
+    if count == 0:
+        return []
+    rows = await conn.fetch(
+        "SELECT nextval('membership_serial') AS n FROM generate_series(1, $1)", count
+    )
+    return [r["n"] for r in rows]
+
+
+async def upsert_participants(conn: asyncpg.Connection, rows: Sequence[Enrolment]) -> None:
+    """Insert new participants; re-activate terminated ones keeping their membership number."""
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO participants (nik, membership_no, full_name, birth_date, sex, village_code,
+            kecamatan_code, agency_code, submission_id, payer_code, funding_source, status,
+            enrolled_at, coverage_start, worker)
+        SELECT n, m, f, b, s, v, k, a, i, p, fs, 'ACTIVE', e, c, w::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[],
+                    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                    $12::timestamptz[], $13::date[], $14::text[])
+            AS t(n, m, f, b, s, v, k, a, i, p, fs, e, c, w)
+        ON CONFLICT (nik) DO UPDATE SET
+            full_name = EXCLUDED.full_name, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex,
+            village_code = EXCLUDED.village_code, kecamatan_code = EXCLUDED.kecamatan_code,
+            agency_code = EXCLUDED.agency_code, submission_id = EXCLUDED.submission_id,
+            payer_code = EXCLUDED.payer_code, funding_source = EXCLUDED.funding_source,
+            status = 'ACTIVE', enrolled_at = EXCLUDED.enrolled_at,
+            coverage_start = EXCLUDED.coverage_start, coverage_end = NULL,
+            termination_reason = NULL, terminated_at = NULL, worker = EXCLUDED.worker
+        WHERE participants.status = 'TERMINATED'
+        """,
+        [r.nik for r in rows],
+        [r.membership_no for r in rows],
+        [r.full_name for r in rows],
+        [r.birth_date for r in rows],
+        [r.sex for r in rows],
+        [r.village_code for r in rows],
+        [r.kecamatan_code for r in rows],
+        [r.agency_code for r in rows],
+        [r.submission_id for r in rows],
+        [r.payer_code for r in rows],
+        [r.funding_source for r in rows],
+        [r.enrolled_at for r in rows],
+        [r.coverage_start for r in rows],
+        [r.worker_json for r in rows],
+    )
+
+
+async def active_by_birth_date(
+    conn: asyncpg.Connection, birth_dates: Sequence[dt.date]
+) -> list[Participant]:
+    """Active participants born on any of these dates (look-alike candidates)."""
+    if not birth_dates:
+        return []
+    rows = await conn.fetch(
+        "SELECT membership_no, nik, full_name, birth_date, sex, village_code, agency_code"
+        " FROM participants"
+        " WHERE status = 'ACTIVE' AND birth_date = ANY($1::date[])",
+        list(set(birth_dates)),
+    )
+    return [Participant(**dict(r)) for r in rows]

@@ -1,0 +1,166 @@
+"""The rows the use cases read and write through their stores (adapters/ map them to tables)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from jamsos.usecases.messages import Message
+
+Identity = tuple[str, str]  # (agency_code, submission_id)
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """A readable submission to record as received."""
+
+    agency_code: str
+    submission_id: str
+    content_hash: str
+    nik: str | None
+    village_code: str | None
+    payload_json: str  # the submission as received, JSON text
+
+
+class SubmissionStatus(StrEnum):
+    """Where a submission stands (`submissions.status`)."""
+
+    RECEIVED = "RECEIVED"  # in flight: recorded, not decided yet
+    REVIEW = "REVIEW"  # held: looks like a participant under another NIK
+    ENROLLED = "ENROLLED"
+    DUPLICATE = "DUPLICATE"
+    REJECTED = "REJECTED"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The terminal outcome recorded on a submission row."""
+
+    agency_code: str
+    submission_id: str
+    status: SubmissionStatus
+    reasons: list[dict[str, str]] | None = None
+    membership_no: str | None = None
+    existing_agency_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A submission asking to hold a NIK."""
+
+    nik: str
+    agency_code: str
+    submission_id: str
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a NIK: the submission, and the membership number once it is enrolled."""
+
+    agency_code: str
+    submission_id: str
+    membership_no: str | None
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A participant row to write (insert, or re-activate a terminated one)."""
+
+    nik: str
+    membership_no: str
+    full_name: str
+    birth_date: dt.date
+    sex: str
+    village_code: str
+    kecamatan_code: str
+    agency_code: str
+    submission_id: str
+    payer_code: str
+    funding_source: str
+    enrolled_at: dt.datetime
+    coverage_start: dt.date
+    worker_json: str  # the normalised worker, JSON text
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message kept whole with the reason it could not be processed."""
+
+    event_id: Any
+    record: Message
+    error: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """A submission waiting for review: its payload as received and its look-alikes."""
+
+    payload_json: str
+    candidates: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ParticipantState:
+    """What a termination needs to know about a participant."""
+
+    nik: str
+    membership_no: str
+    agency_code: str
+    status: str
+    coverage_start: dt.date
+    coverage_end: dt.date | None
+    termination_reason: str | None
+    terminated_at: dt.datetime | None
+    enrolled_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One processed termination request and what it did."""
+
+    request_id: str
+    agency_code: str
+    nik: str
+    reason: str
+    effective_date: dt.date
+    status: str
+    membership_no: str | None
+    participant_agency_code: str | None
+    coverage_end: dt.date | None
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """The enrolment side of one coverage period, from `participant.enrolled`."""
+
+    membership_no: str
+    coverage_start: dt.date
+    nik: str
+    agency_code: str
+    payer_code: str
+    funding_source: str
+    enrolled_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Terminated:
+    """The end of one coverage period, from `participant.terminated`."""
+
+    membership_no: str
+    coverage_start: dt.date
+    nik: str
+    coverage_end: dt.date
+    terminated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PaidInvoice:
+    """An invoice's payment state after `invoice pay`."""
+
+    invoice_no: str
+    kind: str
+    status: str
+    paid_at: dt.datetime | None
+    changed: bool
