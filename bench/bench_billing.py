@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from jamsos.adapters import db, invoices
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.usecases.billing import reconcile, run_billing
 from jamsos.usecases.messages import Message
@@ -103,13 +104,13 @@ async def main(participants: int) -> None:
         summary = await timed(
             f"bill 2025-02: first run, {participants:,} participants",
             participants,
-            lambda: run_billing(pool, [run_request("r1")], NOW),
+            lambda: run_billing(PostgresUnitOfWork(pool), [run_request("r1")], NOW),
         )
         assert summary.counts == {"ISSUED": 1}, summary.counts
         await timed(
             "bill 2025-02 again, unchanged (issues nothing)",
             participants,
-            lambda: run_billing(pool, [run_request("r2")], NOW),
+            lambda: run_billing(PostgresUnitOfWork(pool), [run_request("r2")], NOW),
         )
 
         changed = max(participants // 100, 1)
@@ -129,7 +130,7 @@ async def main(participants: int) -> None:
         await timed(
             f"bill 2025-02 after {changed:,} late enrolments + {changed:,} terminations",
             participants,
-            lambda: run_billing(pool, [run_request("r3")], NOW),
+            lambda: run_billing(PostgresUnitOfWork(pool), [run_request("r3")], NOW),
         )
 
         async with pool.acquire() as conn:

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from jamsos import synthetic
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.identity import event_id
 from jamsos.settings import Settings
@@ -91,12 +92,20 @@ async def enrol(
 ) -> None:
     """Register and verify submissions through the use cases (no broker)."""
     before = await pool.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
-    await register(pool, [record(p, topics.SUBMITTED) for p in payloads], settings.policy, now)
+    await register(
+        PostgresUnitOfWork(pool),
+        [record(p, topics.SUBMITTED) for p in payloads],
+        settings.policy,
+        now,
+    )
     rows = await pool.fetch(
         "SELECT value FROM outbox WHERE topic = $1 AND id > $2 ORDER BY id", topics.ACCEPTED, before
     )
     await verify(
-        pool, [record(bytes(r["value"]), topics.ACCEPTED) for r in rows], settings.policy, now
+        PostgresUnitOfWork(pool),
+        [record(bytes(r["value"]), topics.ACCEPTED) for r in rows],
+        settings.policy,
+        now,
     )
 
 
@@ -107,14 +116,16 @@ async def feed_ledger(pool: asyncpg.Pool, now: dt.datetime) -> None:
         "SELECT topic, value FROM outbox WHERE topic = ANY($1::text[]) ORDER BY id",
         [topics.ENROLLED, topics.TERMINATED],
     )
-    await record_coverage(pool, [record(bytes(r["value"]), r["topic"]) for r in rows], now)
+    await record_coverage(
+        PostgresUnitOfWork(pool), [record(bytes(r["value"]), r["topic"]) for r in rows], now
+    )
 
 
 async def bill(
     pool: asyncpg.Pool, period: str, now: dt.datetime = JAN_20, request_id: str | None = None
 ) -> None:
     """Run the billing use case for one period."""
-    await run_billing(pool, [run_request(period, request_id)], now)
+    await run_billing(PostgresUnitOfWork(pool), [run_request(period, request_id)], now)
 
 
 def enrolled_event(

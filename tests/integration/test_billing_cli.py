@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 
 from jamsos.adapters import db
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.reporting import billing_report
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.termination import terminate
@@ -242,7 +243,12 @@ async def credit_first_worker(
     difference is the credit note JMS-PEMKAB-KUDUS-202502-02."""
     later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAN_20.tzinfo)
     request = termination(billed[0]["worker"]["nik"], reason, "2025-01-25")
-    await terminate(pool, [record(request, topics.TERMINATION_REQUESTED)], settings.policy, later)
+    await terminate(
+        PostgresUnitOfWork(pool),
+        [record(request, topics.TERMINATION_REQUESTED)],
+        settings.policy,
+        later,
+    )
     await feed_ledger(pool, later)
     await bill(pool, "2025-02", later)
 

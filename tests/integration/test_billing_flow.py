@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from jamsos import billing_requests
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.period import Period
 from jamsos.publishing import publish_model, publish_submissions
@@ -129,7 +130,9 @@ async def test_billing_month_three_times_concurrently_and_across_restart_issues_
     committed = Message(
         topics.BILLING_RUN_REQUESTED, 0, 0, b"2025-02", third.model_dump_json().encode()
     )
-    assert (await run_billing(pool, [committed], JAN_20)).counts == {"NOTHING_NEW": 1}
+    assert (await run_billing(PostgresUnitOfWork(pool), [committed], JAN_20)).counts == {
+        "NOTHING_NEW": 1
+    }
     async with running(settings, ["billing"], Runtime(settings, clock=Clock(JAN_20))):
 
         async def third_redelivered() -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.usecases.billing import record_coverage
 from jamsos_schemas import topics
 from tests.integration.billing_support import (
@@ -43,14 +44,14 @@ async def ledger(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
 
 
 async def test_enrolled_event_opens_a_billable_coverage_period(pool: asyncpg.Pool) -> None:
-    await record_coverage(pool, [enrolled()], JAN_20)
+    await record_coverage(PostgresUnitOfWork(pool), [enrolled()], JAN_20)
     assert await ledger(pool) == [(dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS", None)]
 
 
 async def test_event_delivered_twice_is_recorded_once(pool: asyncpg.Pool) -> None:
     event = enrolled()
-    first = await record_coverage(pool, [event, event], JAN_20)
-    second = await record_coverage(pool, [event], JAN_20)
+    first = await record_coverage(PostgresUnitOfWork(pool), [event, event], JAN_20)
+    second = await record_coverage(PostgresUnitOfWork(pool), [event], JAN_20)
     assert (first.new, first.repeated, second.new, second.repeated) == (1, 1, 0, 1)
     assert len(await ledger(pool)) == 1
 
@@ -66,7 +67,7 @@ async def test_ledger_ends_the_same_whatever_order_events_arrive_in(
         enrolled(start="2025-05-01", agency="DISHUB", enrolled_at="2025-04-03T10:00:00+07:00"),
     ]
     for i in order:  # one batch each: arrival across partitions
-        await record_coverage(pool, [events[i]], JAN_20)
+        await record_coverage(PostgresUnitOfWork(pool), [events[i]], JAN_20)
     assert await ledger(pool) == [
         (dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS", dt.date(2025, 3, 31)),
         (dt.date(2025, 5, 1), "DISHUB", "PEMKAB-KUDUS", None),
@@ -76,11 +77,11 @@ async def test_ledger_ends_the_same_whatever_order_events_arrive_in(
 async def test_termination_before_its_enrolment_waits_unbilled_then_completes(
     pool: asyncpg.Pool,
 ) -> None:
-    await record_coverage(pool, [terminated("2025-02-28")], JAN_20)
+    await record_coverage(PostgresUnitOfWork(pool), [terminated("2025-02-28")], JAN_20)
     assert await ledger(pool) == [(dt.date(2025, 2, 1), None, None, dt.date(2025, 2, 28))]
     await bill(pool, "2025-02")
     assert await invoices(pool) == []
-    await record_coverage(pool, [enrolled()], JAN_20)
+    await record_coverage(PostgresUnitOfWork(pool), [enrolled()], JAN_20)
     await bill(pool, "2025-02")
     await bill(pool, "2025-03")
     assert [(i["period"], i["participants"]) for i in await invoices(pool)] == [("2025-02", 1)]
@@ -96,7 +97,7 @@ async def test_re_enrolment_after_termination_with_same_start_reopens_coverage(
     again = enrolled(enrolled_at="2025-01-28T10:00:00+07:00", agency="DINSOS")
     batches = [[first], [again], [ended]] if reenrolment_first else [[first], [ended], [again]]
     for batch in batches:
-        await record_coverage(pool, batch, JAN_20)
+        await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
     assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
     await bill(pool, "2025-02")
     assert await uncredited(pool, "2025-02") == 1
@@ -105,7 +106,9 @@ async def test_re_enrolment_after_termination_with_same_start_reopens_coverage(
 async def test_not_found_termination_is_ignored(pool: asyncpg.Pool) -> None:
     event = terminated_event(M, "2025-02-01", "2025-02-28")
     event.update(status="NOT_FOUND", membership_no=None, coverage_start=None, coverage_end=None)
-    summary = await record_coverage(pool, [record(event, topics.TERMINATED)], JAN_20)
+    summary = await record_coverage(
+        PostgresUnitOfWork(pool), [record(event, topics.TERMINATED)], JAN_20
+    )
     assert summary.counts == {"IGNORED": 1, "DLQ": 0}
     assert await ledger(pool) == []
 
@@ -114,7 +117,9 @@ async def test_unreadable_participant_event_goes_to_dlq(pool: asyncpg.Pool) -> N
     broken = enrolled_event(M, "2025-02-01")
     del broken["payer_code"]
     summary = await record_coverage(
-        pool, [record(b"\x00", topics.ENROLLED), record(broken, topics.ENROLLED)], JAN_20
+        PostgresUnitOfWork(pool),
+        [record(b"\x00", topics.ENROLLED), record(broken, topics.ENROLLED)],
+        JAN_20,
     )
     assert summary.counts == {"DLQ": 2}
     errors = sorted(r["error"] for r in await pool.fetch("SELECT error FROM dead_letters"))

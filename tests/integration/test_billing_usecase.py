@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from jamsos.adapters import tariff_table
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.accrual import CoverageRecord, accrue
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.period import Period
@@ -111,8 +112,8 @@ async def test_redelivered_run_request_is_processed_once(
 ) -> None:
     await enrolled_cohort(pool, policy_settings)
     request = run_request("2025-02", "same-request")
-    first = await run_billing(pool, [request], JAN_20)
-    again = await run_billing(pool, [request, request], JAN_20)
+    first = await run_billing(PostgresUnitOfWork(pool), [request], JAN_20)
+    again = await run_billing(PostgresUnitOfWork(pool), [request, request], JAN_20)
     assert first.counts == {"ISSUED": 1}
     assert again.counts == {"REPEATED": 2}
     assert await pool.fetchval("SELECT count(*) FROM billing_runs") == 1
@@ -121,8 +122,8 @@ async def test_redelivered_run_request_is_processed_once(
 async def test_run_request_id_reused_with_other_content_goes_to_dlq(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
-    await run_billing(pool, [run_request("2025-02", "r-1")], JAN_20)
-    await run_billing(pool, [run_request("2025-03", "r-1")], JAN_20)
+    await run_billing(PostgresUnitOfWork(pool), [run_request("2025-02", "r-1")], JAN_20)
+    await run_billing(PostgresUnitOfWork(pool), [run_request("2025-03", "r-1")], JAN_20)
     [error] = await pool.fetch("SELECT error FROM dead_letters")
     assert error["error"].startswith("REQUEST_ID_REUSED")
     assert await pool.fetchval("SELECT period FROM billing_runs") == "2025-02"
@@ -136,7 +137,7 @@ async def test_unreadable_run_request_goes_to_dlq_and_schema_error_is_named(
         {"request_id": "x", "period": "2025-13", "requested_at": "2025-01-31T08:00:00+07:00"},
         topics.BILLING_RUN_REQUESTED,
     )
-    summary = await run_billing(pool, [bad_json, bad_period], JAN_20)
+    summary = await run_billing(PostgresUnitOfWork(pool), [bad_json, bad_period], JAN_20)
     assert summary.counts == {"DLQ": 2}
     errors = sorted(r["error"] for r in await pool.fetch("SELECT error FROM dead_letters"))
     assert errors[0].startswith("SCHEMA_INVALID: period")
@@ -191,7 +192,10 @@ async def test_backdated_termination_of_billed_month_yields_credit_note(
     march = dt.datetime(2025, 3, 5, 9, 0, tzinfo=JAKARTA)
     request = termination(nik, "MOVED_OUT", "2025-02-10", payloads[0]["agency_code"])
     await terminate(
-        pool, [record(request, topics.TERMINATION_REQUESTED)], policy_settings.policy, march
+        PostgresUnitOfWork(pool),
+        [record(request, topics.TERMINATION_REQUESTED)],
+        policy_settings.policy,
+        march,
     )
     await feed_ledger(pool, march)
     await bill(pool, "2025-02", march)  # still covered all of February: nothing
@@ -226,7 +230,7 @@ async def test_supplementary_and_credit_in_one_run_take_consecutive_numbers(
     later = dt.datetime(2025, 2, 3, 9, 0, tzinfo=JAKARTA)  # enrolled in Feb: covered from March
     await enrolled_cohort(pool, policy_settings, {"BPBD": 2}, later, seed=9)
     await terminate(
-        pool,
+        PostgresUnitOfWork(pool),
         [
             record(
                 termination(payloads[1]["worker"]["nik"], "DECEASED", "2025-02-01"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.termination import terminate
 from jamsos_schemas import topics
@@ -35,7 +36,12 @@ async def test_termination_from_a_clock_behind_still_ends_coverage(
 ) -> None:
     await enrol(pool, settings_, [submission()], JAN_20)
     request = termination("3319014506900001", effective_date="2025-03-10")
-    await terminate(pool, [record(request, topics.TERMINATION_REQUESTED)], settings_.policy, BEHIND)
+    await terminate(
+        PostgresUnitOfWork(pool),
+        [record(request, topics.TERMINATION_REQUESTED)],
+        settings_.policy,
+        BEHIND,
+    )
     await feed_ledger(pool, JAN_20)
     assert await coverage_end(pool) == dt.date(2025, 3, 31)
 
@@ -45,7 +51,12 @@ async def test_reenrolment_from_a_clock_behind_reopens_coverage(
 ) -> None:
     await enrol(pool, settings_, [submission()], JAN_20)
     request = termination("3319014506900001", effective_date="2025-01-10")
-    await terminate(pool, [record(request, topics.TERMINATION_REQUESTED)], settings_.policy, JAN_20)
+    await terminate(
+        PostgresUnitOfWork(pool),
+        [record(request, topics.TERMINATION_REQUESTED)],
+        settings_.policy,
+        JAN_20,
+    )
     await enrol(pool, settings_, [submission(submission_id="DISDAG-AGAIN")], BEHIND)
     await feed_ledger(pool, JAN_20)
     assert await coverage_end(pool) is None  # the same coverage row (Feb 1) is open again

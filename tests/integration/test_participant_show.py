@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from typer.testing import CliRunner, Result
 
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.cli import app
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
@@ -55,11 +56,18 @@ async def test_participant_show_gathers_two_agencies_enrolment_termination_and_c
 ) -> None:
     await enrol(pool, policy, [submission()], JAN_20)  # DISDAG: enrolled, covered from Feb
     again = submission(agency_code="DISHUB", submission_id="DISHUB-77")
-    await register(pool, [record(again, topics.SUBMITTED)], policy.policy, JAN_20)
+    await register(
+        PostgresUnitOfWork(pool), [record(again, topics.SUBMITTED)], policy.policy, JAN_20
+    )
     await feed_ledger(pool, JAN_20)
     await bill(pool, "2025-02")
     request = termination(NIK, "MOVED_OUT", "2025-03-10", agency="DINSOS", request_id="T-9")
-    await terminate(pool, [record(request, topics.TERMINATION_REQUESTED)], policy.policy, MARCH)
+    await terminate(
+        PostgresUnitOfWork(pool),
+        [record(request, topics.TERMINATION_REQUESTED)],
+        policy.policy,
+        MARCH,
+    )
     await feed_ledger(pool, MARCH)
 
     data = await history(database_url, tmp_path, NIK)
@@ -95,7 +103,9 @@ async def test_participant_show_names_who_decided_a_held_lookalike(
 ) -> None:
     await decide(pool, policy, [submission()])
     await decide(pool, policy, [LOOKALIKE])
-    await decide_reviews(pool, [review("ENROL", by="Budi (ops)")], policy.policy, JAN_20)
+    await decide_reviews(
+        PostgresUnitOfWork(pool), [review("ENROL", by="Budi (ops)")], policy.policy, JAN_20
+    )
 
     data = await history(database_url, tmp_path, LOOKALIKE["worker"]["nik"])
 

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.messages import Message
@@ -48,8 +49,8 @@ async def events(pool: asyncpg.Pool, topic: str) -> list[dict[str, Any]]:
 
 
 async def decide(pool: asyncpg.Pool, settings: Settings, payloads: list[Any]) -> None:
-    await register(pool, [record(p) for p in payloads], settings.policy, NOW)
-    await verify(pool, await accepted_records(pool), settings.policy, NOW)
+    await register(PostgresUnitOfWork(pool), [record(p) for p in payloads], settings.policy, NOW)
+    await verify(PostgresUnitOfWork(pool), await accepted_records(pool), settings.policy, NOW)
 
 
 async def test_eligible_submission_is_enrolled_with_contract_fields(
@@ -107,7 +108,7 @@ async def test_unreadable_and_unidentified_messages_go_to_the_dlq_whole(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
     await register(
-        pool,
+        PostgresUnitOfWork(pool),
         [record(b"\xff not json"), record({"agency_code": "DISDAG"})],
         policy_settings.policy,
         NOW,
@@ -125,7 +126,10 @@ async def test_redelivered_submission_yields_no_second_outcome(
     before = await pool.fetch("SELECT status, decided_at FROM submissions")
     outbox_rows = await pool.fetchval("SELECT count(*) FROM outbox")
     summary = await register(
-        pool, [record(submission()), record(submission())], policy_settings.policy, NOW
+        PostgresUnitOfWork(pool),
+        [record(submission()), record(submission())],
+        policy_settings.policy,
+        NOW,
     )
     assert (summary.new, summary.repeated) == (0, 2)
     assert await pool.fetch("SELECT status, decided_at FROM submissions") == before
@@ -137,7 +141,7 @@ async def test_submission_resent_later_with_new_submitted_at_is_a_repeat_not_a_r
 ) -> None:
     await decide(pool, policy_settings, [submission()])
     later = submission(submitted_at="2025-03-02T08:00:00+07:00")
-    summary = await register(pool, [record(later)], policy_settings.policy, NOW)
+    summary = await register(PostgresUnitOfWork(pool), [record(later)], policy_settings.policy, NOW)
     assert (summary.new, summary.repeated) == (0, 1)
     assert await events(pool, topics.DLQ) == []
     assert len(await events(pool, topics.ENROLLED)) == 1
@@ -147,7 +151,12 @@ async def test_reused_submission_id_with_other_content_goes_to_the_dlq(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
     await decide(pool, policy_settings, [submission()])
-    await register(pool, [record(submission(worker__phone="+628000"))], policy_settings.policy, NOW)
+    await register(
+        PostgresUnitOfWork(pool),
+        [record(submission(worker__phone="+628000"))],
+        policy_settings.policy,
+        NOW,
+    )
     [letter] = await events(pool, topics.DLQ)
     assert letter["error"].startswith("SUBMISSION_ID_REUSED")
     assert len(await events(pool, topics.ENROLLED)) == 1
@@ -159,10 +168,12 @@ async def test_same_nik_from_two_agencies_at_once_enrols_once_and_names_the_othe
     disdag = submission()
     dishub = submission(agency_code="DISHUB", submission_id="DISHUB-1")
     await asyncio.gather(
-        register(pool, [record(disdag)], policy_settings.policy, NOW),
-        register(pool, [record(dishub)], policy_settings.policy, NOW),
+        register(PostgresUnitOfWork(pool), [record(disdag)], policy_settings.policy, NOW),
+        register(PostgresUnitOfWork(pool), [record(dishub)], policy_settings.policy, NOW),
     )
-    await verify(pool, await accepted_records(pool), policy_settings.policy, NOW)
+    await verify(
+        PostgresUnitOfWork(pool), await accepted_records(pool), policy_settings.policy, NOW
+    )
     assert len(await events(pool, topics.ENROLLED)) == 1
     [duplicate] = await events(pool, topics.DUPLICATE)
     winner = (await events(pool, topics.ENROLLED))[0]["agency_code"]
@@ -175,7 +186,7 @@ async def test_nik_of_enrolled_participant_is_duplicate_with_membership_no(
 ) -> None:
     await decide(pool, policy_settings, [submission()])
     await register(
-        pool,
+        PostgresUnitOfWork(pool),
         [record(submission(agency_code="BPBD", submission_id="B-1"))],
         policy_settings.policy,
         NOW,
@@ -221,7 +232,7 @@ async def test_messages_postgres_cannot_store_go_to_the_dlq_instead_of_blocking_
     a_bit_long = submission(submission_id="Y" * 65)
     good = submission(submission_id="GOOD-1")
     batch = [record(nul), record(long_id), record(a_bit_long), record(good)]
-    await register(pool, batch, policy_settings.policy, NOW)
+    await register(PostgresUnitOfWork(pool), batch, policy_settings.policy, NOW)
     errors = sorted(d["error"].split(":")[0] for d in await events(pool, topics.DLQ))
     assert errors == ["IDENTITY_INVALID", "UNREADABLE"]
     assert len(await events(pool, topics.ACCEPTED)) == 1
@@ -245,7 +256,10 @@ async def test_value_json_cannot_read_goes_to_the_dlq_not_back_to_the_broker(
 ) -> None:
     good = submission(submission_id="GOOD-2")
     await register(
-        pool, [record(UNREADABLE_VALUES[kind]), record(good)], policy_settings.policy, NOW
+        PostgresUnitOfWork(pool),
+        [record(UNREADABLE_VALUES[kind]), record(good)],
+        policy_settings.policy,
+        NOW,
     )
     [letter] = await events(pool, topics.DLQ)
     assert letter["error"].startswith("UNREADABLE")

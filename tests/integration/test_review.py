@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.messages import Message
@@ -46,12 +47,15 @@ def settings_(tmp_path: Path) -> Settings:
 
 async def decide(pool: asyncpg.Pool, settings: Settings, payloads: list[Any]) -> None:
     before = await pool.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
-    await register(pool, [record(p) for p in payloads], settings.policy, NOW)
+    await register(PostgresUnitOfWork(pool), [record(p) for p in payloads], settings.policy, NOW)
     rows = await pool.fetch(
         "SELECT value FROM outbox WHERE topic = $1 AND id > $2 ORDER BY id", topics.ACCEPTED, before
     )
     await verify(
-        pool, [record(bytes(r["value"]), topics.ACCEPTED) for r in rows], settings.policy, NOW
+        PostgresUnitOfWork(pool),
+        [record(bytes(r["value"]), topics.ACCEPTED) for r in rows],
+        settings.policy,
+        NOW,
     )
 
 
@@ -93,7 +97,7 @@ async def test_review_decided_duplicate_names_the_existing_participant(
 ) -> None:
     await decide(pool, settings_, [submission()])
     await decide(pool, settings_, [LOOKALIKE])
-    await decide_reviews(pool, [review("DUPLICATE")], settings_.policy, NOW)
+    await decide_reviews(PostgresUnitOfWork(pool), [review("DUPLICATE")], settings_.policy, NOW)
     [duplicate] = await events(pool, topics.DUPLICATE)
     [enrolled] = await events(pool, topics.ENROLLED)
     assert duplicate["existing_membership_no"] == enrolled["membership_no"]
@@ -106,8 +110,8 @@ async def test_review_decided_enrol_enrols_once_even_when_redelivered(
 ) -> None:
     await decide(pool, settings_, [submission()])
     await decide(pool, settings_, [LOOKALIKE])
-    await decide_reviews(pool, [review("ENROL")], settings_.policy, NOW)
-    await decide_reviews(pool, [review("ENROL")], settings_.policy, NOW)
+    await decide_reviews(PostgresUnitOfWork(pool), [review("ENROL")], settings_.policy, NOW)
+    await decide_reviews(PostgresUnitOfWork(pool), [review("ENROL")], settings_.policy, NOW)
     enrolled = await events(pool, topics.ENROLLED)
     assert [e["submission_id"] for e in enrolled] == ["DISDAG-2025-000123", "DISHUB-9"]
     assert await events(pool, topics.DLQ) == []
@@ -118,8 +122,8 @@ async def test_conflicting_review_decision_goes_to_the_dlq(
 ) -> None:
     await decide(pool, settings_, [submission()])
     await decide(pool, settings_, [LOOKALIKE])
-    await decide_reviews(pool, [review("ENROL")], settings_.policy, NOW)
-    await decide_reviews(pool, [review("DUPLICATE")], settings_.policy, NOW)
+    await decide_reviews(PostgresUnitOfWork(pool), [review("ENROL")], settings_.policy, NOW)
+    await decide_reviews(PostgresUnitOfWork(pool), [review("DUPLICATE")], settings_.policy, NOW)
     [letter] = await events(pool, topics.DLQ)
     assert letter["error"].startswith("REVIEW_DECISION_CONFLICT")
     assert await status(pool, "DISHUB-9") == "ENROLLED"
@@ -128,7 +132,7 @@ async def test_conflicting_review_decision_goes_to_the_dlq(
 async def test_review_decision_for_a_submission_not_held_goes_to_the_dlq(
     pool: asyncpg.Pool, settings_: Settings
 ) -> None:
-    await decide_reviews(pool, [review("ENROL")], settings_.policy, NOW)
+    await decide_reviews(PostgresUnitOfWork(pool), [review("ENROL")], settings_.policy, NOW)
     [letter] = await events(pool, topics.DLQ)
     assert letter["error"].startswith("NOT_HELD")
 
@@ -152,10 +156,14 @@ async def test_decision_sent_before_the_hold_can_be_replayed_once_held(
     pool: asyncpg.Pool, settings_: Settings
 ) -> None:
     early = review("ENROL")
-    await decide_reviews(pool, [early], settings_.policy, NOW)  # nothing held yet
+    await decide_reviews(
+        PostgresUnitOfWork(pool), [early], settings_.policy, NOW
+    )  # nothing held yet
     await decide(pool, settings_, [submission()])
     await decide(pool, settings_, [LOOKALIKE])
-    await decide_reviews(pool, [early], settings_.policy, NOW)  # the replayed dead letter
+    await decide_reviews(
+        PostgresUnitOfWork(pool), [early], settings_.policy, NOW
+    )  # the replayed dead letter
     assert await status(pool, "DISHUB-9") == "ENROLLED"
     [letter] = await events(pool, topics.DLQ)
     assert letter["error"].startswith("NOT_HELD")

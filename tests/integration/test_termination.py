@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from jamsos.adapters import participants
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.termination import terminate
@@ -46,7 +47,10 @@ async def send(
     pool: asyncpg.Pool, settings: Settings, *requests: Any, now: dt.datetime = MARCH
 ) -> Any:
     return await terminate(
-        pool, [record(r, topics.TERMINATION_REQUESTED) for r in requests], settings.policy, now
+        PostgresUnitOfWork(pool),
+        [record(r, topics.TERMINATION_REQUESTED) for r in requests],
+        settings.policy,
+        now,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.policy import Policy
 from jamsos.settings import load_settings
 from jamsos.usecases.billing import record_coverage, run_billing
@@ -32,16 +33,25 @@ _offsets = count()
 
 Consumer = Callable[[asyncpg.Pool, Sequence[Message], Policy], Awaitable[object]]
 CONSUMERS: dict[str, tuple[str, Consumer]] = {
-    "verification": (topics.ACCEPTED, lambda p, b, pol: verify(p, b, pol, jakarta_now())),
-    "review": (topics.REVIEW_DECIDED, lambda p, b, pol: decide_reviews(p, b, pol, jakarta_now())),
+    "verification": (
+        topics.ACCEPTED,
+        lambda p, b, pol: verify(PostgresUnitOfWork(p), b, pol, jakarta_now()),
+    ),
+    "review": (
+        topics.REVIEW_DECIDED,
+        lambda p, b, pol: decide_reviews(PostgresUnitOfWork(p), b, pol, jakarta_now()),
+    ),
     "termination": (
         topics.TERMINATION_REQUESTED,
-        lambda p, b, pol: terminate(p, b, pol, jakarta_now()),
+        lambda p, b, pol: terminate(PostgresUnitOfWork(p), b, pol, jakarta_now()),
     ),
-    "billing-ledger": (topics.ENROLLED, lambda p, b, pol: record_coverage(p, b, jakarta_now())),
+    "billing-ledger": (
+        topics.ENROLLED,
+        lambda p, b, pol: record_coverage(PostgresUnitOfWork(p), b, jakarta_now()),
+    ),
     "billing-run": (
         topics.BILLING_RUN_REQUESTED,
-        lambda p, b, pol: run_billing(p, b, jakarta_now()),
+        lambda p, b, pol: run_billing(PostgresUnitOfWork(p), b, jakarta_now()),
     ),
 }
 

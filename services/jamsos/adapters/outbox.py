@@ -5,38 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel
 
 from jamsos.adapters.locks import AdvisoryLock
+from jamsos.usecases.rows import OutboxEvent
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OutboxEvent:
-    """An event to publish: topic, key and the exact JSON bytes."""
-
-    event_id: uuid.UUID
-    topic: str
-    key: bytes | None
-    value: bytes
-
-    @classmethod
-    def of(cls, topic: str, key: str | None, model: BaseModel, event_id: uuid.UUID) -> OutboxEvent:
-        """Serialise `model` exactly as the contract model dumps it."""
-        return cls(
-            event_id=event_id,
-            topic=topic,
-            key=None if key is None else key.encode("utf-8"),
-            value=model.model_dump_json().encode("utf-8"),
-        )
 
 
 async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:

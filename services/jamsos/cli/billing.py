@@ -16,6 +16,7 @@ from rich.table import Table
 from jamsos import billing_requests
 from jamsos.adapters import coverage_ledger, invoice_documents, invoices, tariff_table
 from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.cli.common import (
     app,
     configured,
@@ -178,7 +179,10 @@ def invoice_pay(
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
     result = asyncio.run(
-        with_pool(settings, lambda pool: billing_usecases.pay(pool, invoice_no, paid_at))
+        with_pool(
+            settings,
+            lambda pool: billing_usecases.pay(PostgresUnitOfWork(pool), invoice_no, paid_at),
+        )
     )
     if result is None:
         raise _no_such_invoice(invoice_no)

@@ -19,17 +19,10 @@ import asyncpg
 from pydantic import ValidationError
 
 from jamsos.adapters import (
-    accrual,
-    billing_runs,
     coverage_ledger,
-    dead_letters,
-    inbox,
-    invoices,
-    outbox,
     reconciliation,
     tariff_table,
 )
-from jamsos.adapters.outbox import OutboxEvent
 from jamsos.domain.identity import event_id
 from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
 from jamsos.domain.period import Period
@@ -47,8 +40,9 @@ from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.ports import BillingStore, LedgerStore, PaymentStore, UnitOfWork
 from jamsos.usecases.reading import read_object, schema_error, value_digest
-from jamsos.usecases.rows import DeadLetter, Enrolled, PaidInvoice, Terminated
+from jamsos.usecases.rows import DeadLetter, Enrolled, OutboxEvent, PaidInvoice, Terminated
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
     BillingRunRequestedV1,
@@ -112,7 +106,7 @@ def _event_id(record: Message) -> str | None:
 
 
 async def record_coverage(
-    pool: asyncpg.Pool, records: Sequence[Message], now: dt.datetime
+    uow: UnitOfWork[LedgerStore], records: Sequence[Message], now: dt.datetime
 ) -> BatchSummary:
     """Apply a batch of enrolled/terminated events to the coverage ledger, once per event_id.
 
@@ -139,8 +133,8 @@ async def record_coverage(
             continue
         changes[eid] = change
         hashes[eid] = value_digest(record.value)
-    async with pool.acquire() as conn, conn.transaction():
-        new = await inbox.claim(conn, LEDGER, hashes, now)
+    async with uow.transaction() as store:
+        new = await store.claim_messages(LEDGER, hashes, now)
         summary.repeated += len(changes) - len(new)
         enrolled: dict[tuple[str, dt.date], Enrolled] = {}
         terminated: dict[tuple[str, dt.date], Terminated] = {}
@@ -158,10 +152,10 @@ async def record_coverage(
                 summary.count(Outcome.TERMINATED)
             else:
                 summary.count(Outcome.IGNORED)
-        await coverage_ledger.record_enrolments(conn, list(enrolled.values()))
-        await coverage_ledger.record_terminations(conn, list(terminated.values()))
-        await dead_letters.add_dead_letters(conn, [d for d, _ in letters], now)
-        await outbox.add(conn, [e for _, e in letters])
+        await store.record_enrolments(list(enrolled.values()))
+        await store.record_terminations(list(terminated.values()))
+        await store.add_dead_letters([d for d, _ in letters], now)
+        await store.add_events([e for _, e in letters])
     summary.new = len(new)
     summary.counts[Outcome.DLQ] = len(letters)
     return summary
@@ -200,20 +194,20 @@ def invoice_event(invoice: Invoice, issued_at: dt.datetime) -> OutboxEvent:
 
 
 async def bill_period(
-    conn: asyncpg.Connection, period: Period, tariff: Tariff, request_id: str, now: dt.datetime
+    store: BillingStore, period: Period, tariff: Tariff, request_id: str, now: dt.datetime
 ) -> list[Invoice]:
     """Charge and credit the period's difference at `tariff` and issue its invoices, in the
     caller's transaction."""
-    await accrual.lock_period(conn, period)
-    history = await invoices.invoice_history(conn, period)
+    await store.lock_period(period)
+    history = await store.invoice_history(period)
     plans = [
         InvoicePlan(payer, period, history.get(payer, PayerHistory()))
-        for payer in await accrual.payers(conn, period)
+        for payer in await store.payers(period)
     ]
     debit_numbers = {p.payer_code: p.debit_no for p in plans}
-    debits = await accrual.accrue(conn, period, tariff, debit_numbers, now)
+    debits = await store.accrue(period, tariff, debit_numbers, now)
     credit_numbers = {p.payer_code: p.credit_no(p.debit_no in debits) for p in plans}
-    credits = await accrual.credit(conn, period, credit_numbers, now)
+    credits = await store.credit(period, credit_numbers, now)
     issued = [
         invoice
         for plan in plans
@@ -221,8 +215,8 @@ async def bill_period(
             debits.get(plan.debit_no, []), credits.get(credit_numbers[plan.payer_code], [])
         )
     ]
-    await invoices.insert_invoices(conn, issued, request_id, now)
-    await outbox.add(conn, [invoice_event(invoice, now) for invoice in issued])
+    await store.insert_invoices(issued, request_id, now)
+    await store.add_events([invoice_event(invoice, now) for invoice in issued])
     return issued
 
 
@@ -237,29 +231,29 @@ def _read_run(record: Message) -> BillingRunRequestedV1 | str:
         return schema_error(error)
 
 
-async def _run(pool: asyncpg.Pool, record: Message, now: dt.datetime) -> str:
+async def _run(uow: UnitOfWork[BillingStore], record: Message, now: dt.datetime) -> str:
     """Process one run request in its own transaction; returns what happened."""
     request = _read_run(record)
     error: str | None = request if isinstance(request, str) else None
     outcome = Outcome.DLQ
-    async with pool.acquire() as conn, conn.transaction():
+    async with uow.transaction() as store:
         if not isinstance(request, str):
             period = Period.parse(request.period)
             content_hash = reading.content_hash(json.loads(record.value))
-            if await billing_runs.begin_run(
-                conn, request.request_id, content_hash, period, request.requested_at, now
+            if await store.begin_run(
+                request.request_id, content_hash, period, request.requested_at, now
             ):
-                tariffs = await tariff_table.tariffs(conn)
+                tariffs = await store.tariffs()
                 try:
                     tariff = tariff_on(tariffs, period.first_day)
                 except LookupError as lookup:
                     error = DeadLetterError.NO_TARIFF.of(lookup)
-                    await billing_runs.fail_run(conn, request.request_id, error)
+                    await store.fail_run(request.request_id, error)
                     outcome = Outcome.FAILED
                 else:
-                    issued = await bill_period(conn, period, tariff, request.request_id, now)
+                    issued = await bill_period(store, period, tariff, request.request_id, now)
                     outcome = Outcome.ISSUED if issued else Outcome.NOTHING_NEW
-            elif await billing_runs.run_hash(conn, request.request_id) == content_hash:
+            elif await store.run_hash(request.request_id) == content_hash:
                 outcome = Outcome.REPEATED
             else:
                 error = DeadLetterError.REQUEST_ID_REUSED.of(
@@ -267,18 +261,18 @@ async def _run(pool: asyncpg.Pool, record: Message, now: dt.datetime) -> str:
                 )
         if error is not None:
             letter, event = dead_letter(record, error, now)
-            await dead_letters.add_dead_letters(conn, [letter], now)
-            await outbox.add(conn, [event])
+            await store.add_dead_letters([letter], now)
+            await store.add_events([event])
     return outcome
 
 
 async def run_billing(
-    pool: asyncpg.Pool, records: Sequence[Message], now: dt.datetime
+    uow: UnitOfWork[BillingStore], records: Sequence[Message], now: dt.datetime
 ) -> BatchSummary:
     """Process `billing.run-requested` records, each in its own transaction, in order."""
     summary = BatchSummary(received=len(records))
     for record in records:
-        outcome = await _run(pool, record, now)
+        outcome = await _run(uow, record, now)
         summary.count(outcome)
         if outcome == Outcome.REPEATED:
             summary.repeated += 1
@@ -290,14 +284,16 @@ async def run_billing(
 # --- payments and reconciliation -------------------------------------------------------------
 
 
-async def pay(pool: asyncpg.Pool, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
+async def pay(
+    uow: UnitOfWork[PaymentStore], invoice_no: str, paid_at: dt.datetime
+) -> PaidInvoice | None:
     """Record that an issued invoice was paid; None if the number is unknown.
 
     A credit note is not paid (it lowers the period's balance) and stays ISSUED; paying an
     invoice twice keeps the first payment date.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        return await invoices.mark_paid(conn, invoice_no, paid_at)
+    async with uow.transaction() as store:
+        return await store.mark_paid(invoice_no, paid_at)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-import asyncpg
-
-from jamsos.adapters import dead_letters, outbox
-from jamsos.adapters.outbox import OutboxEvent
 from jamsos.domain.identity import event_id
 from jamsos.usecases.messages import Message
+from jamsos.usecases.ports import DeadLetterStore, UnitOfWork
 from jamsos.usecases.reading import value_digest
-from jamsos.usecases.rows import DeadLetter
+from jamsos.usecases.rows import DeadLetter, OutboxEvent
 from jamsos_schemas import topics
 from jamsos_schemas.dlq import DeadLetterV1
 
@@ -43,9 +40,11 @@ def dead_letter(record: Message, error: str, now: dt.datetime) -> tuple[DeadLett
     return DeadLetter(eid, record, error), OutboxEvent.of(topics.DLQ, key, event, eid)
 
 
-async def quarantine(pool: asyncpg.Pool, record: Message, error: str, now: dt.datetime) -> None:
+async def quarantine(
+    uow: UnitOfWork[DeadLetterStore], record: Message, error: str, now: dt.datetime
+) -> None:
     """Dead-letter one record in its own transaction (used when processing it keeps failing)."""
     letter, event = dead_letter(record, error, now)
-    async with pool.acquire() as conn, conn.transaction():
-        await dead_letters.add_dead_letters(conn, [letter], now)
-        await outbox.add(conn, [event])
+    async with uow.transaction() as store:
+        await store.add_dead_letters([letter], now)
+        await store.add_events([event])

@@ -11,11 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import dead_letters, nik_claims, outbox, submissions
-from jamsos.adapters.outbox import OutboxEvent
 from jamsos.domain.eligibility import personal_reasons, unknown_agency
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
@@ -23,6 +20,7 @@ from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.ports import RegistrationStore, UnitOfWork
 from jamsos.usecases.reading import read_object, schema_reasons, submission_digest
 from jamsos.usecases.rows import (
     Claim,
@@ -31,6 +29,7 @@ from jamsos.usecases.rows import (
     Holder,
     Identity,
     NewSubmission,
+    OutboxEvent,
     SubmissionStatus,
 )
 from jamsos_schemas import topics
@@ -110,7 +109,7 @@ def _rejected(identity: Identity, nik: str, reasons: list[Reason], now: dt.datet
 
 
 async def _claim(
-    conn: asyncpg.Connection, claims: list[Claim], now: dt.datetime
+    store: RegistrationStore, claims: list[Claim], now: dt.datetime
 ) -> tuple[set[Identity], dict[str, Holder]]:
     """Claim the NIKs; returns the submissions that won and the holders of the rest.
 
@@ -121,9 +120,9 @@ async def _claim(
     holders: dict[str, Holder] = {}
     pending = claims
     for _ in range(5):
-        won |= await nik_claims.claim_niks(conn, pending, now)
+        won |= await store.claim_niks(pending, now)
         pending = [c for c in pending if (c.agency_code, c.submission_id) not in won]
-        holders |= await nik_claims.claim_holders(conn, [c.nik for c in pending])
+        holders |= await store.claim_holders([c.nik for c in pending])
         pending = [c for c in pending if c.nik not in holders]
         if not pending:
             return won, holders
@@ -131,7 +130,10 @@ async def _claim(
 
 
 async def register(
-    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
+    uow: UnitOfWork[RegistrationStore],
+    records: Sequence[Message],
+    policy: Policy,
+    now: dt.datetime,
 ) -> BatchSummary:
     """Decide a batch of `registration.submitted` records in one transaction."""
     summary = BatchSummary(received=len(records))
@@ -160,9 +162,9 @@ async def register(
     decisions: list[Decision] = []
     claims: list[Claim] = []
     accepted: dict[Identity, RegistrationSubmittedV1] = {}
-    async with pool.acquire() as conn, conn.transaction():
-        new = await submissions.insert_submissions(conn, rows, now)
-        stored = await submissions.content_hashes(conn, [i for i in first if i not in new])
+    async with uow.transaction() as store:
+        new = await store.insert_submissions(rows, now)
+        stored = await store.submission_hashes([i for i in first if i not in new])
         batch = idempotency.sort_batch(readable, _identity, _digest, first, new, stored)
         summary.repeated = len(batch.repeated)
         letters += [dead_letter(r.record, REUSED, now) for r in batch.reused]
@@ -193,7 +195,7 @@ async def register(
                 Decision(*identity, SubmissionStatus.REJECTED, [r.model_dump() for r in reasons])
             )
             events.append(_rejected(identity, nik, reasons, now))
-        won, holders = await _claim(conn, claims, now)
+        won, holders = await _claim(store, claims, now)
         for claim in claims:
             identity = (claim.agency_code, claim.submission_id)
             if identity in won:
@@ -226,9 +228,9 @@ async def register(
             events.append(OutboxEvent.of(topics.DUPLICATE, claim.nik, duplicate, eid))
         for decision in decisions:
             summary.count(decision.status)
-        await submissions.record_decisions(conn, decisions, now)
-        await dead_letters.add_dead_letters(conn, [d for d, _ in letters], now)
-        await outbox.add(conn, [*events, *(e for _, e in letters)])
+        await store.record_decisions(decisions, now)
+        await store.add_dead_letters([d for d, _ in letters], now)
+        await store.add_events([*events, *(e for _, e in letters)])
     summary.new = len(new)
     summary.counts[Outcome.DLQ] = len(letters)
     return summary

@@ -13,11 +13,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import inbox, participants, submissions
-from jamsos.adapters.outbox import OutboxEvent
 from jamsos.domain.eligibility import deceased_reason, unknown_agency
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Agency, Policy
@@ -25,8 +22,9 @@ from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
+from jamsos.usecases.ports import ReviewStore, UnitOfWork
 from jamsos.usecases.reading import content_hash, schema_error
-from jamsos.usecases.rows import Decision, Identity, SubmissionStatus
+from jamsos.usecases.rows import Decision, Identity, OutboxEvent, SubmissionStatus
 from jamsos.usecases.verification import Enroller, Outcomes, capacity
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
@@ -39,7 +37,7 @@ CONSUMER = "review"
 
 
 async def decide_reviews(
-    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
+    uow: UnitOfWork[ReviewStore], records: Sequence[Message], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Apply a batch of review decisions in one transaction."""
     summary = BatchSummary(received=len(records))
@@ -53,16 +51,16 @@ async def decide_reviews(
             continue
         digest = content_hash(command.model_dump(mode="json"))
         commands.append(_Command(record, command, digest))
-    async with pool.acquire() as conn, conn.transaction():
-        await participants.lock_enrolment(conn)
+    async with uow.transaction() as store:
+        await store.lock_enrolment()
         first = idempotency.firsts(commands, _message_id)
-        held = await submissions.held(conn, [_identity(c) for c in first.values()])
+        held = await store.held([_identity(c) for c in first.values()])
         # Only a decision that applies claims its identity: one that came too early (not held
         # yet) goes to the DLQ and can be replayed once the submission is held.
-        new = await inbox.claim(
-            conn, CONSUMER, {m: c.digest for m, c in first.items() if _identity(c) in held}, now
+        new = await store.claim_messages(
+            CONSUMER, {m: c.digest for m, c in first.items() if _identity(c) in held}, now
         )
-        stored = await inbox.content_hashes(conn, CONSUMER, [m for m in first if m not in new])
+        stored = await store.message_hashes(CONSUMER, [m for m in first if m not in new])
         decided = [c for c in commands if _message_id(c) in new or _message_id(c) in stored]
         outcomes.letters += [
             dead_letter(c.record, NOT_HELD, now) for c in commands if c not in decided
@@ -76,9 +74,9 @@ async def decide_reviews(
             i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
         }
         niks = [s.worker.nik for s in held_submissions.values()]
-        dead = await participants.deceased(conn, niks)
-        room = await capacity(conn, policy)
-        enroller = await Enroller.load(conn, niks, policy, now)
+        dead = await store.deceased(niks)
+        room = await capacity(store, policy)
+        enroller = await Enroller.load(store, niks, policy, now)
         eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
         reviewers: list[tuple[Identity, str]] = []
         for identity, s in held_submissions.items():
@@ -97,8 +95,8 @@ async def decide_reviews(
                 continue
             room.take(agency)
             eligible.append((s, agency))
-        await outcomes.finish(conn, enroller, eligible, summary, now)
-        await submissions.set_reviewer(conn, reviewers)
+        await outcomes.finish(store, enroller, eligible, summary, now)
+        await store.set_reviewer(reviewers)
     summary.new = len(held_submissions)
     return summary
 

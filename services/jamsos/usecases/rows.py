@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel
 
 from jamsos.usecases.messages import Message
 
@@ -164,3 +167,23 @@ class PaidInvoice:
     status: str
     paid_at: dt.datetime | None
     changed: bool
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event to publish: topic, key and the exact JSON bytes."""
+
+    event_id: uuid.UUID
+    topic: str
+    key: bytes | None
+    value: bytes
+
+    @classmethod
+    def of(cls, topic: str, key: str | None, model: BaseModel, event_id: uuid.UUID) -> OutboxEvent:
+        """Serialise `model` exactly as the contract model dumps it."""
+        return cls(
+            event_id=event_id,
+            topic=topic,
+            key=None if key is None else key.encode("utf-8"),
+            value=model.model_dump_json().encode("utf-8"),
+        )

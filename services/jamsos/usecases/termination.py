@@ -30,11 +30,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import dead_letters, inbox, outbox, participants, terminations
-from jamsos.adapters.outbox import OutboxEvent
 from jamsos.domain.coverage import coverage_end
 from jamsos.domain.eligibility import unknown_agency
 from jamsos.domain.identity import after_event, event_id
@@ -43,8 +40,9 @@ from jamsos.usecases import idempotency
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.ports import TerminationStore, UnitOfWork
 from jamsos.usecases.reading import content_hash, read_object, schema_error
-from jamsos.usecases.rows import DeadLetter, LoggedRequest, ParticipantState
+from jamsos.usecases.rows import DeadLetter, LoggedRequest, OutboxEvent, ParticipantState
 from jamsos_schemas import topics
 from jamsos_schemas.participant import (
     ParticipantTerminatedV1,
@@ -123,7 +121,10 @@ def _digest(read: _Request) -> str:
 
 
 async def terminate(
-    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
+    uow: UnitOfWork[TerminationStore],
+    records: Sequence[Message],
+    policy: Policy,
+    now: dt.datetime,
 ) -> BatchSummary:
     """Process a batch of termination requests in one transaction, in the order received."""
     summary = BatchSummary(received=len(records))
@@ -144,15 +145,17 @@ async def terminate(
 
     events: list[OutboxEvent] = []
     logged: list[LoggedRequest] = []
-    async with pool.acquire() as conn, conn.transaction():
-        await participants.lock_enrolment(conn)
-        new = await inbox.claim(conn, CONSUMER, {i: r.content_hash for i, r in first.items()}, now)
-        stored = await inbox.content_hashes(conn, CONSUMER, [i for i in first if i not in new])
+    async with uow.transaction() as store:
+        await store.lock_enrolment()
+        new = await store.claim_messages(
+            CONSUMER, {i: r.content_hash for i, r in first.items()}, now
+        )
+        stored = await store.message_hashes(CONSUMER, [i for i in first if i not in new])
         batch = idempotency.sort_batch(readable, _request_id, _digest, first, new, stored)
         summary.repeated = len(batch.repeated)
         letters += [dead_letter(r.record, REUSED, now) for r in batch.reused]
         todo = batch.fresh
-        before = await terminations.participants(conn, [r.request.nik for r in todo])
+        before = await store.participant_states([r.request.nik for r in todo])
         after = dict(before)
         for read in todo:
             request = read.request
@@ -177,11 +180,11 @@ async def terminate(
             )
             summary.count(Outcome.NOT_FOUND if state is None else Outcome.TERMINATED)
         ended = [n for n, s in before.items() if s.status == "ACTIVE" and after[n] != s]
-        await terminations.release_claims(conn, ended)
-        await terminations.write_states(conn, [s for n, s in after.items() if s != before[n]])
-        await terminations.log_requests(conn, logged, now)
-        await dead_letters.add_dead_letters(conn, [d for d, _ in letters], now)
-        await outbox.add(conn, [*events, *(e for _, e in letters)])
+        await store.release_participant_claims(ended)
+        await store.write_states([s for n, s in after.items() if s != before[n]])
+        await store.log_requests(logged, now)
+        await store.add_dead_letters([d for d, _ in letters], now)
+        await store.add_events([*events, *(e for _, e in letters)])
     summary.new = len(todo)
     summary.counts[Outcome.DLQ] = len(letters)
     return summary

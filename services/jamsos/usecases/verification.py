@@ -11,18 +11,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import (
-    dead_letters,
-    nik_claims,
-    outbox,
-    participants,
-    submissions,
-    tariff_table,
-)
-from jamsos.adapters.outbox import OutboxEvent
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.dedup import Lookalike, Lookalikes
 from jamsos.domain.eligibility import (
@@ -38,7 +28,15 @@ from jamsos.domain.wilayah import find_village
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
-from jamsos.usecases.rows import DeadLetter, Decision, Enrolment, Identity, SubmissionStatus
+from jamsos.usecases.ports import EnrolmentStore, UnitOfWork, VerificationStore
+from jamsos.usecases.rows import (
+    DeadLetter,
+    Decision,
+    Enrolment,
+    Identity,
+    OutboxEvent,
+    SubmissionStatus,
+)
 from jamsos_schemas import topics
 from jamsos_schemas.participant import MonthlyPremium, ParticipantEnrolledV1, Program
 from jamsos_schemas.registration import (
@@ -88,7 +86,7 @@ class Outcomes:
 
     async def finish(
         self,
-        conn: asyncpg.Connection,
+        store: EnrolmentStore,
         enroller: Enroller,
         eligible: Sequence[tuple[RegistrationSubmittedV1, Agency]],
         summary: BatchSummary,
@@ -99,22 +97,22 @@ class Outcomes:
         for decision in self.decisions:
             summary.count(decision.status)
         summary.counts[Outcome.DLQ] = len(self.letters)
-        await self.write(conn, now)
+        await self.write(store, now)
 
-    async def write(self, conn: asyncpg.Connection, now: dt.datetime) -> None:
+    async def write(self, store: EnrolmentStore, now: dt.datetime) -> None:
         """Participants, decisions, released claims, dead letters and events, in this order."""
-        await participants.upsert_participants(conn, self.enrolments)
-        await submissions.record_decisions(conn, self.decisions, now)
-        await nik_claims.release_claims(conn, self.released)
-        await dead_letters.add_dead_letters(conn, [d for d, _ in self.letters], now)
-        await outbox.add(conn, [*self.events, *(e for _, e in self.letters)])
+        await store.upsert_participants(self.enrolments)
+        await store.record_decisions(self.decisions, now)
+        await store.release_claims(self.released)
+        await store.add_dead_letters([d for d, _ in self.letters], now)
+        await store.add_events([*self.events, *(e for _, e in self.letters)])
 
 
 @dataclass
 class Enroller:
     """Builds enrolments: membership numbers, coverage start and the premium in force."""
 
-    conn: asyncpg.Connection
+    store: EnrolmentStore
     policy: Policy
     now: dt.datetime
     numbers: dict[str, str]
@@ -122,12 +120,12 @@ class Enroller:
 
     @classmethod
     async def load(
-        cls, conn: asyncpg.Connection, niks: Sequence[str], policy: Policy, now: dt.datetime
+        cls, store: EnrolmentStore, niks: Sequence[str], policy: Policy, now: dt.datetime
     ) -> Enroller:
         """With the membership numbers (and last termination) of these NIKs' participants."""
-        known = await participants.known_participants(conn, niks)
+        known = await store.known_participants(niks)
         return cls(
-            conn,
+            store,
             policy,
             now,
             {nik: number for nik, (number, _) in known.items()},
@@ -141,11 +139,9 @@ class Enroller:
         if not items:
             return
         fresh = [s.worker.nik for s, _ in items if s.worker.nik not in self.numbers]
-        for nik, serial in zip(
-            fresh, await participants.next_serials(self.conn, len(fresh)), strict=True
-        ):
+        for nik, serial in zip(fresh, await self.store.next_serials(len(fresh)), strict=True):
             self.numbers[nik] = membership_no(serial)
-        tariffs = await tariff_table.tariffs(self.conn)
+        tariffs = await self.store.tariffs()
         for s, agency in items:
             w, number = s.worker, self.numbers[s.worker.nik]
             # a re-enrolment is stamped after the participant's last termination (see after_event)
@@ -195,9 +191,9 @@ class Enroller:
             outcomes.events.append(OutboxEvent.of(topics.ENROLLED, w.nik, enrolled, eid))
 
 
-async def capacity(conn: asyncpg.Connection, policy: Policy) -> Capacity:
+async def capacity(store: EnrolmentStore, policy: Policy) -> Capacity:
     """Active participants per agency and in total, for quota and ceiling checks."""
-    by_agency = await participants.active_counts(conn)
+    by_agency = await store.active_counts()
     return Capacity(by_agency, sum(by_agency.values()), policy)
 
 
@@ -231,7 +227,10 @@ def _review_event(
 
 
 async def verify(
-    pool: asyncpg.Pool, records: Sequence[Message], policy: Policy, now: dt.datetime
+    uow: UnitOfWork[VerificationStore],
+    records: Sequence[Message],
+    policy: Policy,
+    now: dt.datetime,
 ) -> BatchSummary:
     """Decide a batch of accepted submissions: enrol the eligible, hold look-alikes for
     review, reject with every reason."""
@@ -246,13 +245,13 @@ async def verify(
             continue
         batch.setdefault(identity_of(accepted.submission), accepted.submission)
     niks = [s.worker.nik for s in batch.values()]
-    async with pool.acquire() as conn, conn.transaction():
-        await participants.lock_enrolment(conn)
-        todo = await submissions.pending(conn, list(batch))
+    async with uow.transaction() as store:
+        await store.lock_enrolment()
+        todo = await store.pending(list(batch))
         summary.repeated = len(batch) - len(todo)
-        dead = await participants.deceased(conn, niks)
-        room = await capacity(conn, policy)
-        enroller = await Enroller.load(conn, niks, policy, now)
+        dead = await store.deceased(niks)
+        room = await capacity(store, policy)
+        enroller = await Enroller.load(store, niks, policy, now)
         screened: list[tuple[RegistrationSubmittedV1, Agency | None, list[Reason]]] = []
         for identity, s in batch.items():
             if identity not in todo:
@@ -265,8 +264,8 @@ async def verify(
             ]
             screened.append((s, agency, reasons))
         known = Lookalikes(
-            await participants.active_by_birth_date(
-                conn, [s.worker.birth_date for s, _, reasons in screened if not reasons]
+            await store.active_by_birth_date(
+                [s.worker.birth_date for s, _, reasons in screened if not reasons]
             )
         )
         held: list[tuple[Identity, list[dict[str, object]]]] = []
@@ -289,7 +288,7 @@ async def verify(
                 continue
             room.take(agency)
             eligible.append((s, agency))
-        await outcomes.finish(conn, enroller, eligible, summary, now)
-        await submissions.record_candidates(conn, held)
+        await outcomes.finish(store, enroller, eligible, summary, now)
+        await store.record_candidates(held)
     summary.new = len(screened)
     return summary

@@ -20,7 +20,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         topics.ENROLLED,
         topics.TERMINATED,
         group="billing-ledger",
-        decide=lambda batch: record_coverage(runtime.pool, batch, runtime.clock()),
+        decide=lambda batch: record_coverage(runtime.uow, batch, runtime.clock()),
         title="billing:coverage",
         description="Keep each participant's coverage periods from enrolled/terminated events.",
     )
@@ -29,7 +29,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         runtime,
         topics.BILLING_RUN_REQUESTED,
         group="billing-run",
-        decide=lambda batch: run_billing(runtime.pool, batch, runtime.clock()),
+        decide=lambda batch: run_billing(runtime.uow, batch, runtime.clock()),
         title="billing:run-requested",
         description="Accrue a period's premiums and issue the difference as invoices.",
     )

@@ -25,7 +25,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         runtime,
         topics.SUBMITTED,
         group="registration",
-        decide=lambda batch: register(runtime.pool, batch, policy, runtime.clock()),
+        decide=lambda batch: register(runtime.uow, batch, policy, runtime.clock()),
         title="registration:submitted",
         description="Identify, validate and de-duplicate agency submissions (raw bytes).",
     )

@@ -14,6 +14,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 
 from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import quarantine
@@ -42,6 +43,11 @@ class Runtime:
         if self._pool is None:
             raise RuntimeError("the database pool is not open")
         return self._pool
+
+    @property
+    def uow(self) -> PostgresUnitOfWork:
+        """Transactions on the pool, for the use cases."""
+        return PostgresUnitOfWork(self.pool)
 
     def open(self, pool: asyncpg.Pool) -> None:
         """Attach the pool opened at startup."""
@@ -94,7 +100,7 @@ async def process(
             error,
         )
         await quarantine(
-            runtime.pool,
+            runtime.uow,
             record,
             DeadLetterError.PROCESSING_FAILED.of(f"{type(error).__name__}: {error}"),
             runtime.clock(),

@@ -30,7 +30,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         runtime,
         topics.ACCEPTED,
         group="verification",
-        decide=lambda batch: verify(runtime.pool, batch, policy, runtime.clock()),
+        decide=lambda batch: verify(runtime.uow, batch, policy, runtime.clock()),
         title="verification:accepted",
         description="Check every eligibility rule; enrol, hold for review or reject.",
     )
@@ -39,7 +39,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         runtime,
         topics.REVIEW_DECIDED,
         group="review",
-        decide=lambda batch: decide_reviews(runtime.pool, batch, policy, runtime.clock()),
+        decide=lambda batch: decide_reviews(runtime.uow, batch, policy, runtime.clock()),
         title="verification:review-decided",
         description="An operator's decision on a held submission: ENROL or DUPLICATE.",
     )
@@ -48,7 +48,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         runtime,
         topics.TERMINATION_REQUESTED,
         group="termination",
-        decide=lambda batch: terminate(runtime.pool, batch, policy, runtime.clock()),
+        decide=lambda batch: terminate(runtime.uow, batch, policy, runtime.clock()),
         title="verification:termination-requested",
         description="End a participant's coverage at the end of the effective month.",
     )

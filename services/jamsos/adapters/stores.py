@@ -1,0 +1,211 @@
+"""The use cases' stores (usecases/ports.py) on PostgreSQL: one class that implements every
+port by calling the SQL modules on its transaction's connection."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from jamsos.adapters import (
+    accrual,
+    billing_runs,
+    coverage_ledger,
+    dead_letters,
+    inbox,
+    invoices,
+    nik_claims,
+    outbox,
+    participants,
+    submissions,
+    tariff_table,
+    terminations,
+)
+from jamsos.domain.dedup import Participant
+from jamsos.domain.invoicing import Invoice, Line, PayerHistory
+from jamsos.domain.period import Period
+from jamsos.domain.tariff import Tariff
+from jamsos.usecases.rows import (
+    Claim,
+    DeadLetter,
+    Decision,
+    Enrolled,
+    Enrolment,
+    Held,
+    Holder,
+    Identity,
+    LoggedRequest,
+    NewSubmission,
+    OutboxEvent,
+    PaidInvoice,
+    ParticipantState,
+    Terminated,
+)
+
+
+@dataclass
+class PostgresUnitOfWork:
+    """A transaction on a pooled connection per `transaction()` block."""
+
+    pool: asyncpg.Pool
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresStore]:
+        """Commit when the block ends, roll back when it raises."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PostgresStore(conn)
+
+
+@dataclass(frozen=True)
+class PostgresStore:
+    """Every port, on one connection inside its transaction."""
+
+    conn: asyncpg.Connection
+
+    async def add_dead_letters(self, letters: Sequence[DeadLetter], failed_at: dt.datetime) -> None:
+        await dead_letters.add_dead_letters(self.conn, letters, failed_at)
+
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
+        await outbox.add(self.conn, events)
+
+    async def claim_messages(
+        self, consumer: str, messages: Mapping[str, str], now: dt.datetime
+    ) -> set[str]:
+        return await inbox.claim(self.conn, consumer, messages, now)
+
+    async def message_hashes(self, consumer: str, ids: Sequence[str]) -> dict[str, str]:
+        return await inbox.content_hashes(self.conn, consumer, ids)
+
+    async def insert_submissions(
+        self, rows: Sequence[NewSubmission], received_at: dt.datetime
+    ) -> set[Identity]:
+        return await submissions.insert_submissions(self.conn, rows, received_at)
+
+    async def submission_hashes(self, ids: Sequence[Identity]) -> dict[Identity, str]:
+        return await submissions.content_hashes(self.conn, ids)
+
+    async def claim_niks(self, claims: Sequence[Claim], claimed_at: dt.datetime) -> set[Identity]:
+        return await nik_claims.claim_niks(self.conn, claims, claimed_at)
+
+    async def claim_holders(self, niks: Sequence[str]) -> dict[str, Holder]:
+        return await nik_claims.claim_holders(self.conn, niks)
+
+    async def record_decisions(
+        self, decisions: Sequence[Decision], decided_at: dt.datetime
+    ) -> None:
+        await submissions.record_decisions(self.conn, decisions, decided_at)
+
+    async def release_claims(self, ids: Sequence[Identity]) -> None:
+        await nik_claims.release_claims(self.conn, ids)
+
+    async def lock_enrolment(self) -> None:
+        await participants.lock_enrolment(self.conn)
+
+    async def active_counts(self) -> dict[str, int]:
+        return await participants.active_counts(self.conn)
+
+    async def deceased(self, niks: Sequence[str]) -> set[str]:
+        return await participants.deceased(self.conn, niks)
+
+    async def known_participants(
+        self, niks: Sequence[str]
+    ) -> dict[str, tuple[str, dt.datetime | None]]:
+        return await participants.known_participants(self.conn, niks)
+
+    async def next_serials(self, count: int) -> list[int]:
+        return await participants.next_serials(self.conn, count)
+
+    async def tariffs(self) -> list[Tariff]:
+        return await tariff_table.tariffs(self.conn)
+
+    async def upsert_participants(self, rows: Sequence[Enrolment]) -> None:
+        await participants.upsert_participants(self.conn, rows)
+
+    async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
+        return await submissions.pending(self.conn, ids)
+
+    async def active_by_birth_date(self, birth_dates: Sequence[dt.date]) -> list[Participant]:
+        return await participants.active_by_birth_date(self.conn, birth_dates)
+
+    async def record_candidates(
+        self, held: Sequence[tuple[Identity, list[dict[str, Any]]]]
+    ) -> None:
+        await submissions.record_candidates(self.conn, held)
+
+    async def held(self, ids: Sequence[Identity]) -> dict[Identity, Held]:
+        return await submissions.held(self.conn, ids)
+
+    async def set_reviewer(self, ids: Sequence[tuple[Identity, str]]) -> None:
+        await submissions.set_reviewer(self.conn, ids)
+
+    async def participant_states(self, niks: Sequence[str]) -> dict[str, ParticipantState]:
+        return await terminations.participants(self.conn, niks)
+
+    async def release_participant_claims(self, niks: Sequence[str]) -> None:
+        await terminations.release_claims(self.conn, niks)
+
+    async def write_states(self, states: Sequence[ParticipantState]) -> None:
+        await terminations.write_states(self.conn, states)
+
+    async def log_requests(self, rows: Sequence[LoggedRequest], decided_at: dt.datetime) -> None:
+        await terminations.log_requests(self.conn, rows, decided_at)
+
+    async def record_enrolments(self, rows: Sequence[Enrolled]) -> None:
+        await coverage_ledger.record_enrolments(self.conn, rows)
+
+    async def record_terminations(self, rows: Sequence[Terminated]) -> None:
+        await coverage_ledger.record_terminations(self.conn, rows)
+
+    async def begin_run(
+        self,
+        request_id: str,
+        content_hash: str,
+        period: Period,
+        requested_at: dt.datetime,
+        now: dt.datetime,
+    ) -> bool:
+        return await billing_runs.begin_run(
+            self.conn, request_id, content_hash, period, requested_at, now
+        )
+
+    async def run_hash(self, request_id: str) -> str | None:
+        return await billing_runs.run_hash(self.conn, request_id)
+
+    async def fail_run(self, request_id: str, detail: str) -> None:
+        await billing_runs.fail_run(self.conn, request_id, detail)
+
+    async def lock_period(self, period: Period) -> None:
+        await accrual.lock_period(self.conn, period)
+
+    async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
+        return await invoices.invoice_history(self.conn, period)
+
+    async def payers(self, period: Period) -> list[str]:
+        return await accrual.payers(self.conn, period)
+
+    async def accrue(
+        self, period: Period, tariff: Tariff, numbers: Mapping[str, str], now: dt.datetime
+    ) -> dict[str, list[Line]]:
+        return await accrual.accrue(self.conn, period, tariff, numbers, now)
+
+    async def credit(
+        self, period: Period, numbers: Mapping[str, str], now: dt.datetime
+    ) -> dict[str, list[Line]]:
+        return await accrual.credit(self.conn, period, numbers, now)
+
+    async def insert_invoices(
+        self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
+    ) -> None:
+        await _insert_invoices(self.conn, invoices, request_id, issued_at)
+
+    async def mark_paid(self, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
+        return await _mark_paid(self.conn, invoice_no, paid_at)
+
+
+# the method parameter `invoices` shadows the module inside those two methods
+_insert_invoices = invoices.insert_invoices
+_mark_paid = invoices.mark_paid

@@ -1,0 +1,233 @@
+"""The stores the use cases write through, one small interface per use case, and the unit of
+work that opens one transaction around them.
+
+adapters/stores.py implements every interface on PostgreSQL (one class, delegating to the SQL
+modules); tests/fakes.py implements them in memory for the unit tests of the use cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, TypeVar
+
+from jamsos.domain.dedup import Participant
+from jamsos.domain.invoicing import Invoice, Line, PayerHistory
+from jamsos.domain.period import Period
+from jamsos.domain.tariff import Tariff
+from jamsos.usecases.rows import (
+    Claim,
+    DeadLetter,
+    Decision,
+    Enrolled,
+    Enrolment,
+    Held,
+    Holder,
+    Identity,
+    LoggedRequest,
+    NewSubmission,
+    OutboxEvent,
+    PaidInvoice,
+    ParticipantState,
+    Terminated,
+)
+
+S_co = TypeVar("S_co", covariant=True)
+
+
+class UnitOfWork(Protocol[S_co]):
+    """Opens a transaction: commits when the block ends normally, rolls back when it raises."""
+
+    def transaction(self) -> AbstractAsyncContextManager[S_co]:
+        """A store bound to a new transaction."""
+        ...
+
+
+class DeadLetterStore(Protocol):
+    """Dead letters and outgoing events, written with the change that caused them."""
+
+    async def add_dead_letters(self, letters: Sequence[DeadLetter], failed_at: dt.datetime) -> None:
+        """Keep dead letters (an event id already kept is skipped)."""
+
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
+        """Put events in the outbox (an event id already there is skipped)."""
+
+
+class InboxStore(Protocol):
+    """The generic inbox: one row per processed command or event, keyed by its identity."""
+
+    async def claim_messages(
+        self, consumer: str, messages: Mapping[str, str], now: dt.datetime
+    ) -> set[str]:
+        """Record `messages` (id → content hash); returns the ids that were new."""
+
+    async def message_hashes(self, consumer: str, ids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each id already processed by `consumer`."""
+
+
+class RegistrationStore(DeadLetterStore, Protocol):
+    """What registration needs: submissions as its inbox, and the NIK claims."""
+
+    async def insert_submissions(
+        self, rows: Sequence[NewSubmission], received_at: dt.datetime
+    ) -> set[Identity]:
+        """Record submissions as RECEIVED; returns the identities that were new."""
+
+    async def submission_hashes(self, ids: Sequence[Identity]) -> dict[Identity, str]:
+        """The stored content hash of each known identity."""
+
+    async def claim_niks(self, claims: Sequence[Claim], claimed_at: dt.datetime) -> set[Identity]:
+        """Claim NIKs in order (first claim of a free NIK wins); returns the winners."""
+
+    async def claim_holders(self, niks: Sequence[str]) -> dict[str, Holder]:
+        """The current holder of each claimed NIK."""
+
+    async def record_decisions(
+        self, decisions: Sequence[Decision], decided_at: dt.datetime
+    ) -> None:
+        """Set the outcome of submissions not decided yet (in flight or held)."""
+
+
+class EnrolmentStore(DeadLetterStore, Protocol):
+    """What deciding enrolments needs (verification and review decisions)."""
+
+    async def lock_enrolment(self) -> None:
+        """Serialise enrolment decisions until the transaction ends."""
+
+    async def active_counts(self) -> dict[str, int]:
+        """Active participants per agency."""
+
+    async def deceased(self, niks: Sequence[str]) -> set[str]:
+        """The NIKs among these terminated as deceased."""
+
+    async def known_participants(
+        self, niks: Sequence[str]
+    ) -> dict[str, tuple[str, dt.datetime | None]]:
+        """Membership number and last termination of known NIKs."""
+
+    async def next_serials(self, count: int) -> list[int]:
+        """`count` fresh membership serials."""
+
+    async def tariffs(self) -> list[Tariff]:
+        """The effective-dated tariff table."""
+
+    async def upsert_participants(self, rows: Sequence[Enrolment]) -> None:
+        """Insert participants; re-activate terminated ones keeping their membership number."""
+
+    async def record_decisions(
+        self, decisions: Sequence[Decision], decided_at: dt.datetime
+    ) -> None:
+        """Set the outcome of submissions not decided yet (in flight or held)."""
+
+    async def release_claims(self, ids: Sequence[Identity]) -> None:
+        """Free the NIKs held by these submissions."""
+
+
+class VerificationStore(EnrolmentStore, Protocol):
+    """What verification needs on top of deciding enrolments."""
+
+    async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
+        """The identities still RECEIVED, locked for this transaction."""
+
+    async def active_by_birth_date(self, birth_dates: Sequence[dt.date]) -> list[Participant]:
+        """Active participants born on any of these dates (look-alike candidates)."""
+
+    async def record_candidates(
+        self, held: Sequence[tuple[Identity, list[dict[str, Any]]]]
+    ) -> None:
+        """Keep the look-alikes a held submission was matched with."""
+
+
+class ReviewStore(EnrolmentStore, InboxStore, Protocol):
+    """What review decisions need on top of deciding enrolments."""
+
+    async def held(self, ids: Sequence[Identity]) -> dict[Identity, Held]:
+        """The submissions among `ids` still held for review, locked."""
+
+    async def set_reviewer(self, ids: Sequence[tuple[Identity, str]]) -> None:
+        """Record who resolved each hold."""
+
+
+class TerminationStore(DeadLetterStore, InboxStore, Protocol):
+    """What terminations need."""
+
+    async def lock_enrolment(self) -> None:
+        """Serialise with enrolment decisions (quota counts)."""
+
+    async def participant_states(self, niks: Sequence[str]) -> dict[str, ParticipantState]:
+        """The participants with these NIKs, locked."""
+
+    async def release_participant_claims(self, niks: Sequence[str]) -> None:
+        """Free the NIK claims of these participants' own enrolments."""
+
+    async def write_states(self, states: Sequence[ParticipantState]) -> None:
+        """Store the status and termination columns of these participants."""
+
+    async def log_requests(self, rows: Sequence[LoggedRequest], decided_at: dt.datetime) -> None:
+        """Keep each processed request for audit."""
+
+
+class LedgerStore(DeadLetterStore, InboxStore, Protocol):
+    """What the billing ledger needs."""
+
+    async def record_enrolments(self, rows: Sequence[Enrolled]) -> None:
+        """Fill the enrolment side of coverage rows unless a later enrolment is there."""
+
+    async def record_terminations(self, rows: Sequence[Terminated]) -> None:
+        """Fill the termination side of coverage rows unless a later one is there."""
+
+
+class BillingStore(DeadLetterStore, Protocol):
+    """What a billing run needs. Accrual and credit are set-based statements in PostgreSQL;
+    the fake computes them with the domain rule (domain/accrual.py)."""
+
+    async def begin_run(
+        self,
+        request_id: str,
+        content_hash: str,
+        period: Period,
+        requested_at: dt.datetime,
+        now: dt.datetime,
+    ) -> bool:
+        """Record a run request as DONE; False if already seen."""
+
+    async def run_hash(self, request_id: str) -> str | None:
+        """The content hash of a recorded run request."""
+
+    async def fail_run(self, request_id: str, detail: str) -> None:
+        """Mark a recorded run request as FAILED, with why."""
+
+    async def tariffs(self) -> list[Tariff]:
+        """The effective-dated tariff table."""
+
+    async def lock_period(self, period: Period) -> None:
+        """Serialise billing of one period until the transaction ends."""
+
+    async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
+        """Per payer: the last invoice sequence of `period` and whether a REGULAR one exists."""
+
+    async def payers(self, period: Period) -> list[str]:
+        """Every payer that may be charged or credited for `period`."""
+
+    async def accrue(
+        self, period: Period, tariff: Tariff, numbers: Mapping[str, str], now: dt.datetime
+    ) -> dict[str, list[Line]]:
+        """Charge every covered, uncharged membership once; new lines per invoice number."""
+
+    async def credit(
+        self, period: Period, numbers: Mapping[str, str], now: dt.datetime
+    ) -> dict[str, list[Line]]:
+        """Credit every charge no coverage covers any more; credited lines per note number."""
+
+    async def insert_invoices(
+        self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
+    ) -> None:
+        """Store invoices and their lines."""
+
+
+class PaymentStore(Protocol):
+    """What recording a payment needs."""
+
+    async def mark_paid(self, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
+        """Set an ISSUED debit invoice to PAID; None if there is no such invoice."""

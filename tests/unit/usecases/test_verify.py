@@ -1,0 +1,75 @@
+"""Verification on the fake store: enrol the eligible, hold look-alikes, reject with reasons."""
+
+from __future__ import annotations
+
+from jamsos.usecases.verification import verify
+from jamsos_schemas import topics
+from tests.factory import submission
+from tests.fakes import FakeUnitOfWork
+from tests.unit.usecases.support import NOW, POLICY, accepted, enrol, status, with_quota
+
+SITI = "3319014506900001"
+
+
+async def test_verify_eligible_worker_is_enrolled_with_membership_and_premium() -> None:
+    uow = FakeUnitOfWork()
+    await enrol(uow, [submission()])
+    [enrolled] = uow.state.events(topics.ENROLLED)
+    assert enrolled["membership_no"] == "KDS-000000001"
+    assert enrolled["coverage_start"] == "2025-02-01"  # NEXT_MONTH
+    assert enrolled["monthly_premium"] == {"JKK": 10000, "JKM": 6800, "total": 16800}
+    assert enrolled["payer_code"] == "PEMKAB-KUDUS"
+    assert uow.state.participants[SITI]["status"] == "ACTIVE"
+
+
+async def test_verify_redelivered_accepted_submission_enrols_once() -> None:
+    uow = FakeUnitOfWork()
+    await enrol(uow, [submission()])
+    again = await verify(uow, accepted(uow), POLICY, NOW)
+    assert again.repeated == 1
+    assert len(uow.state.events(topics.ENROLLED)) == 1
+
+
+async def test_verify_worker_outside_kudus_is_rejected_and_frees_the_nik() -> None:
+    uow = FakeUnitOfWork()
+    outside = submission(worker__address={"village_code": "3374011001", "street": None})
+    await enrol(uow, [outside])
+    [rejected] = uow.state.events(topics.REJECTED)
+    assert [r["code"] for r in rejected["reasons"]] == ["OUT_OF_REGION"]
+    assert uow.state.claims == {}
+    assert status(uow, "DISDAG", "DISDAG-2025-000123") == "REJECTED"
+
+
+async def test_verify_full_agency_quota_rejects_with_quota_exceeded() -> None:
+    uow = FakeUnitOfWork()
+    policy = with_quota("DISDAG", 1)
+    second = submission(submission_id="DISDAG-2", worker__nik="3319010101900002",
+                        worker__birth_date="1990-01-01", worker__sex="M")  # fmt: skip
+    await enrol(uow, [submission()], policy)
+    await enrol(uow, [second], policy)
+    [rejected] = uow.state.events(topics.REJECTED)
+    assert rejected["submission_id"] == "DISDAG-2"
+    assert [r["code"] for r in rejected["reasons"]] == ["QUOTA_EXCEEDED"]
+
+
+async def test_verify_nik_terminated_as_deceased_is_rejected() -> None:
+    uow = FakeUnitOfWork()
+    await enrol(uow, [submission()])
+    person = uow.state.participants[SITI]
+    person.update(status="TERMINATED", termination_reason="DECEASED", terminated_at=NOW)
+    uow.state.claims.clear()
+    await enrol(uow, [submission(submission_id="DISDAG-AGAIN")])
+    [rejected] = uow.state.events(topics.REJECTED)
+    assert [r["code"] for r in rejected["reasons"]] == ["DECEASED"]
+
+
+async def test_verify_lookalike_under_another_nik_is_held_with_candidates() -> None:
+    uow = FakeUnitOfWork()
+    await enrol(uow, [submission()])
+    typo = submission(agency_code="DISHUB", submission_id="DISHUB-9",
+                      worker__nik="3319014506900007", worker__full_name="SITI AMINAH")  # fmt: skip
+    await enrol(uow, [typo])
+    [held] = uow.state.events(topics.REVIEW_REQUIRED)
+    assert held["candidates"][0]["nik"] == SITI
+    assert status(uow, "DISHUB", "DISHUB-9") == "REVIEW"
+    assert uow.state.submissions[("DISHUB", "DISHUB-9")]["candidates"][0]["agency_code"] == "DISDAG"
