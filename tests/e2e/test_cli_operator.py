@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from jamsos.adapters.embedded import free_port
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.settings import load_settings
 from jamsos.usecases.registration import register
 from tests.factory import submission
@@ -68,7 +69,9 @@ async def letters(pool: asyncpg.Pool, tmp_path: Path) -> dict[str, str]:
     settings = load_settings(env={}, cwd=tmp_path)
     await decide(pool, settings, [submission()])
     reused = submission(worker__phone="+6280000000000")  # same id, other content
-    await register(pool, [record(reused), record(b"\x00 not json")], settings.policy, NOW)
+    await register(
+        PostgresUnitOfWork(pool), [record(reused), record(b"\x00 not json")], settings.policy, NOW
+    )
     rows = await pool.fetch("SELECT event_id::text AS id, error FROM dead_letters")
     return {r["error"].split(":")[0]: r["id"] for r in rows}
 

@@ -16,9 +16,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from jamsos.adapters import repository
-from jamsos.adapters.kafka import Inbound
+from jamsos.adapters import nik_claims, participants
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.settings import Settings, load_settings
+from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
@@ -40,7 +41,7 @@ async def outcome_events(pool: asyncpg.Pool) -> list[tuple[str, dict[str, Any]]]
     return [(r["topic"], json.loads(bytes(r["value"]))) for r in rows]
 
 
-async def accepted(pool: asyncpg.Pool) -> list[Inbound]:
+async def accepted(pool: asyncpg.Pool) -> list[Message]:
     rows = await pool.fetch(
         "SELECT value FROM outbox WHERE topic = $1 ORDER BY id", topics.ACCEPTED
     )
@@ -156,20 +157,25 @@ async def test_two_transactions_claiming_one_nik_at_once_accept_one_and_name_it(
     async def both_at_the_claim() -> None:
         await asyncio.wait_for(barrier.wait(), timeout=30)
 
-    monkeypatch.setattr(repository, "claim_niks", gated(repository.claim_niks, both_at_the_claim))
+    monkeypatch.setattr(nik_claims, "claim_niks", gated(nik_claims.claim_niks, both_at_the_claim))
     copies = [
         submission(agency_code=agency, submission_id=f"{agency}-1")
         for agency in ("DISDAG", "DISHUB")
     ]
     await asyncio.gather(
         *(
-            register(pool, [record(c, topics.SUBMITTED)], policy_settings.policy, JAN_20)
+            register(
+                PostgresUnitOfWork(pool),
+                [record(c, topics.SUBMITTED)],
+                policy_settings.policy,
+                JAN_20,
+            )
             for c in copies
         )
     )
     monkeypatch.undo()
     [won] = await accepted(pool)
-    await verify(pool, [won], policy_settings.policy, JAN_20)
+    await verify(PostgresUnitOfWork(pool), [won], policy_settings.policy, JAN_20)
     assert_one_enrolment_per_nik(await outcome_events(pool), 1)
     [(_, duplicate)] = [e for e in await outcome_events(pool) if e[0] == topics.DUPLICATE]
     assert duplicate["existing_membership_no"] is None  # the winner was still in flight
@@ -179,11 +185,13 @@ async def test_claim_released_between_insert_and_lookup_is_claimed_again(
     pool: asyncpg.Pool, policy_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = submission()
-    await register(pool, [record(first, topics.SUBMITTED)], policy_settings.policy, JAN_20)
+    await register(
+        PostgresUnitOfWork(pool), [record(first, topics.SUBMITTED)], policy_settings.policy, JAN_20
+    )
     [held] = await accepted(pool)  # DISDAG holds the NIK, still in verification
     full = replace(policy_settings.policy, ceiling=0)  # verification will reject it
     calls: list[str] = []
-    original_claim, original_holders = repository.claim_niks, repository.claim_holders
+    original_claim, original_holders = nik_claims.claim_niks, nik_claims.claim_holders
 
     async def claim(*args: Any) -> Any:
         calls.append("claim")
@@ -194,15 +202,15 @@ async def test_claim_released_between_insert_and_lookup_is_claimed_again(
         if calls.count("holders") == 1:
             # DISHUB's insert found DISDAG's claim; before it looks the holder up, DISDAG's
             # rejection commits (another transaction) and lets go of the NIK.
-            summary = await verify(pool, [held], full, JAN_20)
+            summary = await verify(PostgresUnitOfWork(pool), [held], full, JAN_20)
             assert summary.counts == {"REJECTED": 1, "DLQ": 0}
         return await original_holders(*args)
 
-    monkeypatch.setattr(repository, "claim_niks", claim)
-    monkeypatch.setattr(repository, "claim_holders", holders)
+    monkeypatch.setattr(nik_claims, "claim_niks", claim)
+    monkeypatch.setattr(nik_claims, "claim_holders", holders)
     second = submission(agency_code="DISHUB", submission_id="DISHUB-1")
     summary = await register(
-        pool, [record(second, topics.SUBMITTED)], policy_settings.policy, JAN_20
+        PostgresUnitOfWork(pool), [record(second, topics.SUBMITTED)], policy_settings.policy, JAN_20
     )
     monkeypatch.undo()
     assert calls == ["claim", "holders", "claim", "holders"]  # the retry ran
@@ -222,7 +230,9 @@ async def test_concurrent_verification_batches_against_an_agency_quota_enrol_exa
     )
     policy = replace(policy_settings.policy, agencies=agencies)
     payloads = workers({"DISHUB": batches * quota}, JAN_20, seed=3)
-    await register(pool, [record(p, topics.SUBMITTED) for p in payloads], policy, JAN_20)
+    await register(
+        PostgresUnitOfWork(pool), [record(p, topics.SUBMITTED) for p in payloads], policy, JAN_20
+    )
     records = await accepted(pool)
     assert len(records) == len(payloads)
     # Every batch's transaction is open and at the enrolment lock before any goes on.
@@ -231,9 +241,14 @@ async def test_concurrent_verification_batches_against_an_agency_quota_enrol_exa
     async def all_open() -> None:
         await asyncio.wait_for(barrier.wait(), timeout=30)
 
-    monkeypatch.setattr(repository, "lock_enrolment", gated(repository.lock_enrolment, all_open))
+    monkeypatch.setattr(
+        participants, "lock_enrolment", gated(participants.lock_enrolment, all_open)
+    )
     await asyncio.gather(
-        *(verify(pool, records[i::batches], policy, JAN_20) for i in range(batches))
+        *(
+            verify(PostgresUnitOfWork(pool), records[i::batches], policy, JAN_20)
+            for i in range(batches)
+        )
     )
     monkeypatch.undo()
     events = await outcome_events(pool)

@@ -1,25 +1,20 @@
 """Invoice documents for the regency's finance office: the invoice or credit note as a PDF letter
-(in Indonesian, fonts embedded) and its per-participant lines as XLSX and CSV."""
+(in Indonesian, fonts embedded), exported with its per-participant lines as XLSX and CSV."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import asyncpg
-import openpyxl
 from fpdf import FPDF
 from fpdf.fonts import FontFace
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
-from jamsos.adapters import invoices, repository
+from jamsos.adapters import invoices, tariff_table
+from jamsos.adapters.charge_workbook import write_xlsx
 from jamsos.adapters.invoices import (
-    ChargeLine,
     InvoiceDetail,
     InvoiceRow,
     by_funding_source,
@@ -52,19 +47,6 @@ KIND_LABELS = {
     "CREDIT": "Nota kredit",
 }
 PAYER_NAMES = {"PEMKAB-KUDUS": "Pemerintah Kabupaten Kudus"}
-XLSX_HEADERS = (
-    "No. Tagihan",
-    "Periode",
-    "No. Kepesertaan",
-    "NIK",
-    "Nama",
-    "OPD",
-    "Sumber Dana",
-    "JKK",
-    "JKM",
-    "Jumlah",
-)
-RUPIAH_FORMAT = "#,##0"
 
 
 def period_label(period: Period) -> str:
@@ -367,48 +349,6 @@ def _signature(pdf: FPDF, letterhead: Letterhead, day: dt.date) -> None:
     pdf.multi_cell(width, 5, f"NIP {signatory.nip}", align="C", new_x="LEFT", new_y="NEXT")
 
 
-def write_xlsx(lines: Sequence[ChargeLine], path: Path) -> None:
-    """The per-participant lines as a workbook a clerk opens: NIK and membership number are
-    text cells (format `@`), amounts numbers with thousands separators, a total row."""
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Rincian peserta")
-    for column, width in zip("ABCDEFGHIJ", (28, 9, 16, 19, 28, 18, 12, 11, 11, 12), strict=True):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-
-    def cell(value: object, fmt: str = "General", font: Font | None = None) -> WriteOnlyCell:
-        result = WriteOnlyCell(sheet, value=value)
-        result.number_format = fmt
-        if font is not None:
-            result.font = font
-        return result
-
-    sheet.append([cell(h, font=bold) for h in XLSX_HEADERS])
-    # One styled cell per column, refilled for every row: a write-only sheet serialises each row
-    # as it is appended, and styling 260,000 fresh cells would cost more than writing them.
-    row = [
-        cell(None, fmt)
-        for fmt in ("General", "@", "@", "@", "General", "General", "General")
-        + (RUPIAH_FORMAT,) * 3
-    ]
-    for line in lines:
-        for target, value in zip(row, dataclasses.astuple(line), strict=True):
-            target.value = value
-        sheet.append(row)
-    totals = (sum(x.jkk for x in lines), sum(x.jkm for x in lines), sum(x.jumlah for x in lines))
-    sheet.append(
-        [
-            cell("Total", font=bold),
-            *[cell(None)] * 3,
-            cell(f"{number(len(lines))} peserta", font=bold),
-        ]
-        + [cell(None)] * 2
-        + [cell(v, RUPIAH_FORMAT, bold) for v in totals]
-    )
-    book.save(path)
-
-
 @dataclass(frozen=True)
 class Exported:
     """The files `export_invoice` wrote."""
@@ -430,7 +370,7 @@ async def export_invoice(
         if detail is None:
             return None
         period = Period.parse(detail.invoice.period)
-        tariff = tariff_on(await repository.tariffs(conn), period.first_day)
+        tariff = tariff_on(await tariff_table.tariffs(conn), period.first_day)
         lines = await invoices.charge_lines(conn, invoice_no)
         await invoices.copy_charge_lines(conn, invoice_no, csv_path)
     exported = Exported(

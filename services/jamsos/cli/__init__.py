@@ -10,7 +10,16 @@ from jamsos.cli.common import app
 from jamsos.cli.services import up  # noqa: F401  (registers commands)
 
 # isort: split
-from jamsos.cli import dashboard, dlq, ops, participant, report, review, submit  # noqa: F401
+from jamsos.cli import (  # noqa: F401
+    dashboard,
+    dlq,
+    ops,
+    participant,
+    report,
+    review,
+    submit,
+    terminate,
+)
 
 # isort: split
 from jamsos.cli import billing, demo  # noqa: F401

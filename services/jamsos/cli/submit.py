@@ -1,11 +1,10 @@
-"""`jamsos submit`, `jamsos submission status` and `jamsos terminate`: what an agency clerk
-sends, and what became of it."""
+"""`jamsos submit` and `jamsos submission status`: what an agency clerk sends, and what became
+of it."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -17,17 +16,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jamsos.adapters.spreadsheet import SheetResult, Unreadable, parse_date, read_workers
+from jamsos.adapters.spreadsheet import SheetResult, read_workers
 from jamsos.adapters.submission_lookup import (
     Known,
     agency_submissions,
     database_now,
     dead_letters_since,
-    termination,
 )
 from jamsos.adapters.workbooks import write_results, write_template
 from jamsos.cli.common import app, configured, console, with_connection
-from jamsos.publishing import publish_model, publish_raw, publish_submissions
+from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.intake import (
     Kind,
@@ -42,12 +40,11 @@ from jamsos.usecases.intake import (
 )
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
-from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
 
 submission_app = typer.Typer(no_args_is_help=True, help="What became of an agency's submissions.")
 app.add_typer(submission_app, name="submission")
 
-_POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5
 
 
 def _submit_json(settings: Settings, file: Path) -> None:
@@ -157,7 +154,7 @@ async def _follow(
             progress.update(task, completed=len(watched) - len(pending))
             if not pending or loop.time() > deadline:
                 break
-            await asyncio.sleep(_POLL_SECONDS)
+            await asyncio.sleep(POLL_SECONDS)
     if outcomes:  # rows waited on but still in flight show as such
         found |= {k: v for k, v in (await _known(conn, agency, sorted(pending))).items()}
     return found, dead
@@ -345,61 +342,3 @@ def _status_nik(settings: Settings, agency: str, nik: str) -> None:
         received = k.received_at.astimezone(jakarta_now().tzinfo).strftime("%d-%m-%Y %H:%M")
         table.add_row(k.submission_id, received, code, detail)
     console.print(table)
-
-
-@app.command()
-def terminate(
-    nik: str = typer.Argument(..., help="the participant's NIK (16 digits)"),
-    agency: str = typer.Option(..., "--agency", help="agency (OPD) code asking"),
-    reason: TerminationReason = typer.Option(..., "--reason", case_sensitive=False),
-    effective: str = typer.Option(..., "--effective", help="YYYY-MM-DD (or DD-MM-YYYY)"),
-    timeout: float = typer.Option(60, help="seconds to wait for the enrolment side"),
-) -> None:
-    """Ask to end a participant's coverage (`participant.termination-requested`); coverage ends
-    on the last day of the month of `--effective`."""
-    settings = load_settings()
-    code = registered_agency(settings, agency)
-    nik = nik.strip()
-    if not (len(nik) == 16 and nik.isdigit()):
-        console.print(f"[red]NIK must be 16 digits, got {nik!r}[/red]", highlight=False)
-        raise typer.Exit(2)
-    try:
-        day = parse_date(effective)
-    except Unreadable as error:
-        console.print(f"[red]--effective: {error}[/red]", highlight=False)
-        raise typer.Exit(2) from None
-    configured(settings)
-    cause = f"{code}|{nik}|{reason.value}|{day.isoformat()}"
-    request_id = f"{code}-T-{hashlib.sha256(cause.encode()).hexdigest()[:16]}"
-    request = ParticipantTerminationRequestedV1(
-        request_id=request_id, agency_code=code, nik=nik, reason=reason, effective_date=day
-    )
-
-    async def run() -> Any:
-        await publish_model(settings, topics.TERMINATION_REQUESTED, nik, request)
-
-        async def wait(conn: asyncpg.Connection) -> Any:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while (done := await termination(conn, request_id)) is None:
-                if loop.time() > deadline:
-                    return None
-                await asyncio.sleep(_POLL_SECONDS)
-            return done
-
-        return await with_connection(settings, wait)
-
-    console.print(f"published termination request {request_id}", highlight=False)
-    done = asyncio.run(run())
-    if done is None:
-        console.print(
-            f"[yellow]not processed within {timeout:g}s[/yellow]: is `jamsos run all` running?"
-        )
-        raise typer.Exit(1)
-    if done.status == "NOT_FOUND":
-        console.print(f"[red]NIK {nik} is not a participant (NOT_FOUND): nothing changed[/red]")
-        raise typer.Exit(1)
-    end = done.coverage_end.isoformat() if done.coverage_end else "?"
-    console.print(
-        f"terminated {done.membership_no}: coverage ends {end} ({reason.value})", highlight=False
-    )

@@ -1,0 +1,77 @@
+"""`jamsos terminate`: an agency asks to end a participant's coverage, and sees the result."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import asyncpg
+import typer
+
+from jamsos.adapters.spreadsheet import Unreadable, parse_date
+from jamsos.adapters.submission_lookup import termination
+from jamsos.cli.common import app, configured, console, with_connection
+from jamsos.cli.submit import POLL_SECONDS, registered_agency
+from jamsos.publishing import publish_model
+from jamsos.settings import load_settings
+from jamsos_schemas import topics
+from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
+
+
+@app.command()
+def terminate(
+    nik: str = typer.Argument(..., help="the participant's NIK (16 digits)"),
+    agency: str = typer.Option(..., "--agency", help="agency (OPD) code asking"),
+    reason: TerminationReason = typer.Option(..., "--reason", case_sensitive=False),
+    effective: str = typer.Option(..., "--effective", help="YYYY-MM-DD (or DD-MM-YYYY)"),
+    timeout: float = typer.Option(60, help="seconds to wait for the enrolment side"),
+) -> None:
+    """Ask to end a participant's coverage (`participant.termination-requested`); coverage ends
+    on the last day of the month of `--effective`."""
+    settings = load_settings()
+    code = registered_agency(settings, agency)
+    nik = nik.strip()
+    if not (len(nik) == 16 and nik.isdigit()):
+        console.print(f"[red]NIK must be 16 digits, got {nik!r}[/red]", highlight=False)
+        raise typer.Exit(2)
+    try:
+        day = parse_date(effective)
+    except Unreadable as error:
+        console.print(f"[red]--effective: {error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    configured(settings)
+    cause = f"{code}|{nik}|{reason.value}|{day.isoformat()}"
+    request_id = f"{code}-T-{hashlib.sha256(cause.encode()).hexdigest()[:16]}"
+    request = ParticipantTerminationRequestedV1(
+        request_id=request_id, agency_code=code, nik=nik, reason=reason, effective_date=day
+    )
+
+    async def run() -> Any:
+        await publish_model(settings, topics.TERMINATION_REQUESTED, nik, request)
+
+        async def wait(conn: asyncpg.Connection) -> Any:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while (done := await termination(conn, request_id)) is None:
+                if loop.time() > deadline:
+                    return None
+                await asyncio.sleep(POLL_SECONDS)
+            return done
+
+        return await with_connection(settings, wait)
+
+    console.print(f"published termination request {request_id}", highlight=False)
+    done = asyncio.run(run())
+    if done is None:
+        console.print(
+            f"[yellow]not processed within {timeout:g}s[/yellow]: is `jamsos run all` running?"
+        )
+        raise typer.Exit(1)
+    if done.status == "NOT_FOUND":
+        console.print(f"[red]NIK {nik} is not a participant (NOT_FOUND): nothing changed[/red]")
+        raise typer.Exit(1)
+    end = done.coverage_end.isoformat() if done.coverage_end else "?"
+    console.print(
+        f"terminated {done.membership_no}: coverage ends {end} ({reason.value})", highlight=False
+    )
