@@ -27,6 +27,7 @@ from jamsos.adapters.submission_lookup import (
 )
 from jamsos.adapters.workbooks import write_results, write_template
 from jamsos.cli.common import app, configured, console, with_connection
+from jamsos.cli.errors import Failure
 from jamsos.publishing import publish_model, publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.intake import (
@@ -96,11 +97,7 @@ def registered_agency(settings: Settings, code: str) -> str:
     normalised = code.strip().upper()
     if settings.policy.agency(normalised) is None:
         known = ", ".join(a.code for a in settings.policy.agencies)
-        console.print(
-            f"[red]unknown agency {code!r}[/red]: the registered agencies (OPD) are {known}",
-            highlight=False,
-        )
-        raise typer.Exit(2)
+        raise Failure(f"unknown agency {code!r}: the registered agencies (OPD) are {known}")
     return normalised
 
 
@@ -249,22 +246,18 @@ def submit(
         console.print(f"templat ditulis (template written): {template}", highlight=False)
         return
     if file is None:
-        console.print("[red]give a FILE to submit, or --template FILE.xlsx[/red]")
-        raise typer.Exit(2)
+        raise Failure("give a FILE to submit, or --template FILE.xlsx")
     settings = load_settings()
     if file.suffix.lower() in (".json", ".jsonl"):
         _submit_json(configured(settings), file)
         return
     if not agency:
-        console.print("[red]--agency is required for CSV/XLSX files[/red]")
-        raise typer.Exit(2)
+        raise Failure("--agency is required for CSV/XLSX files")
     code = registered_agency(settings, agency)
     configured(settings)
     sheet = read_workers(file, code, jakarta_now())
     if sheet.file_errors:
-        for error in sheet.file_errors:
-            console.print(f"[red]{file.name}: {error.message}[/red]", highlight=False)
-        raise typer.Exit(1)
+        raise Failure(f"{file.name}: {sheet.file_errors[0].message}", code=1)
     planned, lines, dead, pending = asyncio.run(
         _submit_sheet(settings, file, code, sheet, wait, timeout)
     )
@@ -300,8 +293,7 @@ def submission_status(
     settings = load_settings()
     code = registered_agency(settings, agency)
     if (file is None) == (nik is None):
-        console.print("[red]give exactly one of --file or --nik[/red]")
-        raise typer.Exit(2)
+        raise Failure("give exactly one of --file or --nik")
     configured(settings)
     if nik is not None:
         _status_nik(settings, code, nik.strip())
@@ -309,21 +301,13 @@ def submission_status(
     assert file is not None
     sheet = read_workers(file, code, jakarta_now())
     if sheet.file_errors:
-        for error in sheet.file_errors:
-            console.print(f"[red]{file.name}: {error.message}[/red]", highlight=False)
-        raise typer.Exit(1)
+        raise Failure(f"{file.name}: {sheet.file_errors[0].message}", code=1)
 
     async def work(conn: asyncpg.Connection) -> list[ResultLine]:
         ids, niks = lookup_keys(sheet.lines)
-        known = await agency_submissions(conn, code, ids, niks)
-        planned = [
-            Planned(p.line, Kind.UNCHANGED, p.line.submission.submission_id)
-            if p.kind in (Kind.NEW, Kind.CORRECTED) and p.line.submission is not None
-            else p
-            for p in plan(sheet.lines, known)
-        ]
+        planned = plan(sheet.lines, await agency_submissions(conn, code, ids, niks))
         shown = await _known(conn, code, sorted({p.shows for p in planned if p.shows}))
-        return results(planned, shown, {})
+        return results(planned, shown, {}, sent=False)
 
     lines = asyncio.run(with_connection(settings, work))
     _print_outcomes(lines)
@@ -361,13 +345,11 @@ def terminate(
     code = registered_agency(settings, agency)
     nik = nik.strip()
     if not (len(nik) == 16 and nik.isdigit()):
-        console.print(f"[red]NIK must be 16 digits, got {nik!r}[/red]", highlight=False)
-        raise typer.Exit(2)
+        raise Failure(f"NIK must be 16 digits, got {nik!r}")
     try:
         day = parse_date(effective)
     except Unreadable as error:
-        console.print(f"[red]--effective: {error}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+        raise Failure(f"--effective: {error}") from None
     configured(settings)
     cause = f"{code}|{nik}|{reason.value}|{day.isoformat()}"
     request_id = f"{code}-T-{hashlib.sha256(cause.encode()).hexdigest()[:16]}"
