@@ -229,7 +229,9 @@ def submit(
     file: Path = typer.Argument(None, exists=True, dir_okay=False, help="CSV, XLSX, JSON or JSONL"),
     agency: str = typer.Option(None, "--agency", help="agency (OPD) code; required for CSV/XLSX"),
     wait: bool = typer.Option(False, "--wait", help="wait for every row's outcome, write results"),
-    timeout: float = typer.Option(600, help="seconds to wait for registration / the outcomes"),
+    timeout: float = typer.Option(
+        None, help="seconds to wait for registration (default 120) or the outcomes (600)"
+    ),
     template: Path = typer.Option(None, "--template", help="write the XLSX template here and exit"),
 ) -> None:
     """Publish a clerk's list of workers as submissions, with a per-row report.
@@ -258,6 +260,8 @@ def submit(
     sheet = read_workers(file, code, jakarta_now())
     if sheet.file_errors:
         raise Failure(f"{file.name}: {sheet.file_errors[0].message}", code=1)
+    if timeout is None:
+        timeout = 600 if wait else 120
     planned, lines, dead, pending = asyncio.run(
         _submit_sheet(settings, file, code, sheet, wait, timeout)
     )
