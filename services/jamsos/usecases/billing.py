@@ -50,7 +50,7 @@ from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.reading import field_errors, read_object
-from jamsos.usecases.registration import BatchSummary
+from jamsos.usecases.registration import BatchSummary, error_code
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
     BillingRunRequestedV1,
@@ -161,7 +161,7 @@ async def record_coverage(
         await repository.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [e for _, e in letters])
     summary.new = len(new)
-    summary.counts["DLQ"] = len(letters)
+    summary.dead_lettered(d.error for d, _ in letters)
     return summary
 
 
@@ -235,8 +235,9 @@ def _read_run(record: Inbound) -> BillingRunRequestedV1 | str:
         return _schema_error(error)
 
 
-async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
-    """Process one run request in its own transaction; returns what happened."""
+async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> tuple[str, str | None]:
+    """Process one run request in its own transaction; returns what happened and the error of
+    the dead letter it wrote, if any."""
     request = _read_run(record)
     error: str | None = request if isinstance(request, str) else None
     outcome = "DLQ"
@@ -265,7 +266,7 @@ async def _run(pool: asyncpg.Pool, record: Inbound, now: dt.datetime) -> str:
             letter, event = dead_letter(record, error, now)
             await repository.add_dead_letters(conn, [letter], now)
             await outbox.add(conn, [event])
-    return outcome
+    return outcome, error
 
 
 async def run_billing(
@@ -274,8 +275,10 @@ async def run_billing(
     """Process `billing.run-requested` records, each in its own transaction, in order."""
     summary = BatchSummary(received=len(records))
     for record in records:
-        outcome = await _run(pool, record, now)
+        outcome, error = await _run(pool, record, now)
         summary.count(outcome)
+        if error is not None:
+            summary.dead_letters[error_code(error)] += 1
         if outcome == "REPEATED":
             summary.repeated += 1
         elif outcome != "DLQ":

@@ -7,7 +7,8 @@ commit together, and only then is the Kafka offset committed by the worker.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,16 +45,54 @@ from jamsos_schemas.registration import (
 
 @dataclass
 class BatchSummary:
-    """What a batch did, for logs and tests."""
+    """What a batch's transaction committed, for logs, metrics and tests.
+
+    `outcomes` (decision status, agency_code), `reasons` (reason codes of rejections) and
+    `dead_letters` (error codes) hold only what this transaction newly wrote: a redelivered
+    batch adds nothing, so a counter fed from committed summaries counts each outcome once.
+    """
 
     received: int = 0
     new: int = 0
     repeated: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
 
-    def count(self, outcome: str) -> None:
-        """Count one outcome."""
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+    def count(self, outcome: str, n: int = 1) -> None:
+        """Count `n` of one outcome."""
+        self.counts[outcome] = self.counts.get(outcome, 0) + n
+
+    def decided(self, decisions: Iterable[Decision]) -> None:
+        """Count the decisions written: status, agency and the codes of every rejection."""
+        for d in decisions:
+            self.count(d.status)
+            self.outcomes[(d.status, d.agency_code)] += 1
+            if d.status == "REJECTED":
+                self.reasons.update(str(r["code"]) for r in d.reasons or ())
+
+    def dead_lettered(self, errors: Iterable[str]) -> None:
+        """Count the dead letters written, by the error code their message starts with."""
+        codes = [error_code(e) for e in errors]
+        self.dead_letters.update(codes)
+        self.count("DLQ", len(codes))
+
+    def add(self, other: BatchSummary) -> None:
+        """Fold a sub-batch's summary into this one."""
+        self.new += other.new
+        self.repeated += other.repeated
+        for name, n in other.counts.items():
+            self.count(name, n)
+        self.outcomes.update(other.outcomes)
+        self.reasons.update(other.reasons)
+        self.dead_letters.update(other.dead_letters)
+
+
+def error_code(error: str) -> str:
+    """The code a dead letter's error starts with (`SCHEMA_INVALID: …` → `SCHEMA_INVALID`)."""
+    head = error.split(":", 1)[0].strip()
+    return head if head and head.replace("_", "").isalnum() and head.isupper() else "OTHER"
 
 
 @dataclass(frozen=True)
@@ -236,13 +275,12 @@ async def register(
                 existing_agency_code=holder.agency_code,
             )
             events.append(OutboxEvent.of(topics.DUPLICATE, claim.nik, duplicate, eid))
-        for decision in decisions:
-            summary.count(decision.status)
+        summary.decided(decisions)
+        summary.dead_lettered(d.error for d, _ in letters)
         await repository.record_decisions(conn, decisions, now)
         await repository.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [*events, *(e for _, e in letters)])
     summary.new = len(new)
-    summary.counts["DLQ"] = len(letters)
     return summary
 
 

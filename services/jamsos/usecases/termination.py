@@ -181,5 +181,5 @@ async def terminate(
         await repository.add_dead_letters(conn, [d for d, _ in letters], now)
         await outbox.add(conn, [*events, *(e for _, e in letters)])
     summary.new = len(todo)
-    summary.counts["DLQ"] = len(letters)
+    summary.dead_lettered(d.error for d, _ in letters)
     return summary

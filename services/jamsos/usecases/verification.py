@@ -83,9 +83,8 @@ class Outcomes:
     ) -> None:
         """Enrol the eligible, count every outcome into `summary`, and write it all."""
         await enroller.enrol(eligible, self)
-        for decision in self.decisions:
-            summary.count(decision.status)
-        summary.counts["DLQ"] = len(self.letters)
+        summary.decided(self.decisions)
+        summary.dead_lettered(d.error for d, _ in self.letters)
         await self.write(conn, now)
 
     async def write(self, conn: asyncpg.Connection, now: dt.datetime) -> None:
