@@ -287,8 +287,8 @@ async def test_ops_health_json_checks_broker_database_and_each_service_and_exits
     assert await pool.fetchval("SELECT count(*) FROM service_processes") == 2  # ours is gone
 
 
-def test_run_with_its_http_port_taken_exits_1_with_one_line_naming_jamsos_http_port(
-    tmp_path: Path,
+def test_run_with_its_http_port_taken_exits_with_one_line_naming_jamsos_http_port(
+    kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -296,8 +296,8 @@ def test_run_with_its_http_port_taken_exits_1_with_one_line_naming_jamsos_http_p
         port = taken.getsockname()[1]
         env = {
             **os.environ,
-            # nothing is contacted: the port is bound before the broker and database
-            "JAMSOS_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+            # the port is bound before the database is contacted
+            "JAMSOS_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "JAMSOS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
             "JAMSOS_HTTP_PORT": str(port),
             "COLUMNS": "200",
@@ -310,7 +310,7 @@ def test_run_with_its_http_port_taken_exits_1_with_one_line_naming_jamsos_http_p
             text=True,
             timeout=120,
         )
-    assert result.returncode == 1
+    assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     [line] = output.strip().splitlines()
