@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from jamsos.adapters.http import get_json
 from jamsos.settings import Settings
 from jamsos_schemas import topics
-from tests.conftest import read_topic, running, wait_until
+from tests.conftest import clean_env, read_topic, running, wait_until
 from tests.factory import CONTRACT_EXAMPLE, submission
 
 pytestmark = pytest.mark.integration
@@ -220,11 +219,11 @@ async def test_health_is_200_with_every_check_then_503_naming_the_database_once_
 
 async def ops_health(settings: Settings, cwd: Path) -> tuple[int, dict[str, Any]]:
     """`jamsos ops health --json` as a subprocess (without blocking the loop serving HTTP)."""
-    env = {
-        **os.environ,
-        "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
-        "JAMSOS_DATABASE_URL": settings.database_url or "",
-    }
+    env = clean_env(
+        JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+        JAMSOS_DATABASE_URL=settings.database_url or "",
+        JAMSOS_STATE_DIR=str(cwd / "state"),
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -294,14 +293,13 @@ def test_run_with_its_http_port_taken_exits_with_one_line_naming_jamsos_http_por
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
+        env = clean_env(
             # the port is bound before the database is contacted
-            "JAMSOS_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "JAMSOS_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
-            "JAMSOS_HTTP_PORT": str(port),
-            "COLUMNS": "200",
-        }
+            JAMSOS_KAFKA_BOOTSTRAP=kafka_bootstrap,
+            JAMSOS_DATABASE_URL="postgresql://postgres@127.0.0.1:1/none",
+            JAMSOS_STATE_DIR=str(tmp_path / "state"),
+            JAMSOS_HTTP_PORT=str(port),
+        )
         result = subprocess.run(
             [sys.executable, "-m", "jamsos", "run", "registration"],
             env=env,
