@@ -13,6 +13,7 @@ import sys
 import urllib.request
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ FAMILIES = {
     "jamsos_outbox_pending",
     "jamsos_consumer_lag",
 }
+GROUPS = ("registration", "verification", "review", "termination", "billing-ledger", "billing-run")
 OUTCOME_TOPICS = {
     topics.ENROLLED: "enrolled",
     topics.DUPLICATE: "duplicate",
@@ -144,6 +146,7 @@ async def test_metrics_outcome_counts_equal_the_outcome_events_on_kafka_and_a_re
     bootstrap = settings.kafka_bootstrap
     assert bootstrap is not None
     group = f"{settings.group_prefix}.registration"
+    settings = replace(settings, monitor_interval_seconds=0.5)
     async with running(settings, ALL, http_port=0) as runtime:
         assert runtime.http_port is not None
         port = runtime.http_port
@@ -173,7 +176,17 @@ async def test_metrics_outcome_counts_equal_the_outcome_events_on_kafka_and_a_re
         again = [p for p in [*FIRST_WAVE, LOOKALIKE] if isinstance(p, dict)]
         await publish(bootstrap, again)
         await wait_until(lambda: drained(len(FIRST_WAVE) + 1 + len(again)), what="repeats seen")
-        samples = await scrape(port)
+
+        async def caught_up() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+            samples = await scrape(port)
+            lag = _by(samples, "jamsos_consumer_lag", "group", "topic", "partition")
+            rows = [k for k in samples if k[0] == "jamsos_consumer_lag"]
+            mine = [r for r in rows if dict(r[1])["group"] == group]
+            # every record of submitted is committed: the gauge reads 0 on its 3 partitions
+            idle = samples[("jamsos_outbox_pending", frozenset())] == 0
+            return samples if len(mine) == 3 and not any(lag.values()) and idle else None
+
+        samples = await wait_until(caught_up, what="the lag gauge to read 0")
 
     assert _by(samples, "jamsos_outcomes_total", "outcome", "agency_code") == expected
     assert await kafka_outcomes(bootstrap) == expected
@@ -185,6 +198,8 @@ async def test_metrics_outcome_counts_equal_the_outcome_events_on_kafka_and_a_re
     assert _by(samples, "jamsos_rejection_reasons_total", "code") == reasons
     letters = Counter((e["error"].split(":")[0],) for e in await read_topic(bootstrap, topics.DLQ))
     assert _by(samples, "jamsos_dead_letters_total", "error") == letters
+    lag_groups = {dict(k[1])["group"] for k in samples if k[0] == "jamsos_consumer_lag"}
+    assert lag_groups == {f"{settings.group_prefix}.{g}" for g in GROUPS}
     batches = _by(samples, "jamsos_batch_duration_seconds_count", "consumer")
     assert batches[("registration",)] >= 2 and batches[("verification",)] >= 1
 

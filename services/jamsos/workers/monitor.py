@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from jamsos.adapters import outbox, processes
 from jamsos.adapters.http import HttpServer
+from jamsos.adapters.kafka_admin import consumer_lag
 from jamsos.health import (
     CHECK_TIMEOUT,
     UNREACHABLE,
@@ -160,9 +161,28 @@ class Monitor:
 
     # --- gauges and heartbeat ---------------------------------------------------------------
 
+    def groups(self) -> dict[str, list[str]]:
+        """This process's consumer groups and the topics each reads."""
+        groups: dict[str, list[str]] = {}
+        for subscriber in self._broker.subscribers:
+            group_id = getattr(subscriber, "group_id", None)
+            if group_id:
+                groups.setdefault(group_id, []).extend(getattr(subscriber, "topic_names", []))
+        return groups
+
     async def refresh(self) -> None:
-        """Refresh the outbox gauge and this process's heartbeat (each on its own; a failure
-        is logged and retried at the next tick)."""
+        """Refresh the lag and outbox gauges and this process's heartbeat (broker and database
+        each on their own; a failure is logged and retried at the next tick)."""
+        settings = self._runtime.settings
+        assert settings.kafka_bootstrap is not None
+        deadline = settings.monitor_interval_seconds + CHECK_TIMEOUT
+        try:
+            rows = await asyncio.wait_for(
+                consumer_lag(settings.kafka_bootstrap, self.groups()), deadline
+            )
+            self._runtime.metrics.lag((r.group, r.topic, r.partition, r.lag) for r in rows)
+        except UNREACHABLE as error:
+            log.warning("monitor: consumer lag: %s; retrying", error)
         try:
             async with self._runtime.pool.acquire(timeout=CHECK_TIMEOUT) as conn:
                 self._runtime.metrics.outbox_pending.set(await outbox.pending(conn))
