@@ -71,6 +71,7 @@ async def running(settings: Settings, processes: bool) -> AsyncIterator[asyncio.
         "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
         "JAMSOS_DATABASE_URL": settings.database_url or "",
         "JAMSOS_GROUP_PREFIX": "bench",
+        "JAMSOS_HTTP_PORT": "0",
     }
     procs = [
         subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured

@@ -238,11 +238,16 @@ def processes() -> Iterator[ServiceProcesses]:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, services: list[str], runtime: Runtime | None = None
+    settings: Settings,
+    services: list[str],
+    runtime: Runtime | None = None,
+    *,
+    http_port: int | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Run services in this process until the block ends; waits for the group join."""
+    """Run services in this process until the block ends; waits for the group join. With
+    `http_port=0`, /health and /metrics are served on a free port (`runtime.http_port`)."""
     runtime = runtime or Runtime(settings)
-    app, broker = build_app(settings, services, runtime)
+    app, broker = build_app(settings, services, runtime, http_port=http_port)
     await app.start()
     try:
         await wait_assigned(broker)

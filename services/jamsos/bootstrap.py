@@ -14,10 +14,12 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 
 from jamsos.adapters import db
 from jamsos.adapters.embedded import embedded_broker, embedded_database
+from jamsos.adapters.http import HttpServer, bind
 from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
 from jamsos.adapters.outbox import Relay
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
+from jamsos.workers.monitor import Monitor
 from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 
@@ -37,18 +39,31 @@ def service_names(name: str) -> list[str]:
     return [name]
 
 
+# /health and /metrics listen on every interface: Prometheus and compose probe from outside.
+HTTP_HOST = "0.0.0.0"
+
+
 def build_app(
-    settings: Settings, services: Sequence[str], runtime: Runtime | None = None
+    settings: Settings,
+    services: Sequence[str],
+    runtime: Runtime | None = None,
+    *,
+    http_port: int | None = None,
 ) -> tuple[FastStream, KafkaBroker]:
-    """The FastStream app running `services`, with the pool and the outbox relay in its hooks."""
+    """The FastStream app running `services`, with the pool and the outbox relay in its hooks;
+    with `http_port` (0: any free port) also /health and /metrics (see workers/monitor.py)."""
     runtime = runtime or Runtime(settings)
     client_id = "jamsos-" + "-".join(services)
     broker = make_broker(settings, client_id)
     for name in services:
         broker.include_router(SERVICES[name](runtime))
     relays: list[Relay] = []
+    monitors: list[Monitor] = []
 
     async def open_resources() -> None:
+        if http_port is not None:  # first, so that a taken port fails before anything starts
+            sock = bind(HTTP_HOST, http_port)
+            monitors.append(Monitor(runtime, broker, services, lambda a: HttpServer(a, sock)))
         if settings.database_url is None:
             raise RuntimeError("JAMSOS_DATABASE_URL is not set (jamsos up starts an embedded one)")
         pool = await db.create_pool(settings.database_url)
@@ -69,18 +84,27 @@ def build_app(
         await relay.start()
         relays.append(relay)
 
+    async def start_monitor() -> None:
+        for monitor in monitors:
+            await monitor.start()
+            runtime.http_port = monitor.port
+
+    async def stop_monitor() -> None:
+        for monitor in monitors:
+            await monitor.stop()
+
     async def stop_relay() -> None:
         for relay in relays:
             await relay.stop()
 
     async def close_resources() -> None:
-        await runtime.pool.close()
+        await runtime.close()
 
     app = FastStream(
         broker,
         on_startup=[open_resources],
-        after_startup=[start_relay],
-        on_shutdown=[stop_relay],
+        after_startup=[start_relay, start_monitor],
+        on_shutdown=[stop_monitor, stop_relay],
         after_shutdown=[close_resources],
     )
     return app, broker

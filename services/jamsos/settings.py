@@ -93,7 +93,13 @@ class Settings:
     batch_size: int = 500
     relay_batch_size: int = 1000
     relay_idle_seconds: float = 0.05
-    log_level: str = "WARNING"
+    # Level of jamsos's own loggers in service processes (`up`, `run`): INFO shows a line per
+    # batch; other commands log warnings only.
+    log_level: str = "INFO"
+    # /health and /metrics of each service process; 0 turns the server off.
+    http_port: int = 9400
+    # How often a service process refreshes its lag and outbox gauges and its heartbeat.
+    monitor_interval_seconds: float = 5.0
     dashboard_port: int = 8000  # 0: a free port chosen by the system
     policy: Policy = field(default_factory=Policy)
     # What `jamsos up`/`demo` recorded in state_dir, and which JAMSOS_* values (unset in the
@@ -196,6 +202,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "batch_size": "JAMSOS_BATCH_SIZE",
         "relay_batch_size": "JAMSOS_RELAY_BATCH_SIZE",
         "dashboard_port": "JAMSOS_DASHBOARD_PORT",
+        "http_port": "JAMSOS_HTTP_PORT",
     }
     changes: dict[str, Any] = {k: int(env[v]) for k, v in ints.items() if v in env}
     if "JAMSOS_KAFKA_IDEMPOTENCE" in env:

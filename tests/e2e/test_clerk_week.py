@@ -144,6 +144,7 @@ def _report(cli: Cli) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.timeout(480)  # a whole week: three uploads waited on, terminations, on 2 busy cores
 async def test_clerk_week_template_mistakes_corrections_and_reupload_end_all_enrolled(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -162,7 +163,7 @@ async def test_clerk_week_template_mistakes_corrections_and_reupload_end_all_enr
     _sheet(template, sheet, rows)
 
     unknown = cli("submit", str(sheet), "--agency", "DISPAR", check=False)
-    assert unknown.returncode == 2 and "unknown agency 'DISPAR'" in unknown.stdout
+    assert unknown.returncode == 2 and "unknown agency 'DISPAR'" in unknown.stderr
 
     first = cli("submit", str(sheet), "--agency", "disdag", "--wait", check=False)
     assert first.returncode == 1, first.stdout  # rows with errors
@@ -205,3 +206,31 @@ async def test_clerk_week_template_mistakes_corrections_and_reupload_end_all_enr
 
     status = cli("submission", "status", "--agency", "disdag", "--nik", good[1]["NIK"])
     assert "ENROLLED" in status.stdout
+    (tmp_path / "pedagang.hasil.csv").unlink()
+    cli("submission", "status", "--agency", "DISDAG", "--file", str(sheet))
+    assert [line["Kode"] for line in _results(sheet)] == ["ENROLLED"] * 200
+
+    ended = cli(
+        "terminate",
+        good[1]["NIK"],
+        "--agency",
+        "dishub",
+        "--reason",
+        "moved_out",
+        "--effective",
+        "15-01-2027",
+    )
+    assert "coverage ends 2027-01-31 (MOVED_OUT)" in ended.stdout, ended.stdout
+    unknown_nik = cli(
+        "terminate",
+        "3319010101990009",
+        "--agency",
+        "DISHUB",
+        "--reason",
+        "WITHDRAWN",
+        "--effective",
+        "2027-01-15",
+        check=False,
+    )
+    assert unknown_nik.returncode == 1 and "NOT_FOUND" in unknown_nik.stdout
+    assert _report(cli)["per_agency"][0]["active"] == 199

@@ -154,7 +154,13 @@ def jamsos(place: Place, args: list[str], env: dict[str, str]) -> subprocess.Com
     clean = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
     return subprocess.run(
         [sys.executable, "-m", "jamsos", *args],
-        env={**clean, "JAMSOS_STATE_DIR": str(place.state), "COLUMNS": "200", **env},
+        env={
+            **clean,
+            "JAMSOS_STATE_DIR": str(place.state),
+            "JAMSOS_HTTP_PORT": "0",
+            "COLUMNS": "200",
+            **env,
+        },
         cwd=place.tmp_path,
         capture_output=True,
         text=True,
@@ -193,6 +199,7 @@ def run_on_empty(place: Place, bare_broker: str) -> Iterator[subprocess.Popen[by
         "JAMSOS_DATABASE_URL": place.empty,
         "JAMSOS_KAFKA_BOOTSTRAP": bare_broker,
         "JAMSOS_STATE_DIR": str(place.state),
+        "JAMSOS_HTTP_PORT": "0",  # never the default 9400: tests run side by side
     }
     with (place.tmp_path / "run.log").open("wb") as log:
         proc = subprocess.Popen(

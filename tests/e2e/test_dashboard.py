@@ -4,6 +4,7 @@ figures on the page are those of `jamsos report --json`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import re
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +23,17 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from jamsos import billing_requests, synthetic
+from jamsos.adapters import dead_letters
 from jamsos.adapters.kafka_admin import consumer_lag
 from jamsos.bootstrap import consumer_groups
 from jamsos.cli.demo import build_cohort
+from jamsos.dashboard import Dashboard
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
 from jamsos.indonesian import number, rupiah
 from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.reporting import report_data
-from jamsos.settings import Settings
+from jamsos.settings import Settings, load_settings
 from jamsos.usecases.billing import pay
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
@@ -119,6 +123,9 @@ async def _run_cohort(settings: Settings, pool: asyncpg.Pool) -> None:
     await billing_requests.bill(settings, pool, first.next())
     for invoice in paid.invoices:
         await pay(pool, invoice.invoice_no, now)
+    async with pool.acquire() as conn:  # an operator has dealt with one dead letter
+        letter = await conn.fetchval("SELECT event_id::text FROM dead_letters LIMIT 1")
+        await dead_letters.mark_discarded(conn, letter, "e2e: not a submission")
 
 
 async def _chart(page: Page, canvas: str) -> dict[str, Any]:
@@ -154,7 +161,8 @@ async def _assert_page_shows(page: Page, report: dict[str, Any]) -> None:
     assert await _text(page, "#kpi-submissions") == number(report["submissions"])
     for status in ("ENROLLED", "DUPLICATE", "REJECTED", "REVIEW", "RECEIVED"):
         assert await _text(page, f"#kpi-{status}") == number(report["outcomes"].get(status, 0))
-    assert await _text(page, "#kpi-dlq") == number(report["dead_letters"])
+    assert await _text(page, "#kpi-dlq") == number(report["dead_letters_open"])
+    assert await _text(page, "#kpi-dlq-total") == number(report["dead_letters"])
     assert await _text(page, "#kpi-outbox") == number(report["outbox_unpublished"])
     last_batch = await page.locator("#kpi-last-batch").get_attribute("datetime")
     assert last_batch == report["last_processed_at"]
@@ -224,6 +232,7 @@ async def test_dashboard_in_chromium_shows_the_figures_of_the_report_and_refresh
         address = await wait_until(url, timeout=60, what="jamsos dashboard to listen")
         report = await report_data(settings)
         assert report["outcomes"]["REVIEW"] == 1 and report["rejection_reasons"]
+        assert report["dead_letters"] == report["dead_letters_open"] + 1 == 3
         assert {p["paid"] > 0 for p in report["billing"]["periods"]} == {True, False}
 
         async with async_playwright() as playwright:
@@ -292,3 +301,32 @@ def test_dashboard_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
     output = (result.stdout + result.stderr).strip()
     assert output.splitlines() == [output]
     assert f"port {port} is already in use" in output and "Traceback" not in output
+
+
+async def test_dashboard_with_the_broker_down_shows_the_figures_and_says_lag_is_unreadable(
+    database_url: str, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    settings = replace(
+        load_settings(env={}, cwd=tmp_path), kafka_bootstrap=dead, database_url=database_url
+    )
+    page_server = Dashboard(0)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(page_server.serve(settings, stop))
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+            page = await browser.new_page()
+            await page.goto(page_server.url)
+            await page.wait_for_selector("body[data-state=ready]", timeout=30_000)
+            assert await _text(page, "#kpi-active") == "0"
+            assert "tidak dapat dibaca" in await _text(page, "#lag-note")
+            response = await page.request.get(page_server.url + "api/lag")
+            assert response.status == 503 and dead in (await response.json())["error"]
+            await browser.close()
+    finally:
+        stop.set()
+        await serving
+        page_server.close()

@@ -114,3 +114,9 @@ async def test_up_enrols_the_contract_example_once_and_stops_cleanly(
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()
+    text = log.read_text()
+    # after its export lines `up` logs one INFO line per batch, and never a whole NIK or phone
+    assert re.search(r"batch consumer=registration records=\d+ new=\d+ .* ms=\d+", text)
+    assert re.search(r"batch consumer=verification records=1 .*ENROLLED:1", text), text
+    worker = CONTRACT_EXAMPLE["worker"]
+    assert worker["nik"] not in text and worker["phone"] not in text

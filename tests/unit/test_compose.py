@@ -142,3 +142,13 @@ def test_jamsos_variable_in_deployment_files_is_read_by_settings(variable: str) 
 def test_dockerfile_entrypoint_is_jamsos() -> None:
     assert DOCKERFILE.is_file(), "Dockerfile missing at the repository root"
     assert _dockerfile_entrypoint() == ["jamsos"]
+
+
+@pytest.mark.parametrize("name", RUNNING)
+def test_service_container_healthcheck_requests_health_on_its_http_port(name: str) -> None:
+    service = SERVICES[name]
+    port = _environment(service)["JAMSOS_HTTP_PORT"]
+    assert int(port) > 0  # 0 would turn the endpoint off
+    probe = " ".join(str(word) for word in service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health" in probe
+    assert port in [str(p) for p in service.get("expose", [])]

@@ -105,3 +105,9 @@ class Relay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._producer.stop()
+
+
+async def pending(conn: asyncpg.Connection) -> int:
+    """How many outbox rows are not published yet (served by the partial index)."""
+    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    return count

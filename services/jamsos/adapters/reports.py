@@ -76,6 +76,9 @@ async def registration_report(conn: asyncpg.Connection, policy: Policy) -> dict[
     }
     active_total = sum(active.values())
     dead_letters = await conn.fetchval("SELECT count(*) FROM dead_letters")
+    open_letters = await conn.fetchval(
+        "SELECT count(*) FROM dead_letters WHERE replayed_at IS NULL AND discarded_at IS NULL"
+    )
     unpublished = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
     # Every processed batch writes outbox rows or dead letters in its transaction.
     last_processed = await conn.fetchval(
@@ -103,6 +106,7 @@ async def registration_report(conn: asyncpg.Connection, policy: Policy) -> dict[
         },
         "enrolments_per_week": weeks,
         "dead_letters": dead_letters,
+        "dead_letters_open": open_letters,  # neither replayed nor discarded yet
         "outbox_unpublished": unpublished,
         "last_processed_at": None if last_processed is None else last_processed.isoformat(),
     }

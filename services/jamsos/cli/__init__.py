@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from jamsos.adapters import logs
+
 # Importing the command modules registers their commands (help order follows the imports).
 from jamsos.cli.common import app
 from jamsos.cli.services import up  # noqa: F401  (registers commands)
@@ -13,6 +15,7 @@ from jamsos.cli.services import up  # noqa: F401  (registers commands)
 from jamsos.cli import (  # noqa: F401
     dashboard,
     dlq,
+    health,
     ops,
     participant,
     report,
@@ -30,9 +33,7 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console entry point."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(logging.WARNING)  # masked lines (NIK, phone), see adapters/logs.py
     # aiokafka logs every failed connection attempt; the failure itself is reported below as
     # one line. Running services turn its warnings back on once they are up (`_serve`).
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -28,7 +28,10 @@ def print_report(data: dict[str, Any]) -> None:
     for status in ("ENROLLED", "DUPLICATE", "REJECTED", "REVIEW", "RECEIVED"):
         label = {"REVIEW": "HELD (review)", "RECEIVED": "IN FLIGHT"}.get(status, status)
         outcomes.add_row(label, f"{data['outcomes'].get(status, 0):,}")
-    outcomes.add_row("dead letters (DLQ)", f"{data['dead_letters']:,}")
+    outcomes.add_row(
+        "dead letters (DLQ)",
+        f"{data['dead_letters']:,} ({data['dead_letters_open']:,} open)",
+    )
     console.print(outcomes)
     if data["rejection_reasons"]:
         reasons = Table(

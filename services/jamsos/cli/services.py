@@ -12,9 +12,11 @@ import typer
 
 from jamsos import bootstrap
 from jamsos.adapters import db
+from jamsos.adapters.http import PortUnavailable
 from jamsos.adapters.kafka import create_topics, wait_for_broker
 from jamsos.cli.common import app, configured, console, db_app, topics_app, with_connection
 from jamsos.cli.dashboard import open_dashboard
+from jamsos.cli.errors import Failure
 from jamsos.dashboard import Dashboard
 from jamsos.settings import Settings, load_settings
 from jamsos_schemas import topics
@@ -23,18 +25,25 @@ from jamsos_schemas import topics
 async def _serve(
     settings: Settings, services: list[str], dashboard: Dashboard | None = None
 ) -> None:
+    logging.getLogger("jamsos").setLevel(settings.log_level)  # INFO: a line per batch
     assert settings.kafka_bootstrap is not None
     # A broker that is down fails here, as one line (see jamsos.cli.errors), rather than inside
     # FastStream's connect, which leaves an unclosed producer behind.
     await wait_for_broker(settings.kafka_bootstrap, timeout=5.0)
-    app_, broker = bootstrap.build_app(settings, services)
+    app_, broker = bootstrap.build_app(settings, services, http_port=settings.http_port or None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     pages: list[asyncio.Task[None]] = []
     try:
-        await app_.start()
+        try:
+            await app_.start()
+        except PortUnavailable as error:
+            raise Failure(
+                f"JAMSOS_HTTP_PORT={error.port} cannot be used ({error.reason}):"
+                " choose a free port, or 0 to serve no /health and /metrics"
+            ) from None
         if dashboard is not None:
             pages.append(asyncio.create_task(dashboard.serve(settings, stop)))
         await bootstrap.wait_assigned(broker)

@@ -25,6 +25,7 @@ from jamsos.adapters.submission_lookup import (
 )
 from jamsos.adapters.workbooks import write_results, write_template
 from jamsos.cli.common import app, configured, console, with_connection
+from jamsos.cli.errors import Failure
 from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.intake import (
@@ -93,11 +94,7 @@ def registered_agency(settings: Settings, code: str) -> str:
     normalised = code.strip().upper()
     if settings.policy.agency(normalised) is None:
         known = ", ".join(a.code for a in settings.policy.agencies)
-        console.print(
-            f"[red]unknown agency {code!r}[/red]: the registered agencies (OPD) are {known}",
-            highlight=False,
-        )
-        raise typer.Exit(2)
+        raise Failure(f"unknown agency {code!r}: the registered agencies (OPD) are {known}")
     return normalised
 
 
@@ -229,7 +226,9 @@ def submit(
     file: Path = typer.Argument(None, exists=True, dir_okay=False, help="CSV, XLSX, JSON or JSONL"),
     agency: str = typer.Option(None, "--agency", help="agency (OPD) code; required for CSV/XLSX"),
     wait: bool = typer.Option(False, "--wait", help="wait for every row's outcome, write results"),
-    timeout: float = typer.Option(600, help="seconds to wait for registration / the outcomes"),
+    timeout: float = typer.Option(
+        None, help="seconds to wait for registration (default 120) or the outcomes (600)"
+    ),
     template: Path = typer.Option(None, "--template", help="write the XLSX template here and exit"),
 ) -> None:
     """Publish a clerk's list of workers as submissions, with a per-row report.
@@ -246,22 +245,20 @@ def submit(
         console.print(f"templat ditulis (template written): {template}", highlight=False)
         return
     if file is None:
-        console.print("[red]give a FILE to submit, or --template FILE.xlsx[/red]")
-        raise typer.Exit(2)
+        raise Failure("give a FILE to submit, or --template FILE.xlsx")
     settings = load_settings()
     if file.suffix.lower() in (".json", ".jsonl"):
         _submit_json(configured(settings), file)
         return
     if not agency:
-        console.print("[red]--agency is required for CSV/XLSX files[/red]")
-        raise typer.Exit(2)
+        raise Failure("--agency is required for CSV/XLSX files")
     code = registered_agency(settings, agency)
     configured(settings)
     sheet = read_workers(file, code, jakarta_now())
     if sheet.file_errors:
-        for error in sheet.file_errors:
-            console.print(f"[red]{file.name}: {error.message}[/red]", highlight=False)
-        raise typer.Exit(1)
+        raise Failure(f"{file.name}: {sheet.file_errors[0].message}", code=1)
+    if timeout is None:
+        timeout = 600 if wait else 120
     planned, lines, dead, pending = asyncio.run(
         _submit_sheet(settings, file, code, sheet, wait, timeout)
     )
@@ -297,8 +294,7 @@ def submission_status(
     settings = load_settings()
     code = registered_agency(settings, agency)
     if (file is None) == (nik is None):
-        console.print("[red]give exactly one of --file or --nik[/red]")
-        raise typer.Exit(2)
+        raise Failure("give exactly one of --file or --nik")
     configured(settings)
     if nik is not None:
         _status_nik(settings, code, nik.strip())
@@ -306,21 +302,13 @@ def submission_status(
     assert file is not None
     sheet = read_workers(file, code, jakarta_now())
     if sheet.file_errors:
-        for error in sheet.file_errors:
-            console.print(f"[red]{file.name}: {error.message}[/red]", highlight=False)
-        raise typer.Exit(1)
+        raise Failure(f"{file.name}: {sheet.file_errors[0].message}", code=1)
 
     async def work(conn: asyncpg.Connection) -> list[ResultLine]:
         ids, niks = lookup_keys(sheet.lines)
-        known = await agency_submissions(conn, code, ids, niks)
-        planned = [
-            Planned(p.line, Kind.UNCHANGED, p.line.submission.submission_id)
-            if p.kind in (Kind.NEW, Kind.CORRECTED) and p.line.submission is not None
-            else p
-            for p in plan(sheet.lines, known)
-        ]
+        planned = plan(sheet.lines, await agency_submissions(conn, code, ids, niks))
         shown = await _known(conn, code, sorted({p.shows for p in planned if p.shows}))
-        return results(planned, shown, {})
+        return results(planned, shown, {}, sent=False)
 
     lines = asyncio.run(with_connection(settings, work))
     _print_outcomes(lines)

@@ -12,6 +12,7 @@ import typer
 from jamsos.adapters.spreadsheet import Unreadable, parse_date
 from jamsos.adapters.submission_lookup import termination
 from jamsos.cli.common import app, configured, console, with_connection
+from jamsos.cli.errors import Failure
 from jamsos.cli.submit import POLL_SECONDS, registered_agency
 from jamsos.publishing import publish_model
 from jamsos.settings import load_settings
@@ -33,13 +34,11 @@ def terminate(
     code = registered_agency(settings, agency)
     nik = nik.strip()
     if not (len(nik) == 16 and nik.isdigit()):
-        console.print(f"[red]NIK must be 16 digits, got {nik!r}[/red]", highlight=False)
-        raise typer.Exit(2)
+        raise Failure(f"NIK must be 16 digits, got {nik!r}")
     try:
         day = parse_date(effective)
     except Unreadable as error:
-        console.print(f"[red]--effective: {error}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+        raise Failure(f"--effective: {error}") from None
     configured(settings)
     cause = f"{code}|{nik}|{reason.value}|{day.isoformat()}"
     request_id = f"{code}-T-{hashlib.sha256(cause.encode()).hexdigest()[:16]}"

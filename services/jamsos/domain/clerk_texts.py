@@ -34,6 +34,7 @@ OUTCOME_TEXT: Mapping[str, str] = MappingProxyType(
         "IN_PROCESS": "Sedang diproses",
         "DEAD_LETTER": "Gagal diproses",
         "ROW_ERROR": "Tidak dikirim: ada kesalahan",
+        "NOT_SUBMITTED": "Belum dikirim",
     }
 )
 

@@ -90,6 +90,7 @@ def _fold(name: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
+@cache
 def find_kecamatan(name: str) -> str | None:
     """The 6-digit code of the Kudus kecamatan with this name (or code), if any."""
     digits = name.replace(".", "").strip()
@@ -102,6 +103,14 @@ def find_kecamatan(name: str) -> str | None:
     return None
 
 
+@cache
+def _by_folded_name() -> Mapping[str, list[Village]]:
+    index: dict[str, list[Village]] = {}
+    for village in villages().values():
+        index.setdefault(_fold(village.name), []).append(village)
+    return MappingProxyType(index)
+
+
 def resolve_village(name: str, kecamatan_name: str | None = None) -> Village | str:
     """The Kudus village a clerk means by `name`, or why it cannot be told (Indonesian text).
 
@@ -112,7 +121,7 @@ def resolve_village(name: str, kecamatan_name: str | None = None) -> Village | s
     kec_code = find_kecamatan(kecamatan_name) if kecamatan_name else None
     if kecamatan_name and kec_code is None:
         return f"Kecamatan {kecamatan_name!r} tidak ada di Kabupaten Kudus"
-    exact = [v for v in villages().values() if _fold(v.name) == wanted]
+    exact = _by_folded_name().get(wanted, [])
     here = [v for v in exact if kec_code is None or v.kecamatan_code == kec_code]
     if len(here) == 1:
         return here[0]

@@ -39,7 +39,7 @@ from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
-from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome, error_code
 from jamsos.usecases.ports import BillingStore, LedgerStore, PaymentStore, UnitOfWork
 from jamsos.usecases.reading import read_object, schema_error, value_digest
 from jamsos.usecases.rows import DeadLetter, Enrolled, OutboxEvent, PaidInvoice, Terminated
@@ -157,7 +157,7 @@ async def record_coverage(
         await store.add_dead_letters([d for d, _ in letters], now)
         await store.add_events([e for _, e in letters])
     summary.new = len(new)
-    summary.counts[Outcome.DLQ] = len(letters)
+    summary.dead_lettered(d.error for d, _ in letters)
     return summary
 
 
@@ -231,8 +231,11 @@ def _read_run(record: Message) -> BillingRunRequestedV1 | str:
         return schema_error(error)
 
 
-async def _run(uow: UnitOfWork[BillingStore], record: Message, now: dt.datetime) -> str:
-    """Process one run request in its own transaction; returns what happened."""
+async def _run(
+    uow: UnitOfWork[BillingStore], record: Message, now: dt.datetime
+) -> tuple[str, str | None]:
+    """Process one run request in its own transaction; returns what happened and the error of
+    the dead letter it wrote, if any."""
     request = _read_run(record)
     error: str | None = request if isinstance(request, str) else None
     outcome = Outcome.DLQ
@@ -263,7 +266,7 @@ async def _run(uow: UnitOfWork[BillingStore], record: Message, now: dt.datetime)
             letter, event = dead_letter(record, error, now)
             await store.add_dead_letters([letter], now)
             await store.add_events([event])
-    return outcome
+    return outcome, error
 
 
 async def run_billing(
@@ -272,8 +275,10 @@ async def run_billing(
     """Process `billing.run-requested` records, each in its own transaction, in order."""
     summary = BatchSummary(received=len(records))
     for record in records:
-        outcome = await _run(uow, record, now)
+        outcome, error = await _run(uow, record, now)
         summary.count(outcome)
+        if error is not None:
+            summary.dead_letters[error_code(error)] += 1
         if outcome == Outcome.REPEATED:
             summary.repeated += 1
         elif outcome != Outcome.DLQ:

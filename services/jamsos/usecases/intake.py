@@ -168,10 +168,13 @@ def results(
     planned: Sequence[Planned],
     outcomes: Mapping[str, Known],
     dead: Mapping[str, str],
+    sent: bool = True,
 ) -> list[ResultLine]:
     """Exactly one result line per planned row, in file order.
 
-    `outcomes` are the recorded submissions by id; `dead` the DLQ error of published ids.
+    `outcomes` are the recorded submissions by id; `dead` the DLQ error of published ids;
+    `sent` says whether the rows to publish were just published (`submit`) or not (`status`:
+    such a row was never sent, or was changed since).
     """
     lines: list[ResultLine] = []
     for p in planned:
@@ -187,6 +190,12 @@ def results(
             code, detail = "DEAD_LETTER", dead[p.shows]
         elif p.shows is not None and p.shows in outcomes:
             code, detail = outcome_detail(outcomes[p.shows])
+        elif not sent:
+            code, detail = (
+                "NOT_SUBMITTED",
+                "baris ini belum pernah dikirim (atau diubah sesudahnya)",
+            )
+            note = "kirim dengan jamsos submit"
         else:
             code, detail = "IN_PROCESS", "terkirim, belum diterima oleh sistem"
         lines.append(ResultLine(line.number, nik, name, code, OUTCOME_TEXT[code], detail, note))

@@ -226,11 +226,10 @@ async def register(
                 existing_agency_code=holder.agency_code,
             )
             events.append(OutboxEvent.of(topics.DUPLICATE, claim.nik, duplicate, eid))
-        for decision in decisions:
-            summary.count(decision.status)
+        summary.decided(decisions)
+        summary.dead_lettered(d.error for d, _ in letters)
         await store.record_decisions(decisions, now)
         await store.add_dead_letters([d for d, _ in letters], now)
         await store.add_events([*events, *(e for _, e in letters)])
     summary.new = len(new)
-    summary.counts[Outcome.DLQ] = len(letters)
     return summary

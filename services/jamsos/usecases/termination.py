@@ -186,5 +186,5 @@ async def terminate(
         await store.add_dead_letters([d for d, _ in letters], now)
         await store.add_events([*events, *(e for _, e in letters)])
     summary.new = len(todo)
-    summary.counts[Outcome.DLQ] = len(letters)
+    summary.dead_lettered(d.error for d, _ in letters)
     return summary

@@ -27,7 +27,7 @@ from jamsos.domain.tariff import tariff_on
 from jamsos.domain.wilayah import find_village
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
-from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
 from jamsos.usecases.ports import EnrolmentStore, UnitOfWork, VerificationStore
 from jamsos.usecases.rows import (
     DeadLetter,
@@ -94,9 +94,8 @@ class Outcomes:
     ) -> None:
         """Enrol the eligible, count every outcome into `summary`, and write it all."""
         await enroller.enrol(eligible, self)
-        for decision in self.decisions:
-            summary.count(decision.status)
-        summary.counts[Outcome.DLQ] = len(self.letters)
+        summary.decided(self.decisions)
+        summary.dead_lettered(d.error for d, _ in self.letters)
         await self.write(store, now)
 
     async def write(self, store: EnrolmentStore, now: dt.datetime) -> None:

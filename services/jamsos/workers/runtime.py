@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,13 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaRouter
 
 from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.adapters.metrics import Metrics
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import quarantine
 from jamsos.usecases.messages import Message
-from jamsos.usecases.outcomes import DeadLetterError
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,13 @@ def jakarta_now() -> dt.datetime:
 
 @dataclass
 class Runtime:
-    """Settings plus the resources opened in the app's lifespan (the pool)."""
+    """Settings plus the resources opened in the app's lifespan (the pool), and the process's
+    metrics."""
 
     settings: Settings
     clock: Callable[[], dt.datetime] = jakarta_now
+    metrics: Metrics = field(default_factory=Metrics)
+    http_port: int | None = None  # where /health and /metrics are served, once they are
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
 
     @property
@@ -53,6 +58,11 @@ class Runtime:
         """Attach the pool opened at startup."""
         self._pool = pool
 
+    async def close(self) -> None:
+        """Close the pool, if startup got as far as opening it."""
+        if self._pool is not None:
+            await self._pool.close()
+
 
 # Errors that one record can cause (bad data, an impossible row): they would fail the batch
 # forever, so the batch is decided record by record and the one that fails is quarantined.
@@ -69,17 +79,21 @@ POISON = (
 OUTAGE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
+Decide = Callable[[Sequence[Message]], Awaitable[BatchSummary]]
+
+
 async def process(
-    runtime: Runtime,
-    batch: Sequence[Message],
-    decide: Callable[[Sequence[Message]], Awaitable[object]],
-    what: str,
-) -> None:
+    runtime: Runtime, batch: Sequence[Message], decide: Decide, what: str
+) -> BatchSummary:
     """Decide a batch; on an outage pause and re-raise (Kafka redelivers the batch); on an error
     that one record causes, decide the records one by one and quarantine the failing one in the
-    DLQ, so that a poison message neither blocks its partition nor disappears."""
+    DLQ, so that a poison message neither blocks its partition nor disappears.
+
+    What each transaction committed is counted in the metrics right after its commit (so a
+    redelivered batch, which commits nothing new, counts nothing); returns the whole batch's.
+    """
     try:
-        await decide(batch)
+        summary = await decide(batch)
     except OUTAGE as error:
         log.warning("%s failed (%s); the batch will be redelivered", what, error)
         await asyncio.sleep(1.0)
@@ -87,9 +101,10 @@ async def process(
     except POISON as error:
         if len(batch) > 1:
             log.warning("%s: %s; deciding its %d records one by one", what, error, len(batch))
+            merged = BatchSummary(received=len(batch))
             for record in batch:
-                await process(runtime, [record], decide, what)
-            return
+                merged.add(await process(runtime, [record], decide, what))
+            return merged
         [record] = batch
         log.error(
             "%s: %s[%d]@%d failed: %s; quarantined in the DLQ",
@@ -99,12 +114,12 @@ async def process(
             record.offset,
             error,
         )
-        await quarantine(
-            runtime.uow,
-            record,
-            DeadLetterError.PROCESSING_FAILED.of(f"{type(error).__name__}: {error}"),
-            runtime.clock(),
-        )
+        reason = DeadLetterError.PROCESSING_FAILED.of(f"{type(error).__name__}: {error}")
+        await quarantine(runtime.uow, record, reason, runtime.clock())
+        summary = BatchSummary(received=1)
+        summary.dead_lettered([reason])
+    runtime.metrics.committed(summary.outcomes, summary.reasons, summary.dead_letters)
+    return summary
 
 
 def consume(
@@ -112,7 +127,7 @@ def consume(
     runtime: Runtime,
     *topic_names: str,
     group: str,
-    decide: Callable[[Sequence[Message]], Awaitable[object]],
+    decide: Decide,
     title: str,
     description: str,
 ) -> None:
@@ -122,11 +137,29 @@ def consume(
     Batches of raw records (decoding is the use case's job, so unreadable bytes become a dead
     letter rather than a decode error redelivered forever); the offset is committed only after
     the use case's transaction (NACK_ON_ERROR: on an error the batch is sought back).
+    Each batch is timed, counted and logged in one INFO line.
     """
     settings = runtime.settings
+    metrics = runtime.metrics
 
     async def handle(records: Any) -> None:
-        await process(runtime, inbound(records), decide, group)
+        batch = inbound(records)
+        metrics.taken(batch)
+        started = time.perf_counter()
+        try:
+            summary = await process(runtime, batch, decide, group)
+        finally:
+            seconds = time.perf_counter() - started
+            metrics.batch_duration.labels(consumer=group).observe(seconds)
+        log.info(
+            "batch consumer=%s records=%d new=%d repeated=%d outcomes=%s ms=%d",
+            group,
+            len(batch),
+            summary.new,
+            summary.repeated,
+            ",".join(f"{k}:{v}" for k, v in sorted(summary.counts.items()) if v) or "-",
+            round(seconds * 1000),
+        )
 
     handle.__name__ = handle.__qualname__ = f"on_{group.replace('-', '_')}"
     router.subscriber(

@@ -130,7 +130,8 @@ function renderProgress(data) {
 function renderOutcomes(data) {
   text("kpi-submissions", num(data.submissions));
   for (const [code] of OUTCOMES) text("kpi-" + code, num(data.outcomes[code] || 0));
-  text("kpi-dlq", num(data.dead_letters));
+  text("kpi-dlq", num(data.dead_letters_open));
+  text("kpi-dlq-total", num(data.dead_letters));
   draw("chart-outcomes", {
     type: "doughnut",
     data: {
