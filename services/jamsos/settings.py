@@ -227,3 +227,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     if "JAMSOS_LOG_LEVEL" in env:
         changes["log_level"] = env["JAMSOS_LOG_LEVEL"].upper()
     return replace(settings, **changes)
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment plus `overrides`: for the `jamsos run` processes that a
+    command (`jamsos bench`) starts itself."""
+    return {**os.environ, **overrides}

@@ -15,7 +15,7 @@ from jamsos.cli.services import up  # noqa: F401  (registers commands)
 from jamsos.cli import dashboard, dlq, health, ops, participant, report, review, submit  # noqa: F401
 
 # isort: split
-from jamsos.cli import billing, demo  # noqa: F401
+from jamsos.cli import bench, billing, demo  # noqa: F401
 from jamsos.cli.errors import explain, print_failure
 
 __all__ = ["app", "main"]
