@@ -23,7 +23,7 @@ test: $(STAMP)
 	bash scripts/test.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check services schemas tests bench
+	$(BIN)/ruff check services schemas tests
 	$(BIN)/mypy
 
 asyncapi: $(STAMP)
@@ -33,8 +33,8 @@ documents: $(STAMP)
 	$(BIN)/python scripts/render_documents.py
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_pipeline.py
-	$(BIN)/python bench/bench_billing.py
+	$(BIN)/jamsos bench
+	$(BIN)/jamsos bench billing
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

@@ -183,9 +183,11 @@ def settings(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Setting
 def clean_env(**jamsos: str) -> dict[str, str]:
     """This process's environment without any inherited JAMSOS_* variable (a developer's
     shell may point at another broker), plus `jamsos`: what a test sets. Terminal width is
-    pinned (rich tables) and the per-process HTTP port is off unless the test sets one."""
+    pinned (rich tables), the per-process HTTP port is off and the dashboard (`jamsos up`,
+    `jamsos dashboard`) takes any free port unless the test sets them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
-    return {**env, "COLUMNS": "200", "JAMSOS_HTTP_PORT": "0", **jamsos}
+    defaults = {"COLUMNS": "200", "JAMSOS_HTTP_PORT": "0", "JAMSOS_DASHBOARD_PORT": "0"}
+    return {**env, **defaults, **jamsos}
 
 
 class ServiceProcesses:

@@ -80,6 +80,8 @@ def build_app(
             make_producer(settings, client_id + "-relay"),
             settings.relay_batch_size,
             settings.relay_idle_seconds,
+            runtime.conditions,
+            runtime.backoff,
         )
         await relay.start()
         relays.append(relay)

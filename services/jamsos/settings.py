@@ -101,6 +101,13 @@ class Settings:
     # How often a service process refreshes its lag and outbox gauges and its heartbeat.
     monitor_interval_seconds: float = 5.0
     dashboard_port: int = 8000  # 0: a free port chosen by the system
+    # Outages (database or broker unreachable) are waited out: a service retries after a pause
+    # that doubles from retry_initial_seconds up to retry_max_seconds, with jitter.
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+    # When more than this share of a batch (and more than one record) fails record by record,
+    # the consumer stops instead of dead-lettering them: that is a bug, not bad data.
+    poison_max_share: float = 0.5
     policy: Policy = field(default_factory=Policy)
     # What `jamsos up`/`demo` recorded in state_dir, and which JAMSOS_* values (unset in the
     # environment) were taken from it because that process is still running.
@@ -205,6 +212,12 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "http_port": "JAMSOS_HTTP_PORT",
     }
     changes: dict[str, Any] = {k: int(env[v]) for k, v in ints.items() if v in env}
+    floats = {
+        "retry_initial_seconds": "JAMSOS_RETRY_INITIAL_SECONDS",
+        "retry_max_seconds": "JAMSOS_RETRY_MAX_SECONDS",
+        "poison_max_share": "JAMSOS_POISON_MAX_SHARE",
+    }
+    changes |= {k: float(env[v]) for k, v in floats.items() if v in env}
     if "JAMSOS_KAFKA_IDEMPOTENCE" in env:
         changes["kafka_idempotence"] = env["JAMSOS_KAFKA_IDEMPOTENCE"].lower() in _TRUE
     if "JAMSOS_KAFKA_ACKS" in env:
@@ -214,3 +227,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     if "JAMSOS_LOG_LEVEL" in env:
         changes["log_level"] = env["JAMSOS_LOG_LEVEL"].upper()
     return replace(settings, **changes)
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment plus `overrides`: for the `jamsos run` processes that a
+    command (`jamsos bench`) starts itself."""
+    return {**os.environ, **overrides}

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
-from jamsos.domain.coverage import coverage_start
-from jamsos.domain.period import Period
-from jamsos.domain.policy import CoverageStartRule
-from jamsos.workers.runtime import jakarta_now
 from tests.conftest import wait_until
 from tests.e2e.conftest import Cli
 
@@ -32,6 +30,20 @@ def report(cli: Cli) -> dict[str, Any]:
     return data
 
 
+async def enrolment_month(cli: Cli) -> dt.date:
+    """The one month (Asia/Jakarta) in which every participant was enrolled."""
+    conn = await asyncpg.connect(cli.env["JAMSOS_DATABASE_URL"])
+    try:
+        rows = await conn.fetch(
+            "SELECT DISTINCT date_trunc('month', enrolled_at AT TIME ZONE 'Asia/Jakarta')::date"
+            " AS month FROM participants"
+        )
+    finally:
+        await conn.close()
+    [month] = [r["month"] for r in rows]
+    return month  # type: ignore[no-any-return]
+
+
 async def test_month_billed_through_cli_is_exported_paid_reported_and_reconciled(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -46,17 +58,20 @@ async def test_month_billed_through_cli_is_exported_paid_reported_and_reconciled
         return report(cli)["outcomes"].get("ENROLLED", 0) == 3
 
     await wait_until(enrolled, timeout=120, what="three enrolments")
-    period = Period.of(coverage_start(jakarta_now(), CoverageStartRule.NEXT_MONTH))
-    number = f"JMS-PEMKAB-KUDUS-{period.compact}-01"
+    # The contract's default rule: covered from the month after enrolment. The month comes
+    # from the services' own stamp, so a month boundary while the test runs changes nothing.
+    enrolled_in = await enrolment_month(cli)
+    period = f"{enrolled_in.year + enrolled_in.month // 12}-{enrolled_in.month % 12 + 1:02d}"
+    number = f"JMS-PEMKAB-KUDUS-{period.replace('-', '')}-01"
 
     async def ledger_in_step() -> bool:  # reconcile fails while the ledger lags enrolment
         return cli("reconcile", check=False).returncode == 0
 
     await wait_until(ledger_in_step, timeout=60, what="the billing ledger")
-    first = json.loads(cli("bill", str(period), "--json").stdout)
+    first = json.loads(cli("bill", period, "--json").stdout)
     [invoice] = first["invoices"]
     assert (invoice["invoice_no"], invoice["kind"]) == (number, "REGULAR")
-    again = json.loads(cli("bill", str(period), "--json").stdout)
+    again = json.loads(cli("bill", period, "--json").stdout)
     assert again["outcome"] == "DONE" and again["invoices"] == []
     assert invoice["participants"] == 3 and invoice["amount"] == 3 * 16_800
 

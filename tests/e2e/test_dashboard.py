@@ -5,7 +5,6 @@ figures on the page are those of `jamsos report --json`."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import shutil
@@ -37,7 +36,7 @@ from jamsos.settings import Settings, load_settings
 from jamsos.usecases.billing import pay
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
-from tests.conftest import running, wait_until
+from tests.conftest import clean_env, running, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +45,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _env(bootstrap: str, database_url: str, port: int, group_prefix: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
-    env |= {
-        "JAMSOS_KAFKA_BOOTSTRAP": bootstrap,
-        "JAMSOS_DATABASE_URL": database_url,
-        "JAMSOS_DASHBOARD_PORT": str(port),
-        "JAMSOS_GROUP_PREFIX": group_prefix,
-    }
-    return env
+    return clean_env(
+        JAMSOS_KAFKA_BOOTSTRAP=bootstrap,
+        JAMSOS_DATABASE_URL=database_url,
+        JAMSOS_DASHBOARD_PORT=str(port),
+        JAMSOS_GROUP_PREFIX=group_prefix,
+    )
 
 
 @pytest.fixture

@@ -39,7 +39,6 @@ def _get_json(url: str) -> Any:
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     env = clean_env(JAMSOS_STATE_DIR=str(tmp_path / "state"))
-    env["JAMSOS_DASHBOARD_PORT"] = "0"  # a free port, printed as `dashboard URL`
     log = tmp_path / "up.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

@@ -217,6 +217,7 @@ async def test_health_is_200_with_every_check_then_503_naming_the_database_once_
             "database": "ok",
             "broker": "ok",
             "consumers": "ok",
+            "processing": "ok",
         }
 
         admin = await asyncpg.connect(pg_admin_dsn)

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from jamsos.adapters.spreadsheet import SheetRow, read_workers
 from jamsos.adapters.submission_lookup import Known
@@ -153,3 +154,18 @@ def test_template_has_indonesian_headers_text_columns_drop_downs_and_readable_ex
     [submission] = result.submissions
     assert submission.worker.address.village_code == "3319032009"
     assert re.fullmatch(r"DISDAG-[0-9a-f]{20}", submission.submission_id)
+
+
+def test_agency_code_is_checked_before_anything_is_published_and_lowercase_normalised(
+    tmp_path: Path,
+) -> None:
+    from jamsos.cli.errors import Failure
+    from jamsos.cli.submit import registered_agency
+    from jamsos.settings import load_settings
+
+    settings = load_settings(env={}, cwd=tmp_path)  # no broker: publishing is impossible
+    assert registered_agency(settings, " dishub ") == "DISHUB"
+    with pytest.raises(Failure) as caught:
+        registered_agency(settings, "DISPAR")
+    assert caught.value.code == 2
+    assert caught.value.message.startswith("unknown agency 'DISPAR': the registered agencies")

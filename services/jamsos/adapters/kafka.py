@@ -63,7 +63,10 @@ class ConcurrentStartBroker(KafkaBroker):
 def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     """A FastStream broker configured for the target cluster."""
     logger = logging.getLogger(f"jamsos.{client_id}")
-    logger.setLevel(settings.log_level)
+    # FastStream's own INFO lines (every partition assignment, task callbacks at shutdown)
+    # would drown jamsos's one line per batch: they show from DEBUG only.
+    level = logging.getLevelName(settings.log_level)
+    logger.setLevel(logging.WARNING if level == logging.INFO else settings.log_level)
     return ConcurrentStartBroker(
         _bootstrap(settings),
         client_id=client_id,

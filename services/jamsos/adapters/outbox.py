@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Sequence
 
 import asyncpg
@@ -12,9 +11,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from jamsos.adapters.locks import AdvisoryLock
+from jamsos.conditions import Backoff, Conditions
 from jamsos.usecases.rows import OutboxEvent
-
-log = logging.getLogger(__name__)
 
 
 async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:
@@ -62,24 +60,40 @@ async def relay_once(pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int)
         return len(rows)
 
 
+RELAY = "outbox relay"  # its part in the process's conditions (and /health)
+
+
+def _trouble(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    what = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if isinstance(error, KafkaError):
+        return f"broker unreachable ({what})"
+    if isinstance(error, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+        return f"database or broker unreachable ({what})"
+    return f"failed ({what})"
+
+
 async def relay_forever(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int, idle_seconds: float
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    limit: int,
+    idle_seconds: float,
+    conditions: Conditions,
+    backoff: Backoff,
 ) -> None:
-    """Run the relay until cancelled; errors are logged and retried after a pause."""
+    """Run the relay until cancelled. Any failure leaves the rows unpublished (the transaction
+    rolled back); it is reported in `conditions` (logged once) and retried with backoff."""
+    attempt = 0
     while True:
         try:
             published = await relay_once(pool, producer, limit)
-        except (OSError, TimeoutError, asyncpg.PostgresError, KafkaError) as error:
-            # The rows stay unpublished; the next round sends them again.
-            log.warning("outbox relay: %s; retrying", error)
-            await asyncio.sleep(1.0)
+        except Exception as error:  # reported, retried: no row is marked that was not sent
+            conditions.fail(RELAY, _trouble(error))
+            await asyncio.sleep(backoff.delay(attempt))
+            attempt += 1
             continue
-        except Exception:
-            # Anything else (a closed connection, a client bug): the transaction rolled back,
-            # the rows stay unpublished; log it loudly and keep relaying after a pause.
-            log.exception("outbox relay failed; retrying in 5 s")
-            await asyncio.sleep(5.0)
-            continue
+        attempt = 0
+        conditions.recover(RELAY)
         if published < limit:
             await asyncio.sleep(idle_seconds)
 
@@ -87,15 +101,32 @@ async def relay_forever(
 class Relay:
     """Owns the relay task for a service process."""
 
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int, idle: float):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        limit: int,
+        idle: float,
+        conditions: Conditions,
+        backoff: Backoff,
+    ):
         self._pool, self._producer, self._limit, self._idle = pool, producer, limit, idle
+        self._conditions, self._backoff = conditions, backoff
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start the producer and the loop."""
         await self._producer.start()
         self._task = asyncio.create_task(
-            relay_forever(self._pool, self._producer, self._limit, self._idle), name="relay"
+            relay_forever(
+                self._pool,
+                self._producer,
+                self._limit,
+                self._idle,
+                self._conditions,
+                self._backoff,
+            ),
+            name="relay",
         )
 
     async def stop(self) -> None:

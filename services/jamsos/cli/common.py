@@ -68,7 +68,7 @@ def _main(
     ),
 ) -> None:
     """jamsos: enrolment and premium billing of Kudus's informal workers (BPJS TK)."""
-    if ctx.invoked_subcommand in ("up", "demo"):
+    if ctx.invoked_subcommand in ("up", "demo", "bench"):
         return
     settings = load_settings()
     if settings.from_record and settings.recorded is not None:

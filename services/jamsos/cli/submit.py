@@ -174,7 +174,8 @@ async def _submit_sheet(
                 lambda n: progress.update(task, completed=n),
             )
         found, dead = await _follow(conn, agency, planned, since, wait, timeout)
-        pending = sum(1 for s in to_send if s.submission_id not in found | dead)
+        done = found.keys() | dead.keys()
+        pending = sum(1 for s in to_send if s.submission_id not in done)
         if not wait:
             return planned, None, dead, pending
         shown = await _known(conn, agency, sorted({p.shows for p in planned if p.shows}))

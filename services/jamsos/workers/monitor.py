@@ -123,7 +123,12 @@ class Monitor:
         database, broker = await asyncio.gather(
             timed(self._check_database), timed(self._check_broker)
         )
-        return {"database": database, "broker": broker, "consumers": self._check_consumers()}
+        return {
+            "database": database,
+            "broker": broker,
+            "consumers": self._check_consumers(),
+            "processing": self._check_processing(),
+        }
 
     async def _health(self, request: Request) -> JSONResponse:
         checks = await self.checks()
@@ -158,6 +163,14 @@ class Monitor:
         if idle or not names:
             return unhealthy("not consuming: " + (", ".join(idle) or "no consumers"))
         return ok(f"{len(names)} running")
+
+    def _check_processing(self) -> Check:
+        """What the consumers and the relay said keeps them from working (an outage they wait
+        out, a batch that fails, a consumer stopped), from `runtime.conditions`."""
+        troubles = self._runtime.conditions.troubles
+        if troubles:
+            return unhealthy("; ".join(f"{part}: {why}" for part, why in sorted(troubles.items())))
+        return ok("no outage or failing batch")
 
     # --- gauges and heartbeat ---------------------------------------------------------------
 

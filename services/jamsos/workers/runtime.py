@@ -12,16 +12,20 @@ from typing import Any
 
 import asyncpg
 from faststream import AckPolicy
+from faststream.exceptions import StopConsume
 from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
 
 from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.adapters.metrics import Metrics
 from jamsos.adapters.stores import PostgresUnitOfWork
+from jamsos.conditions import Backoff, Conditions
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import quarantine
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
+from jamsos.workers.recovery import rewind
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,14 @@ class Runtime:
     clock: Callable[[], dt.datetime] = jakarta_now
     metrics: Metrics = field(default_factory=Metrics)
     http_port: int | None = None  # where /health and /metrics are served, once they are
+    conditions: Conditions = field(default_factory=Conditions)
+    failures: dict[str, int] = field(default_factory=dict)  # batches failed in a row, by part
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
+
+    @property
+    def backoff(self) -> Backoff:
+        """The pause between retries, from settings."""
+        return Backoff(self.settings.retry_initial_seconds, self.settings.retry_max_seconds)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -66,60 +77,127 @@ class Runtime:
 
 # Errors that one record can cause (bad data, an impossible row): they would fail the batch
 # forever, so the batch is decided record by record and the one that fails is quarantined.
-# Use cases turn the bad input they know of into dead letters themselves; this is the backstop
-# for what they did not foresee (ValueError covers decoding and validation errors).
-POISON = (
-    asyncpg.DataError,
-    asyncpg.IntegrityConstraintViolationError,
-    asyncpg.ProgramLimitExceededError,
-    ValueError,
-    RecursionError,
+# Use cases turn the bad input they know of into dead letters themselves (every decoder reads
+# with usecases.reading and pydantic, whose errors it routes), so a bare ValueError here would
+# be a bug of ours and is not caught; this is the backstop for what the database refuses.
+POISON = (asyncpg.DataError, asyncpg.ProgramLimitExceededError, RecursionError)
+# Errors of the infrastructure: waited out (the batch is retried until it commits).
+OUTAGE = (
+    OSError,  # includes TimeoutError and ConnectionRefusedError
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # a connection lost mid-transaction
+    asyncpg.OperatorInterventionError,  # the server shutting down or starting up
 )
-# Errors of the infrastructure: the batch is redelivered after a pause.
-OUTAGE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+class Halted(Exception):
+    """Too much of a batch failed record by record: the consumer stops (a bug must not drain
+    a topic into the DLQ)."""
 
 
 Decide = Callable[[Sequence[Message]], Awaitable[BatchSummary]]
 
 
+async def _decide_one(decide: Decide, record: Message) -> BatchSummary | BaseException:
+    """Decide one record; the poison error it raised is returned, anything else raised.
+
+    An integrity error is a duplicate only when the record's identity row exists (the
+    eventsourcing rule, STYLE.md): the use case is run once more, and finding its identity row
+    it changes nothing. If the row is not there the error comes again and is raised: an
+    integrity error is never quarantined."""
+    try:
+        return await decide([record])
+    except asyncpg.IntegrityConstraintViolationError:
+        return await decide([record])
+    except POISON as error:
+        return error
+
+
 async def process(
     runtime: Runtime, batch: Sequence[Message], decide: Decide, what: str
 ) -> BatchSummary:
-    """Decide a batch; on an outage pause and re-raise (Kafka redelivers the batch); on an error
-    that one record causes, decide the records one by one and quarantine the failing one in the
-    DLQ, so that a poison message neither blocks its partition nor disappears.
+    """Decide a batch. An outage is raised (the caller waits it out). On an error one record
+    can cause, decide the records one by one and quarantine the failing ones in the DLQ, so
+    that a poison message neither blocks its partition nor disappears; unless more than
+    `poison_max_share` of the batch (and more than one record) fails: then `Halted`.
 
     What each transaction committed is counted in the metrics right after its commit (so a
     redelivered batch, which commits nothing new, counts nothing); returns the whole batch's.
     """
     try:
         summary = await decide(batch)
-    except OUTAGE as error:
-        log.warning("%s failed (%s); the batch will be redelivered", what, error)
-        await asyncio.sleep(1.0)
-        raise
-    except POISON as error:
-        if len(batch) > 1:
-            log.warning("%s: %s; deciding its %d records one by one", what, error, len(batch))
-            merged = BatchSummary(received=len(batch))
-            for record in batch:
-                merged.add(await process(runtime, [record], decide, what))
-            return merged
-        [record] = batch
-        log.error(
-            "%s: %s[%d]@%d failed: %s; quarantined in the DLQ",
-            what,
-            record.topic,
-            record.partition,
-            record.offset,
-            error,
-        )
-        reason = DeadLetterError.PROCESSING_FAILED.of(f"{type(error).__name__}: {error}")
-        await quarantine(runtime.uow, record, reason, runtime.clock())
-        summary = BatchSummary(received=1)
-        summary.dead_lettered([reason])
+    except (*POISON, asyncpg.IntegrityConstraintViolationError) as error:
+        log.warning("%s: %s; deciding its %d records one by one", what, error, len(batch))
+        merged = BatchSummary(received=len(batch))
+        failed: list[tuple[Message, BaseException]] = []
+        for record in batch:
+            one = await _decide_one(decide, record)
+            if isinstance(one, BaseException):
+                failed.append((record, one))
+                continue
+            runtime.metrics.committed(one.outcomes, one.reasons, one.dead_letters)
+            merged.add(one)
+        share = runtime.settings.poison_max_share
+        if len(failed) > 1 and len(failed) > share * len(batch):
+            first = failed[0][1]
+            raise Halted(
+                f"{len(failed)} of {len(batch)} records of a batch failed"
+                f" ({type(first).__name__}: {first}), more than JAMSOS_POISON_MAX_SHARE={share}:"
+                " a bug, not bad data; fix it and restart (nothing was dead-lettered)"
+            ) from first
+        for record, failure in failed:
+            log.error(
+                "%s: %s[%d]@%d failed: %s; quarantined in the DLQ",
+                what,
+                record.topic,
+                record.partition,
+                record.offset,
+                failure,
+            )
+            reason = DeadLetterError.PROCESSING_FAILED.of(f"{type(failure).__name__}: {failure}")
+            await quarantine(runtime.uow, record, reason, runtime.clock())
+            one = BatchSummary(received=1)
+            one.dead_lettered([reason])
+            runtime.metrics.committed(one.outcomes, one.reasons, one.dead_letters)
+            merged.add(one)
+        return merged
     runtime.metrics.committed(summary.outcomes, summary.reasons, summary.dead_letters)
     return summary
+
+
+def describe(error: BaseException) -> str:
+    """An error as `Type: message` (one line)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def until_committed(
+    runtime: Runtime, batch: Sequence[Message], decide: Decide, what: str
+) -> BatchSummary:
+    """`process` the batch, waiting out outages: while the database is unreachable the same
+    batch is retried (no new record is taken) with backoff, and `what` is reported unhealthy.
+    Any other failure is reported and raised after a pause (the batch is then redelivered)."""
+    conditions, backoff = runtime.conditions, runtime.backoff
+    attempt = 0
+    while True:
+        try:
+            summary = await process(runtime, batch, decide, what)
+        except OUTAGE as error:
+            conditions.fail(what, f"database unreachable ({describe(error)})")
+            await asyncio.sleep(backoff.delay(attempt))
+            attempt += 1
+            continue
+        except Halted as error:
+            conditions.stop(what, str(error))
+            raise StopConsume from error
+        except Exception as error:  # reported and re-raised: the batch is redelivered
+            conditions.fail(what, f"batch failed ({describe(error)})")
+            await asyncio.sleep(backoff.delay(runtime.failures.get(what, 0)))
+            runtime.failures[what] = runtime.failures.get(what, 0) + 1
+            raise
+        runtime.failures.pop(what, None)
+        conditions.recover(what)
+        return summary
 
 
 def consume(
@@ -136,18 +214,24 @@ def consume(
 
     Batches of raw records (decoding is the use case's job, so unreadable bytes become a dead
     letter rather than a decode error redelivered forever); the offset is committed only after
-    the use case's transaction (NACK_ON_ERROR: on an error the batch is sought back).
+    the use case's transaction. Outages are waited out inside the handler; on any other error
+    the handler seeks the batch back on every partition itself (`recovery.rewind`) and raises,
+    and NACK_ON_ERROR makes FastStream skip the commit.
     Each batch is timed, counted and logged in one INFO line.
     """
     settings = runtime.settings
     metrics = runtime.metrics
 
-    async def handle(records: Any) -> None:
+    async def handle(records: Any, message: KafkaMessage) -> None:
         batch = inbound(records)
         metrics.taken(batch)
         started = time.perf_counter()
         try:
-            summary = await process(runtime, batch, decide, group)
+            summary = await until_committed(runtime, batch, decide, group)
+        except BaseException:
+            # Before the library's nack: every partition of the batch goes back (recovery.py).
+            rewind(message.consumer, batch)
+            raise
         finally:
             seconds = time.perf_counter() - started
             metrics.batch_duration.labels(consumer=group).observe(seconds)

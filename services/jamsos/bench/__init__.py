@@ -1,0 +1,1 @@
+"""`jamsos bench`: the pipeline and billing benchmarks (figures, never assertions)."""

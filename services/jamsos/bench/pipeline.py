@@ -1,0 +1,255 @@
+"""The pipeline benchmark: the broker's own round trip, then the bulk feed through the three
+services run as `jamsos run` processes, on the same broker and database in one run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from jamsos import bootstrap, synthetic
+from jamsos.adapters import bench, db
+from jamsos.publishing import publish_raw, submission_key
+from jamsos.settings import Settings, child_environment
+from jamsos.workers.runtime import jakarta_now
+from jamsos_schemas import topics
+
+AGENCIES = ("DISDAG", "DISHUB", "BPBD", "DINSOS", "DISNAKERPERINKOP", "DISPERTANPANGAN")
+SERVICES = ("registration", "verification", "billing")
+CHUNK = 2_000  # submissions stamped and sent together (their `submitted_at` is the send time)
+
+
+@dataclass
+class Feed:
+    """The bulk feed: payloads in publishing order (a redelivery is the same payload again,
+    sent as the same bytes) and how many of each kind it holds."""
+
+    order: list[int]
+    payloads: list[dict[str, Any]]
+    mix: dict[str, int]
+
+    @property
+    def submissions(self) -> int:
+        return len(self.payloads)
+
+
+def _nik_region(i: int) -> str:
+    """A non-zero province/regency/district prefix, so that NIKs stay unique at any N."""
+    block = i // 9999
+    return f"33{19 + block // 99:02d}{1 + block % 99:02d}"
+
+
+def feed(n: int, seed: int = 11) -> Feed:
+    """N messages: 80% valid, 10% the same NIK from another agency, 5% redeliveries of an
+    earlier message, 5% invalid (NIK serial 0000, under age, or living outside Kudus)."""
+    rng = random.Random(seed)
+    today = jakarta_now().date()
+    duplicates, redeliveries = n // 10, n // 20
+    invalid = n // 20
+    valid = n - duplicates - redeliveries - invalid
+    placeholder = dt.datetime(2000, 1, 1)  # replaced by the send time
+    payloads: list[dict[str, Any]] = []
+    for i in range(valid + invalid):
+        person = synthetic.worker(rng, i, today, age=16 if i >= valid and i % 3 == 1 else None)
+        birth = dt.date.fromisoformat(person["birth_date"])
+        serial = 0 if i >= valid and i % 3 == 0 else 1 + i % 9999
+        person["nik"] = synthetic.nik_for(birth, person["sex"], serial, _nik_region(i))
+        if i >= valid and i % 3 == 2:
+            person["address"] = {"village_code": "3374011001", "street": "Semarang"}
+        agency = AGENCIES[i % len(AGENCIES)]
+        payloads.append(synthetic.submission(agency, f"BENCH-{i:07d}", person, placeholder))
+    for j in range(duplicates):  # another agency proposes the same worker
+        original = payloads[j * valid // duplicates]
+        other = AGENCIES[(AGENCIES.index(original["agency_code"]) + 1) % len(AGENCIES)]
+        payloads.append(
+            synthetic.submission(other, f"BENCH-DUP-{j:07d}", original["worker"], placeholder)
+        )
+    order = list(range(len(payloads)))
+    rng.shuffle(order)
+    # Each redelivery is a message of the feed's first half sent again somewhere after it.
+    placed = [(float(p), index) for p, index in enumerate(order)]
+    half = len(order) // 2
+    for j in range(redeliveries):
+        p = j * half // redeliveries
+        placed.append((rng.uniform(p + 0.5, len(order)), order[p]))
+    order = [index for _, index in sorted(placed)]
+    mix = {
+        "valid": valid,
+        "duplicates": duplicates,
+        "redeliveries": redeliveries,
+        "invalid": invalid,
+    }
+    return Feed(order, payloads, mix)
+
+
+def _messages(f: Feed, stamp: bool) -> Iterator[list[tuple[bytes | None, bytes]]]:
+    """The feed as (key, value) chunks; with `stamp`, each chunk's `submitted_at` is set to
+    the moment it is serialised, i.e. just before it is sent. A redelivery re-sends the
+    bytes its first delivery had."""
+    sent: dict[int, bytes] = {}
+    for start in range(0, len(f.order), CHUNK):
+        now = jakarta_now().isoformat() if stamp else None
+        chunk = []
+        for index in f.order[start : start + CHUNK]:
+            if index not in sent:
+                payload = f.payloads[index]
+                if now is not None:
+                    payload["submitted_at"] = now
+                sent[index] = json.dumps(payload).encode()
+            chunk.append((submission_key(f.payloads[index]), sent[index]))
+        yield chunk
+
+
+async def _publish(settings: Settings, f: Feed) -> float:
+    """Publish the whole feed at once, stamping as it goes; returns the seconds it took."""
+    started = time.perf_counter()
+    for chunk in _messages(f, stamp=True):
+        await publish_raw(settings, topics.SUBMITTED, chunk)
+    return time.perf_counter() - started
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM) in MB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Services:
+    """The `jamsos run SERVICE` processes of the benchmark."""
+
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        return {name: round(peak_rss_mb(p.pid), 1) for name, p in self.procs.items()}
+
+
+def _start(name: str, env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
+    """`jamsos run NAME`, its output to NAME.log in `workdir`."""
+    with (workdir / f"{name}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "jamsos", "run", name],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@contextlib.asynccontextmanager
+async def services(settings: Settings, workdir: Path) -> AsyncIterator[Services]:
+    """Start registration, verification and billing as processes; yields once each has its
+    partitions assigned (`jamsos run` prints "running" then)."""
+    env = child_environment(
+        JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+        JAMSOS_DATABASE_URL=settings.database_url or "",
+        JAMSOS_GROUP_PREFIX=settings.group_prefix,
+        JAMSOS_HTTP_PORT="0",
+        JAMSOS_STATE_DIR=str(workdir),
+        JAMSOS_POLICY_CEILING=str(settings.policy.ceiling),
+        JAMSOS_POLICY_TARGET=str(settings.policy.target),
+        COLUMNS="200",
+    )
+    running = Services()
+    try:
+        for name in SERVICES:
+            running.procs[name] = _start(name, env, workdir)
+        deadline = time.monotonic() + 120
+        for name, proc in running.procs.items():
+            log_path = workdir / f"{name}.log"
+            while b"running" not in log_path.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"`jamsos run {name}` did not start: see {log_path}")
+                await asyncio.sleep(0.1)
+        yield running
+    finally:
+        for proc in running.procs.values():
+            proc.terminate()
+        for proc in running.procs.values():
+            proc.wait(timeout=60)
+
+
+async def _wait_settled(pool: Any, f: Feed, started: float, timeout: float) -> tuple[float, float]:
+    """Wait until every submission is decided, every outcome published and the billing ledger
+    holds every enrolment; returns (seconds to decided + published, seconds to the ledger)
+    since `started` (a perf_counter reading)."""
+    deadline = started + timeout
+    decided_at: float | None = None
+    while True:
+        state = await bench.settled(pool)
+        now = time.perf_counter()
+        if decided_at is None and state.decided == f.submissions and state.unpublished == 0:
+            decided_at = now
+        if decided_at is not None:
+            enrolled = (await bench.outcome_counts(pool)).get("ENROLLED", 0)
+            if state.covered >= enrolled:
+                return decided_at - started, now - started
+        if now > deadline:
+            raise TimeoutError(
+                f"pipeline not settled after {timeout:.0f}s: {state.decided:,} of"
+                f" {f.submissions:,} decided, {state.unpublished:,} outbox rows unpublished"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def run(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
+    """The whole pipeline benchmark on `settings`' broker and (fresh) database."""
+    settings = replace(
+        settings,
+        group_prefix="jamsos-bench",
+        policy=replace(settings.policy, ceiling=max(settings.policy.ceiling, 2 * n)),
+    )
+    await bootstrap.prepare(settings, fresh_database=True)
+    f = feed(n)
+    baseline_messages = [m for chunk in _messages(f, stamp=False) for m in chunk]
+    baseline = await bench.round_trip(settings, "jamsos.bench.round-trip", baseline_messages)
+    del baseline_messages
+    assert settings.database_url is not None
+    pool = await db.create_pool(settings.database_url, max_size=2)
+    try:
+        async with services(settings, workdir) as running:
+            started = time.perf_counter()
+            publish_seconds = await _publish(settings, f)
+            _, ledger_seconds = await _wait_settled(pool, f, started, max(300.0, n / 100))
+            rss = running.peak_rss_mb()
+        lat = await bench.latencies(pool)
+        counts = await bench.outcome_counts(pool)
+    finally:
+        await pool.close()
+    seconds = lat["span"]
+    outcomes = {
+        "enrolled": counts.get("ENROLLED", 0),
+        "duplicate": counts.get("DUPLICATE", 0),
+        "rejected": counts.get("REJECTED", 0),
+        "review": counts.get("REVIEW", 0),
+        "events": sum(v for k, v in counts.items() if k.startswith("topic:")),
+    }
+    throughput = n / seconds if seconds else 0.0
+    return {
+        "n": n,
+        "mix": f.mix,
+        "baseline": {"seconds": round(baseline, 3), "msg_per_s": round(n / baseline, 1)},
+        "pipeline": {
+            "seconds": round(seconds, 3),
+            "submissions_per_s": round(throughput, 1),
+            "publish_seconds": round(publish_seconds, 3),
+            "ledger_seconds": round(ledger_seconds, 3),
+            "latency_p50_s": round(lat["p50"], 3),
+            "latency_p99_s": round(lat["p99"], 3),
+            "latency_max_s": round(lat["worst"], 3),
+            "outcomes": outcomes,
+            "peak_rss_mb": rss,
+        },
+        "ratio": round(throughput / (n / baseline), 4),
+    }

@@ -1,0 +1,136 @@
+"""`jamsos bench` (the pipeline against the broker's own round trip) and `jamsos bench billing`:
+figures on this machine, printed as a table or one JSON document; nothing is asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from jamsos import bootstrap
+from jamsos.adapters import bench as bench_db
+from jamsos.adapters.embedded import embedded_database
+from jamsos.bench import billing, pipeline
+from jamsos.cli.common import app, console
+from jamsos.settings import load_settings
+
+bench_app = typer.Typer(
+    invoke_without_command=True,
+    help="Benchmarks on this machine: the pipeline (default) and billing.",
+)
+app.add_typer(bench_app, name="bench")
+
+
+def _database_name() -> str:
+    return f"jamsos_bench_{os.getpid()}"
+
+
+def _print(title: str, rows: list[tuple[str, str]], as_json: bool, doc: dict[str, Any]) -> None:
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("measured", justify="right")
+    for what, value in rows:
+        table.add_row(what, value)
+    console.print(table)
+
+
+@bench_app.callback()
+def bench(
+    ctx: typer.Context,
+    n: int = typer.Option(31_200, "--n", min=20, help="messages in the bulk feed"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
+) -> None:
+    """The pipeline: N submissions (80% valid, 10% cross-agency duplicates, 5% redeliveries,
+    5% invalid) through `jamsos run registration|verification|billing` processes, against the
+    raw aiokafka round trip of the same messages on the same embedded broker."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = replace(load_settings(), kafka_bootstrap=None)
+    name = _database_name()
+    with (
+        tempfile.TemporaryDirectory(prefix="jamsos-bench-") as tmp,
+        bootstrap.infrastructure(
+            replace(settings, state_dir=Path(tmp) / "state"), database=name
+        ) as ready,
+    ):
+        assert ready.database_url is not None
+        admin = bootstrap.with_database(ready.database_url, "postgres")
+        try:
+            doc = asyncio.run(pipeline.run(ready, n, Path(tmp)))
+        finally:
+            asyncio.run(bench_db.drop_database(admin, name))
+    p, b, out = doc["pipeline"], doc["baseline"], doc["pipeline"]["outcomes"]
+    rows = [
+        ("feed", ", ".join(f"{v:,} {k}" for k, v in doc["mix"].items())),
+        (
+            "raw round trip (aiokafka, same broker)",
+            f"{b['seconds']:.2f} s, {b['msg_per_s']:,.0f} msg/s",
+        ),
+        (
+            "pipeline: first publish → last outcome",
+            f"{p['seconds']:.2f} s, {p['submissions_per_s']:,.0f} submissions/s",
+        ),
+        ("pipeline / raw round trip", f"{doc['ratio']:.1%}"),
+        (
+            "latency per submission p50 / p99 / max",
+            f"{p['latency_p50_s']:.2f} / {p['latency_p99_s']:.2f} / {p['latency_max_s']:.2f} s",
+        ),
+        ("publishing the feed", f"{p['publish_seconds']:.2f} s"),
+        (
+            "billing ledger holds every enrolment",
+            f"{p['ledger_seconds']:.2f} s after the first publish",
+        ),
+        ("outcomes", ", ".join(f"{v:,} {k}" for k, v in out.items())),
+        *[(f"peak RSS {name}", f"{mb:,.0f} MB") for name, mb in p["peak_rss_mb"].items()],
+    ]
+    _print(f"jamsos bench, N = {n:,}", rows, as_json, doc)
+
+
+@bench_app.command("billing")
+def bench_billing(
+    participants: int = typer.Option(100_000, min=100, help="participants in the ledger"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
+) -> None:
+    """One month for N participants with the billing use case: first run, unchanged re-run,
+    after 1% late enrolments + 1% terminations, CSV export of the lines, reconcile."""
+    settings = load_settings()
+    with contextlib.ExitStack() as stack:
+        server = settings.database_url
+        if server is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="jamsos-bench-"))
+            server = stack.enter_context(embedded_database(Path(tmp)))
+        admin = bootstrap.with_database(server, "postgres")
+        doc = asyncio.run(billing.run_fresh(admin, _database_name(), participants))
+    rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
+    rows = [
+        (f"load {participants:,} coverage rows (COPY)", f"{doc['load_seconds']:.3f} s"),
+        (
+            "first run (accrual + REGULAR invoice)",
+            f"{doc['first_run_seconds']:.3f} s, {rate:,.0f} rows/s",
+        ),
+        ("unchanged re-run (issues nothing)", f"{doc['unchanged_rerun_seconds']:.3f} s"),
+        (
+            f"after {doc['changed']:,} late enrolments + {doc['changed']:,} terminations",
+            f"{doc['changed_rerun_seconds']:.3f} s",
+        ),
+        (f"CSV export, {doc['exported_lines']:,} lines", f"{doc['export_seconds']:.3f} s"),
+        ("reconcile", f"{doc['reconcile_seconds']:.3f} s, {doc['mismatches']} mismatches"),
+        (
+            "invoices",
+            ", ".join(
+                f"{i['invoice_no']} {i['kind']} {i['participants']:,}" for i in doc["invoices"]
+            ),
+        ),
+    ]
+    _print(f"jamsos bench billing, {participants:,} participants", rows, as_json, doc)

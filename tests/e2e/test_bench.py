@@ -1,0 +1,80 @@
+"""`jamsos bench --json` and `jamsos bench billing --json` on tiny inputs: the document's shape,
+positive figures and outcome counts that match the feed's mix (timings are never checked)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import clean_env
+
+
+def _bench(pg_admin_dsn: str, cwd: Path, *args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "jamsos", "bench", *args, "--json"],
+        env=clean_env(JAMSOS_DATABASE_URL=pg_admin_dsn, JAMSOS_STATE_DIR=str(cwd / "state")),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def test_bench_pipeline_small_feed_reports_every_figure_and_outcomes_match_mix(
+    pg_admin_dsn: str, tmp_path: Path
+) -> None:
+    doc = _bench(pg_admin_dsn, tmp_path, "--n", "200")
+
+    assert doc["n"] == 200
+    assert doc["mix"] == {"valid": 160, "duplicates": 20, "redeliveries": 10, "invalid": 10}
+    assert doc["baseline"]["seconds"] > 0 and doc["baseline"]["msg_per_s"] > 0
+    pipeline = doc["pipeline"]
+    for key in ("seconds", "submissions_per_s", "publish_seconds", "ledger_seconds"):
+        assert pipeline[key] > 0, key
+    assert 0 < pipeline["latency_p50_s"] <= pipeline["latency_p99_s"] <= pipeline["latency_max_s"]
+    assert doc["ratio"] > 0
+    assert set(pipeline["peak_rss_mb"]) == {"registration", "verification", "billing"}
+    assert all(mb > 0 for mb in pipeline["peak_rss_mb"].values())
+    # one outcome per distinct submission: redeliveries add none
+    assert pipeline["outcomes"] == {
+        "enrolled": 160,
+        "duplicate": 20,
+        "rejected": 10,
+        "review": 0,
+        "events": 190,
+    }
+
+
+def test_bench_billing_small_ledger_reports_every_step_with_exact_invoices(
+    pg_admin_dsn: str, tmp_path: Path
+) -> None:
+    doc = _bench(pg_admin_dsn, tmp_path, "billing", "--participants", "500")
+
+    assert doc["participants"] == 500 and doc["changed"] == 5
+    for key in (
+        "load_seconds",
+        "first_run_seconds",
+        "unchanged_rerun_seconds",
+        "changed_rerun_seconds",
+        "export_seconds",
+        "reconcile_seconds",
+    ):
+        assert doc[key] > 0, key
+    assert doc["runs"] == {
+        "first": {"ISSUED": 1},
+        "unchanged": {"NOTHING_NEW": 1},
+        "changed": {"ISSUED": 1},
+    }
+    assert [(i["kind"], i["participants"], i["amount"]) for i in doc["invoices"]] == [
+        ("REGULAR", 500, 500 * 16_800),
+        ("SUPPLEMENTARY", 5, 5 * 16_800),
+        ("CREDIT", -5, -5 * 16_800),
+    ]
+    assert doc["exported_lines"] == 500
+    assert doc["mismatches"] == 0
