@@ -20,8 +20,10 @@ from jamsos.adapters.outbox import Relay
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
 from jamsos.workers.monitor import Monitor
-from jamsos.workers.runtime import Runtime
+from jamsos.workers.runtime import OUTAGE, Runtime, describe
 from jamsos_schemas import topics
+
+STARTUP = "startup"  # its part in the process's conditions
 
 SERVICES: dict[str, Callable[[Runtime], KafkaRouter]] = {
     "registration": registration.router,
@@ -66,13 +68,7 @@ def build_app(
             monitors.append(Monitor(runtime, broker, services, lambda a: HttpServer(a, sock)))
         if settings.database_url is None:
             raise RuntimeError("JAMSOS_DATABASE_URL is not set (jamsos up starts an embedded one)")
-        pool = await db.create_pool(settings.database_url)
-        async with pool.acquire() as conn:
-            # Services migrate on start (under the migration lock, so several processes may
-            # start together): `jamsos run` on a new database needs no separate step.
-            await db.migrate(conn)
-            await db.sync_agencies(conn, settings.policy.agencies)
-        runtime.open(pool)
+        runtime.open(await _open_pool(runtime, settings.database_url))
 
     async def start_relay() -> None:
         relay = Relay(
@@ -110,6 +106,32 @@ def build_app(
         after_shutdown=[close_resources],
     )
     return app, broker
+
+
+async def _open_pool(runtime: Runtime, dsn: str) -> asyncpg.Pool:
+    """The migrated database's pool. A database that cannot be reached is waited for (logged
+    once, retried with backoff); a refused login or an unknown database is raised (the CLI
+    says it in one line and exits)."""
+    attempt = 0
+    while True:
+        try:
+            pool = await db.create_pool(dsn)
+            try:
+                async with pool.acquire() as conn:
+                    # Services migrate on start (under the migration lock, so several processes
+                    # may start together): `jamsos run` on a new database needs no other step.
+                    await db.migrate(conn)
+                    await db.sync_agencies(conn, runtime.settings.policy.agencies)
+            except BaseException:
+                await pool.close()
+                raise
+        except OUTAGE as error:
+            runtime.conditions.fail(STARTUP, f"database unreachable ({describe(error)})")
+            await asyncio.sleep(runtime.backoff.delay(attempt))
+            attempt += 1
+            continue
+        runtime.conditions.recover(STARTUP)
+        return pool
 
 
 async def wait_assigned(broker: KafkaBroker, timeout: float = 60.0) -> None:

@@ -26,6 +26,9 @@ async def _serve(
     settings: Settings, services: list[str], dashboard: Dashboard | None = None
 ) -> None:
     logging.getLogger("jamsos").setLevel(settings.log_level)  # INFO: a line per batch
+    # An outage is logged once by jamsos.conditions; asyncpg's pool would add a traceback for
+    # every connection it fails to reopen meanwhile.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
     assert settings.kafka_bootstrap is not None
     # A broker that is down fails here, as one line (see jamsos.cli.errors), rather than inside
     # FastStream's connect, which leaves an unclosed producer behind.
