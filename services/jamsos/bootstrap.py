@@ -13,7 +13,12 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
 
 from jamsos.adapters import db
-from jamsos.adapters.embedded import embedded_broker, embedded_database
+from jamsos.adapters.embedded import (
+    claim_state,
+    embedded_broker,
+    embedded_database,
+    record_endpoints,
+)
 from jamsos.adapters.http import HttpServer, bind
 from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
 from jamsos.adapters.outbox import Relay
@@ -187,6 +192,34 @@ def infrastructure(settings: Settings, *, database: str | None = None) -> Iterat
                 settings, database_url=with_database(settings.database_url, database)
             )
         yield settings
+
+
+@contextlib.contextmanager
+def session(settings: Settings, by: str, *, database: str | None = None) -> Iterator[Settings]:
+    """`infrastructure` for `jamsos up`/`demo`: one per state directory (StateInUse otherwise),
+    its endpoints recorded there so that every other command finds them."""
+    with claim_state(settings.state_dir):
+        # values another (now gone) process recorded are not this session's configuration
+        settings = replace(
+            settings,
+            kafka_bootstrap=None
+            if "JAMSOS_KAFKA_BOOTSTRAP" in settings.from_record
+            else settings.kafka_bootstrap,
+            database_url=None
+            if "JAMSOS_DATABASE_URL" in settings.from_record
+            else settings.database_url,
+            from_record=(),
+        )
+        with infrastructure(settings, database=database) as ready:
+            assert ready.kafka_bootstrap is not None and ready.database_url is not None
+            record_endpoints(
+                settings.state_dir,
+                by,
+                ready.kafka_bootstrap,
+                ready.database_url,
+                database_embedded=settings.database_url is None,
+            )
+            yield ready
 
 
 def with_database(dsn: str, name: str) -> str:

@@ -67,17 +67,17 @@ def up(
 ) -> None:
     """Start broker, database (embedded when JAMSOS_* are unset) and the services."""
     settings = load_settings()
-    dashboard = open_dashboard(settings)
-    try:
-        with bootstrap.infrastructure(settings) as ready:
+    with bootstrap.session(settings, "up") as ready:  # refuses a second `up` on this state
+        dashboard = open_dashboard(ready)
+        try:
             asyncio.run(bootstrap.prepare(ready))
             # plain lines (never wrapped) so that they can be pasted into another shell
             typer.echo(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}")
             typer.echo(f"export JAMSOS_DATABASE_URL='{ready.database_url}'")
             typer.echo(f"dashboard {dashboard.url}")
             asyncio.run(_serve(ready, bootstrap.service_names(services), dashboard))
-    finally:
-        dashboard.close()
+        finally:
+            dashboard.close()
 
 
 @app.command()
