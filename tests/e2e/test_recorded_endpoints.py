@@ -73,7 +73,7 @@ async def test_commands_find_a_running_up_and_report_it_once_stopped(
 
     async def started() -> bool:
         assert proc.poll() is None, log.read_text()
-        return "running" in log.read_text()
+        return "Ctrl-C stops" in log.read_text()
 
     await wait_until(started, timeout=180, what="jamsos up to start")
 
