@@ -22,6 +22,7 @@ from jamsos.adapters.embedded import (
 from jamsos.adapters.http import HttpServer, bind
 from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
 from jamsos.adapters.outbox import Relay
+from jamsos.adapters.signatures import check_public_keys
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
 from jamsos.workers.monitor import Monitor
@@ -68,6 +69,8 @@ def build_app(
     monitors: list[Monitor] = []
 
     async def open_resources() -> None:
+        for agency in settings.policy.agencies:  # a malformed public key stops the start
+            check_public_keys(agency.code, agency.public_keys)
         if http_port is not None:  # first, so that a taken port fails before anything starts
             sock = bind(HTTP_HOST, http_port)
             monitors.append(Monitor(runtime, broker, services, lambda a: HttpServer(a, sock)))

@@ -8,7 +8,7 @@ import asyncpg
 
 _COLUMNS = (
     'event_id, source_topic, partition, "offset", key, value, error, failed_at, replayed_at,'
-    " discarded_at, discard_reason"
+    " discarded_at, discard_reason, headers"
 )
 
 

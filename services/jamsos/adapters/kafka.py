@@ -27,12 +27,20 @@ class Inbound:
     offset: int
     key: bytes | None
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def inbound(records: Iterable[ConsumerRecord[Any, Any]]) -> list[Inbound]:
     """Raw consumer records as Inbound values, in the order received."""
     return [
-        Inbound(r.topic, r.partition, r.offset, r.key, r.value if r.value is not None else b"")
+        Inbound(
+            r.topic,
+            r.partition,
+            r.offset,
+            r.key,
+            r.value if r.value is not None else b"",
+            tuple((name, bytes(value or b"")) for name, value in r.headers or ()),
+        )
         for r in records
     ]
 

@@ -16,6 +16,9 @@ from jamsos.cli import dashboard, dlq, health, ops, participant, report, review,
 
 # isort: split
 from jamsos.cli import bench, billing, demo  # noqa: F401
+
+# isort: split
+from jamsos.cli import keys  # noqa: F401
 from jamsos.cli.errors import explain, print_failure
 
 __all__ = ["app", "main"]

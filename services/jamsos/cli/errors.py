@@ -19,7 +19,8 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from jamsos.adapters.embedded import StateInUse
-from jamsos.settings import Settings, load_settings
+from jamsos.adapters.signatures import BadKey
+from jamsos.settings import ConfigError, Settings, load_settings
 
 USAGE = 2  # the exit code of every failure below unless it says otherwise
 
@@ -161,6 +162,8 @@ def explain(error: BaseException) -> Failure | None:
     for current in _chain(error):
         if isinstance(current, Failure):
             return current
+        if isinstance(current, BadKey | ConfigError):
+            return Failure(str(current))
         if not loaded:
             settings, loaded = _settings(), True
         if isinstance(current, StateInUse):

@@ -30,6 +30,7 @@ from jamsos.domain.eligibility import personal_reasons
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
+from jamsos.usecases.authentication import unauthenticated
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.reading import field_errors, read_object, submission_digest
 from jamsos_schemas import topics
@@ -192,6 +193,9 @@ async def register(
     readable: list[_Readable] = []
     for record in records:
         read = _read(record)
+        if isinstance(read, _Readable):
+            forged = unauthenticated(record, read.identity[0], policy)
+            read = read if forged is None else forged
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
         else:

@@ -42,6 +42,7 @@ from jamsos.domain.coverage import coverage_end
 from jamsos.domain.identity import after_event, event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
+from jamsos.usecases.authentication import unauthenticated
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.reading import content_hash, field_errors, read_object
 from jamsos.usecases.registration import BatchSummary
@@ -131,6 +132,9 @@ async def terminate(
     readable: list[_Request] = []
     for record in records:
         read = _read(record)
+        if isinstance(read, _Request):
+            forged = unauthenticated(record, read.request.agency_code, policy)
+            read = read if forged is None else forged
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
         elif policy.agency(read.request.agency_code) is None:
