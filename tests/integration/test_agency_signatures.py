@@ -282,3 +282,62 @@ async def test_forgery_and_real_submission_in_one_batch_the_real_one_is_accepted
     assert (summary.counts.get("ACCEPTED"), summary.dead_letters) == (1, {"UNAUTHENTICATED": 1})
     stored = await pool.fetchval("SELECT payload->'worker'->>'full_name' FROM submissions")
     assert stored == payload["worker"]["full_name"]
+
+
+async def jamsos_cli(settings: Settings, keys_dir: Path, *args: str) -> tuple[int, str]:
+    """`jamsos ARGS` as a subprocess pointed at this test's broker, database and keys."""
+    import asyncio
+    import sys
+
+    from tests.conftest import clean_env
+    from tests.integration.billing_support import cli_env
+
+    env = {k: v for k, v in cli_env(settings).items() if v is not None}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "jamsos",
+        *args,
+        env=clean_env(**env, JAMSOS_AGENCY_KEYS_DIR=str(keys_dir)),
+        cwd=settings.state_dir,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_submit_and_terminate_with_key_are_signed_and_processed_when_signatures_required(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    keys_dir, _ = agency_keys(tmp_path, "DISDAG")
+    key_file = tmp_path / "agencies" / "DISDAG.key"
+    settings = with_keys(settings, keys_dir)
+    [payload] = workers({"DISDAG": 1}, JAN_20)
+    nik = payload["worker"]["nik"]
+    file = tmp_path / "workers.json"
+    file.write_text(json.dumps([payload]))
+    # in the month after the services' enrolment (coverage starts the month after enrolment)
+    today = dt.datetime.now(JAN_20.tzinfo).date()
+    effective = (today.replace(day=1) + dt.timedelta(days=40)).replace(day=10)
+    last_day = (effective.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(1)
+    async with running(settings, ["registration", "verification"]):
+        code, out = await jamsos_cli(
+            settings, keys_dir, "submit", str(file), "--agency", "DISDAG", "--key", str(key_file)
+        )
+        assert code == 0, out
+
+        async def active() -> bool:
+            status = await pool.fetchval("SELECT status FROM participants WHERE nik = $1", nik)
+            return bool(status == "ACTIVE")
+
+        await wait_until(active, what="the signed submission enrolled")
+        code, out = await jamsos_cli(
+            settings,
+            keys_dir,
+            *("terminate", nik, "--agency", "DISDAG", "--reason", "WITHDRAWN"),
+            *("--effective", effective.isoformat(), "--key", str(key_file)),
+        )
+        assert code == 0, out
+        assert f"coverage ends {last_day.isoformat()}" in out
+    assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
