@@ -9,6 +9,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
 
@@ -23,6 +24,7 @@ from jamsos.adapters.http import HttpServer, bind
 from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
 from jamsos.adapters.outbox import Relay
 from jamsos.adapters.signatures import check_public_keys
+from jamsos.faults import Fault
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
 from jamsos.workers.monitor import Monitor
@@ -51,6 +53,30 @@ def service_names(name: str) -> list[str]:
 HTTP_HOST = "0.0.0.0"
 
 
+def runtime(settings: Settings) -> Runtime:
+    """A service process's runtime (its fault point, if a crash test set one)."""
+    return Runtime(settings, fault=Fault(settings.fault))
+
+
+async def wait_for_broker_forever(runtime: Runtime) -> None:
+    """Wait until the broker answers, however long: reported once, retried with backoff."""
+    bootstrap = runtime.settings.kafka_bootstrap
+    assert bootstrap is not None
+    attempt = 0
+    while True:
+        try:
+            await wait_for_broker(bootstrap, timeout=5.0)
+        except (KafkaError, OSError) as error:
+            runtime.conditions.fail(
+                STARTUP, f"broker unreachable at {bootstrap} ({describe(error)})"
+            )
+            await asyncio.sleep(runtime.backoff.delay(attempt))
+            attempt += 1
+            continue
+        runtime.conditions.recover(STARTUP)
+        return
+
+
 def build_app(
     settings: Settings,
     services: Sequence[str],
@@ -60,7 +86,7 @@ def build_app(
 ) -> tuple[FastStream, KafkaBroker]:
     """The FastStream app running `services`, with the pool and the outbox relay in its hooks;
     with `http_port` (0: any free port) also /health and /metrics (see workers/monitor.py)."""
-    runtime = runtime or Runtime(settings)
+    runtime = runtime or Runtime(settings, fault=Fault(settings.fault))  # as runtime() does
     client_id = "jamsos-" + "-".join(services)
     broker = make_broker(settings, client_id)
     for name in services:
@@ -86,6 +112,7 @@ def build_app(
             settings.relay_idle_seconds,
             runtime.conditions,
             runtime.backoff,
+            runtime.fault,
         )
         await relay.start()
         relays.append(relay)

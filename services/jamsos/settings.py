@@ -130,6 +130,8 @@ class Settings:
     # When more than this share of a batch (and more than one record) fails record by record,
     # the consumer stops instead of dead-lettering them: that is a bug, not bad data.
     poison_max_share: float = 0.5
+    # Crash tests only (jamsos/faults.py): the step boundary where the process ends itself.
+    fault: str | None = None
     policy: Policy = field(default_factory=Policy)
     # What `jamsos up`/`demo` recorded in state_dir, and which JAMSOS_* values (unset in the
     # environment) were taken from it because that process is still running.
@@ -246,6 +248,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "poison_max_share": "JAMSOS_POISON_MAX_SHARE",
     }
     changes |= {k: float(env[v]) for k, v in floats.items() if v in env}
+    if env.get("JAMSOS_FAULT"):
+        changes["fault"] = env["JAMSOS_FAULT"]
     if "JAMSOS_KAFKA_IDEMPOTENCE" in env:
         changes["kafka_idempotence"] = env["JAMSOS_KAFKA_IDEMPOTENCE"].lower() in _TRUE
     if "JAMSOS_KAFKA_ACKS" in env:

@@ -70,8 +70,11 @@ async def own_broker(tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[byt
 
 
 @contextlib.contextmanager
-def service(settings: Settings, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`jamsos run all` with /health on a free port; yields the process and its /health URL."""
+def service(
+    settings: Settings, log: Path, **extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`jamsos run all` with /health on a free port (plus `extra` JAMSOS_* variables); yields
+    the process and its /health URL."""
     port = free_port()
     env = clean_env(
         JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
@@ -81,6 +84,7 @@ def service(settings: Settings, log: Path) -> Iterator[tuple[subprocess.Popen[by
         JAMSOS_STATE_DIR=str(settings.state_dir),
         JAMSOS_HTTP_PORT=str(port),
         JAMSOS_RETRY_MAX_SECONDS="2",
+        **extra,
     )
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -222,3 +226,18 @@ async def test_service_waits_out_a_frozen_broker_and_loses_and_doubles_nothing(
         await wait_until(lambda: all_done(database_url), timeout=180, what="every outcome")
         assert proc.poll() is None
     await assert_one_outcome_each(bootstrap, payloads)
+
+
+async def test_service_started_while_its_broker_is_down_waits_and_says_so_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
+    log = tmp_path / "service.log"
+    with service(replace(settings, kafka_bootstrap=nobody), log) as (proc, _):
+
+        async def says_waiting() -> bool:
+            return "startup: broker unreachable at " + nobody in log.read_text()
+
+        await wait_until(says_waiting, timeout=60, what="the line saying it waits")
+        assert proc.poll() is None, log.read_text()
+    assert log.read_text().count("broker unreachable") == 1

@@ -29,11 +29,13 @@ async def _serve(
     # An outage is logged once by jamsos.conditions; asyncpg's pool would add a traceback for
     # every connection it fails to reopen meanwhile.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
-    assert settings.kafka_bootstrap is not None
-    # A broker that is down fails here, as one line (see jamsos.cli.errors), rather than inside
+    runtime = bootstrap.runtime(settings)
+    # A broker that is down is waited for here (one line), rather than failing inside
     # FastStream's connect, which leaves an unclosed producer behind.
-    await wait_for_broker(settings.kafka_bootstrap, timeout=5.0)
-    app_, broker = bootstrap.build_app(settings, services, http_port=settings.http_port or None)
+    await bootstrap.wait_for_broker_forever(runtime)
+    app_, broker = bootstrap.build_app(
+        settings, services, runtime, http_port=settings.http_port or None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
