@@ -108,6 +108,7 @@ def print_billing(data: Mapping[str, Any]) -> None:
         "paid",
         "outstanding",
         "due",
+        "months in arrears",
         title="Billing per period",
     )
     for p in data["periods"]:
@@ -120,6 +121,7 @@ def print_billing(data: Mapping[str, Any]) -> None:
             rupiah(p["paid"]),
             rupiah(p["outstanding"]),
             f"{due}{' OVERDUE' if p['overdue'] else ''}",
+            str(p["months_in_arrears"]),
         )
     console.print(periods)
     if data["latest_period"]:

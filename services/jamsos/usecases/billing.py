@@ -30,12 +30,12 @@ from jamsos.adapters import (
     repository,
 )
 from jamsos.adapters.coverage_ledger import Enrolled, Terminated
-from jamsos.adapters.invoices import PaidInvoice
 from jamsos.adapters.kafka import Inbound
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.adapters.repository import DeadLetter
+from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.identity import event_id
-from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
+from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory, payment_problem
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import (
     AgencyCounts,
@@ -45,6 +45,7 @@ from jamsos.domain.reconciliation import (
     check_invoices,
     check_ledger,
     check_period,
+    periods_to_bill_again,
 )
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases import reading
@@ -289,14 +290,44 @@ async def run_billing(
 # --- payments and reconciliation -------------------------------------------------------------
 
 
-async def pay(pool: asyncpg.Pool, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
-    """Record that an issued invoice was paid; None if the number is unknown.
+@dataclass(frozen=True)
+class Payment:
+    """What `pay` did: recorded (partial or settling the invoice), or refused and why."""
 
-    A credit note is not paid (it lowers the period's balance) and stays ISSUED; paying an
-    invoice twice keeps the first payment date.
-    """
+    invoice_no: str
+    amount: int
+    outstanding_after: int
+    refused: str | None = None
+    repeated: bool = False
+
+
+async def pay(
+    pool: asyncpg.Pool,
+    invoice_no: str,
+    amount: int,
+    reference: str,
+    paid_on: dt.date,
+    *,
+    partial: bool = False,
+) -> Payment | None:
+    """Record a payment of `amount` with the payer's `reference`; None if the number is
+    unknown. See domain.invoicing.payment_problem for what is refused; the same reference
+    again records nothing (a re-run)."""
     async with pool.acquire() as conn, conn.transaction():
-        return await invoices.mark_paid(conn, invoice_no, paid_at)
+        state = await invoices.payment_state(conn, invoice_no)
+        if state is None:
+            return None
+        if await invoices.payment_with_reference(conn, invoice_no, reference) is not None:
+            return Payment(invoice_no, amount, state.outstanding, repeated=True)
+        problem = payment_problem(state.kind, state.outstanding, amount, partial)
+        if problem is not None:
+            return Payment(invoice_no, amount, state.outstanding, refused=problem)
+        settles = amount == state.outstanding
+        paid_at = dt.datetime.combine(paid_on, dt.time(12), JAKARTA)
+        await invoices.add_payment(
+            conn, invoice_no, amount, reference, paid_on, settles=settles, paid_at=paid_at
+        )
+        return Payment(invoice_no, amount, state.outstanding - amount)
 
 
 @dataclass(frozen=True)
@@ -307,6 +338,8 @@ class Reconciliation:
     periods: list[PeriodFigures]
     ledger_behind: int
     mismatches: list[Mismatch]
+    # (period, covered not charged, charged not covered): periods a new run would settle
+    bill_again: list[tuple[str, int, int]]
 
 
 async def reconcile(
@@ -331,4 +364,4 @@ async def reconcile(
             mismatches += check_invoices(*await reconciliation.invoice_figures(conn, p))
         behind = await coverage_ledger.ledger_behind(conn)
         mismatches += check_ledger(behind)
-    return Reconciliation(agencies, figures, behind, mismatches)
+    return Reconciliation(agencies, figures, behind, mismatches, periods_to_bill_again(figures))
