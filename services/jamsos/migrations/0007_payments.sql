@@ -14,6 +14,6 @@ CREATE TABLE payments (
 );
 -- invoices paid before payments were itemised: one full payment each
 INSERT INTO payments (invoice_no, amount, reference, paid_on, partial, recorded_at)
-SELECT invoice_no, amount, 'before 0006_payments', (paid_at AT TIME ZONE 'Asia/Jakarta')::date,
+SELECT invoice_no, amount, 'before 0007_payments', (paid_at AT TIME ZONE 'Asia/Jakarta')::date,
        false, paid_at
 FROM invoices WHERE status = 'PAID' AND amount > 0;
