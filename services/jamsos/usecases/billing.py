@@ -204,6 +204,10 @@ async def bill_period(
     """Charge and credit the period's difference at `tariff` and issue its invoices, in the
     caller's transaction."""
     await accrual.lock_period(conn, period)
+    # Unchanged since the last completed run: nothing to charge or credit, and no scan.
+    changes = await accrual.ledger_changes(conn)
+    if await accrual.unchanged_since_billed(conn, period, changes):
+        return []
     history = await invoices.invoice_history(conn, period)
     plans = [
         InvoicePlan(payer, period, history.get(payer, PayerHistory()))
@@ -222,6 +226,7 @@ async def bill_period(
     ]
     await invoices.insert_invoices(conn, issued, request_id, now)
     await outbox.add(conn, [invoice_event(invoice, now) for invoice in issued])
+    await accrual.record_billed(conn, period, changes[0])
     return issued
 
 
