@@ -1,4 +1,4 @@
-"""Re-running a billed period: the ledger's change counters (migration 0006) tell an unchanged
+"""Re-running a billed period: the ledger's change counters (migration 0007) tell an unchanged
 ledger without a scan, and any write to coverage or charges, by whatever path, is seen."""
 
 from __future__ import annotations

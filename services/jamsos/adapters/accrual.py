@@ -26,7 +26,7 @@ async def lock_period(conn: asyncpg.Connection, period: Period) -> None:
 
 
 async def ledger_changes(conn: asyncpg.Connection) -> tuple[int, int]:
-    """The coverage and charges change counters now (migration 0006)."""
+    """The coverage and charges change counters now (migration 0007)."""
     row = await conn.fetchrow(
         "SELECT coalesce(sum(changes) FILTER (WHERE source = 'coverage'), 0)::bigint AS coverage,"
         " coalesce(sum(changes) FILTER (WHERE source = 'charges'), 0)::bigint AS charges"
