@@ -14,8 +14,9 @@ from jamsos.domain.period import Period
 from jamsos.reporting import billing_report
 from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
+from tests.conftest import running
 from tests.integration import test_billing_cli as billing_cli
-from tests.integration.billing_support import JAN_20, cli, enrol, feed_ledger, workers
+from tests.integration.billing_support import JAN_20, cli, cli_process, enrol, feed_ledger, workers
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +130,12 @@ async def test_report_counts_months_in_arrears_and_warns_before_the_third(
     )
     assert third["periods"][0]["months_in_arrears"] == 3
     assert "BPU participation lapses after 3 unpaid months" in " ".join(third["warnings"])
+
+
+async def test_bill_for_a_month_nobody_is_covered_in_says_so(settings: Settings) -> None:
+    month = Period.of(jakarta_now().date())
+    async with running(settings, ["billing"]):
+        result = await cli_process(settings, "bill", str(month))
+    assert result.exit_code == 0, result.output
+    assert f"{month}: nobody is covered for the whole of {month}" in result.output
+    assert "every covered participant is charged" not in result.output
