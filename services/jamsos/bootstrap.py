@@ -9,19 +9,29 @@ from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaRouter
 
 from jamsos.adapters import db
-from jamsos.adapters.embedded import embedded_broker, embedded_database
+from jamsos.adapters.embedded import (
+    claim_state,
+    embedded_broker,
+    embedded_database,
+    record_endpoints,
+)
 from jamsos.adapters.http import HttpServer, bind
 from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
 from jamsos.adapters.outbox import Relay
+from jamsos.adapters.signatures import check_public_keys
+from jamsos.faults import Fault
 from jamsos.settings import Settings
 from jamsos.workers import billing, registration, verification
 from jamsos.workers.monitor import Monitor
-from jamsos.workers.runtime import Runtime
+from jamsos.workers.runtime import OUTAGE, Runtime, describe
 from jamsos_schemas import topics
+
+STARTUP = "startup"  # its part in the process's conditions
 
 SERVICES: dict[str, Callable[[Runtime], KafkaRouter]] = {
     "registration": registration.router,
@@ -43,6 +53,30 @@ def service_names(name: str) -> list[str]:
 HTTP_HOST = "0.0.0.0"
 
 
+def runtime(settings: Settings) -> Runtime:
+    """A service process's runtime (its fault point, if a crash test set one)."""
+    return Runtime(settings, fault=Fault(settings.fault))
+
+
+async def wait_for_broker_forever(runtime: Runtime) -> None:
+    """Wait until the broker answers, however long: reported once, retried with backoff."""
+    bootstrap = runtime.settings.kafka_bootstrap
+    assert bootstrap is not None
+    attempt = 0
+    while True:
+        try:
+            await wait_for_broker(bootstrap, timeout=5.0)
+        except (KafkaError, OSError) as error:
+            runtime.conditions.fail(
+                STARTUP, f"broker unreachable at {bootstrap} ({describe(error)})"
+            )
+            await asyncio.sleep(runtime.backoff.delay(attempt))
+            attempt += 1
+            continue
+        runtime.conditions.recover(STARTUP)
+        return
+
+
 def build_app(
     settings: Settings,
     services: Sequence[str],
@@ -52,7 +86,7 @@ def build_app(
 ) -> tuple[FastStream, KafkaBroker]:
     """The FastStream app running `services`, with the pool and the outbox relay in its hooks;
     with `http_port` (0: any free port) also /health and /metrics (see workers/monitor.py)."""
-    runtime = runtime or Runtime(settings)
+    runtime = runtime or Runtime(settings, fault=Fault(settings.fault))  # as runtime() does
     client_id = "jamsos-" + "-".join(services)
     broker = make_broker(settings, client_id)
     for name in services:
@@ -61,18 +95,14 @@ def build_app(
     monitors: list[Monitor] = []
 
     async def open_resources() -> None:
+        for agency in settings.policy.agencies:  # a malformed public key stops the start
+            check_public_keys(agency.code, agency.public_keys)
         if http_port is not None:  # first, so that a taken port fails before anything starts
             sock = bind(HTTP_HOST, http_port)
             monitors.append(Monitor(runtime, broker, services, lambda a: HttpServer(a, sock)))
         if settings.database_url is None:
             raise RuntimeError("JAMSOS_DATABASE_URL is not set (jamsos up starts an embedded one)")
-        pool = await db.create_pool(settings.database_url)
-        async with pool.acquire() as conn:
-            # Services migrate on start (under the migration lock, so several processes may
-            # start together): `jamsos run` on a new database needs no separate step.
-            await db.migrate(conn)
-            await db.sync_agencies(conn, settings.policy.agencies)
-        runtime.open(pool)
+        runtime.open(await _open_pool(runtime, settings.database_url))
 
     async def start_relay() -> None:
         relay = Relay(
@@ -82,6 +112,7 @@ def build_app(
             settings.relay_idle_seconds,
             runtime.conditions,
             runtime.backoff,
+            runtime.fault,
         )
         await relay.start()
         relays.append(relay)
@@ -110,6 +141,32 @@ def build_app(
         after_shutdown=[close_resources],
     )
     return app, broker
+
+
+async def _open_pool(runtime: Runtime, dsn: str) -> asyncpg.Pool:
+    """The migrated database's pool. A database that cannot be reached is waited for (logged
+    once, retried with backoff); a refused login or an unknown database is raised (the CLI
+    says it in one line and exits)."""
+    attempt = 0
+    while True:
+        try:
+            pool = await db.create_pool(dsn)
+            try:
+                async with pool.acquire() as conn:
+                    # Services migrate on start (under the migration lock, so several processes
+                    # may start together): `jamsos run` on a new database needs no other step.
+                    await db.migrate(conn)
+                    await db.sync_agencies(conn, runtime.settings.policy.agencies)
+            except BaseException:
+                await pool.close()
+                raise
+        except OUTAGE as error:
+            runtime.conditions.fail(STARTUP, f"database unreachable ({describe(error)})")
+            await asyncio.sleep(runtime.backoff.delay(attempt))
+            attempt += 1
+            continue
+        runtime.conditions.recover(STARTUP)
+        return pool
 
 
 async def wait_assigned(broker: KafkaBroker, timeout: float = 60.0) -> None:
@@ -165,6 +222,34 @@ def infrastructure(settings: Settings, *, database: str | None = None) -> Iterat
                 settings, database_url=with_database(settings.database_url, database)
             )
         yield settings
+
+
+@contextlib.contextmanager
+def session(settings: Settings, by: str, *, database: str | None = None) -> Iterator[Settings]:
+    """`infrastructure` for `jamsos up`/`demo`: one per state directory (StateInUse otherwise),
+    its endpoints recorded there so that every other command finds them."""
+    with claim_state(settings.state_dir):
+        # values another (now gone) process recorded are not this session's configuration
+        settings = replace(
+            settings,
+            kafka_bootstrap=None
+            if "JAMSOS_KAFKA_BOOTSTRAP" in settings.from_record
+            else settings.kafka_bootstrap,
+            database_url=None
+            if "JAMSOS_DATABASE_URL" in settings.from_record
+            else settings.database_url,
+            from_record=(),
+        )
+        with infrastructure(settings, database=database) as ready:
+            assert ready.kafka_bootstrap is not None and ready.database_url is not None
+            record_endpoints(
+                settings.state_dir,
+                by,
+                ready.kafka_bootstrap,
+                ready.database_url,
+                database_embedded=settings.database_url is None,
+            )
+            yield ready
 
 
 def with_database(dsn: str, name: str) -> str:

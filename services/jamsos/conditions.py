@@ -34,13 +34,12 @@ class Conditions:
     _since: dict[str, float] = field(default_factory=dict)
 
     def fail(self, part: str, reason: str) -> None:
-        """`part` cannot work, because of `reason` (logged when this is news)."""
-        if self.troubles.get(part) == reason:
-            return
-        if part not in self.troubles:
+        """`part` cannot work, because of `reason` (logged when `part` was working)."""
+        known = part in self.troubles
+        self.troubles[part] = reason  # the latest reason for /health; the log has the first
+        if not known:
             self._since[part] = time.monotonic()
-        self.troubles[part] = reason
-        log.warning("%s: %s; retrying until it recovers", part, reason)
+            log.warning("%s: %s; retrying until it recovers", part, reason)
 
     def stop(self, part: str, reason: str) -> None:
         """`part` stopped for good (until the process is restarted)."""

@@ -13,6 +13,8 @@ import asyncpg
 
 from jamsos.adapters import reports
 from jamsos.adapters.invoices import by_funding_source
+from jamsos.domain.invoicing import LAPSE_MONTHS, due_date
+from jamsos.domain.period import Period
 from jamsos.domain.policy import Policy
 from jamsos.indonesian import rupiah
 from jamsos.settings import Settings
@@ -42,6 +44,21 @@ async def collect(conn: asyncpg.Connection, policy: Policy, today: dt.date) -> d
     return data
 
 
+def _arrears_warning(p: reports.PeriodBilling) -> str:
+    """Before the third unpaid month, the day it is reached; from then on, that it has."""
+    if p.months_in_arrears >= LAPSE_MONTHS:
+        return (
+            f"period {p.period}: {p.months_in_arrears} months in arrears: BPU participation"
+            f" lapses after {LAPSE_MONTHS} unpaid months; pay {rupiah(p.outstanding)} now"
+        )
+    third = due_date(Period.parse(p.period).next().next())
+    return (
+        f"period {p.period}: {p.months_in_arrears} months in arrears: pay"
+        f" {rupiah(p.outstanding)} by {third.isoformat()}, the day after which BPU"
+        f" participation lapses ({LAPSE_MONTHS} unpaid months)"
+    )
+
+
 async def billing_report(conn: asyncpg.Connection, today: dt.date) -> dict[str, Any]:
     """Invoices, payments and arrears per period, with a warning per period unpaid after its
     due date."""
@@ -52,6 +69,7 @@ async def billing_report(conn: asyncpg.Connection, today: dt.date) -> dict[str, 
         for p in figures.periods
         if p.overdue
     ]
+    warnings += [_arrears_warning(p) for p in figures.periods if p.months_in_arrears >= 2]
     latest = figures.periods[-1].period if figures.periods else None
     return {
         "periods": [dataclasses.asdict(p) for p in figures.periods],

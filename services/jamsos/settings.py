@@ -26,6 +26,28 @@ _TRUE = {"1", "true", "yes", "on"}
 ENDPOINTS_FILE = "endpoints.json"  # written by `jamsos up` / `jamsos demo` in the state dir
 
 
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message says which and what to do."""
+
+
+def agency_key_files(directory: Path) -> dict[str, list[str]]:
+    """The PEM text of every `CODE.pub` / `CODE.<anything>.pub` in `directory`, by agency
+    code (CONTRACT.md, "Agency signatures (v1)"); the keys are parsed where they are used."""
+    keys: dict[str, list[str]] = {}
+    try:
+        paths = sorted(p for p in directory.iterdir() if p.name.endswith(".pub") and p.is_file())
+        for path in paths:
+            keys.setdefault(path.name.split(".", 1)[0], []).append(path.read_text("ascii"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"JAMSOS_AGENCY_KEYS_DIR={directory}: cannot read it ({error})") from None
+    return keys
+
+
+def _public_keys(doc: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = doc.get("public_keys") or ()
+    return tuple(str(k) for k in ([raw] if isinstance(raw, str) else raw))
+
+
 @dataclass(frozen=True)
 class Recorded:
     """The endpoints the last `jamsos up` or `jamsos demo` on this state directory recorded.
@@ -108,6 +130,8 @@ class Settings:
     # When more than this share of a batch (and more than one record) fails record by record,
     # the consumer stops instead of dead-lettering them: that is a bug, not bad data.
     poison_max_share: float = 0.5
+    # Crash tests only (jamsos/faults.py): the step boundary where the process ends itself.
+    fault: str | None = None
     policy: Policy = field(default_factory=Policy)
     # What `jamsos up`/`demo` recorded in state_dir, and which JAMSOS_* values (unset in the
     # environment) were taken from it because that process is still running.
@@ -129,6 +153,10 @@ def _policy(doc: Mapping[str, Any], env: Mapping[str, str]) -> Policy:
             raw[key] = int(env[f"JAMSOS_POLICY_{key.upper()}"])
     if "JAMSOS_POLICY_COVERAGE_START_RULE" in env:
         raw["coverage_start_rule"] = env["JAMSOS_POLICY_COVERAGE_START_RULE"]
+    if "JAMSOS_REQUIRE_SIGNATURES" in env:
+        raw["require_signatures"] = env["JAMSOS_REQUIRE_SIGNATURES"].lower() in _TRUE
+    keys_dir = env.get("JAMSOS_AGENCY_KEYS_DIR")
+    dir_keys = agency_key_files(Path(keys_dir)) if keys_dir else {}
     agencies = tuple(
         Agency(
             code=str(a["code"]),
@@ -137,6 +165,7 @@ def _policy(doc: Mapping[str, Any], env: Mapping[str, str]) -> Policy:
             payer_code=str(a["payer_code"]),
             funding_source=str(a["funding_source"]),
             quota=None if a.get("quota") is None else int(a["quota"]),
+            public_keys=_public_keys(a) + tuple(dir_keys.get(str(a["code"]), ())),
         )
         for a in doc.get("agencies") or ()
     )
@@ -147,6 +176,7 @@ def _policy(doc: Mapping[str, Any], env: Mapping[str, str]) -> Policy:
         target=int(raw.get("target", 26_000)),
         coverage_start_rule=CoverageStartRule(raw.get("coverage_start_rule", "NEXT_MONTH")),
         agencies=agencies,
+        require_signatures=bool(raw.get("require_signatures", False)),
     )
 
 
@@ -218,6 +248,8 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "poison_max_share": "JAMSOS_POISON_MAX_SHARE",
     }
     changes |= {k: float(env[v]) for k, v in floats.items() if v in env}
+    if env.get("JAMSOS_FAULT"):
+        changes["fault"] = env["JAMSOS_FAULT"]
     if "JAMSOS_KAFKA_IDEMPOTENCE" in env:
         changes["kafka_idempotence"] = env["JAMSOS_KAFKA_IDEMPOTENCE"].lower() in _TRUE
     if "JAMSOS_KAFKA_ACKS" in env:

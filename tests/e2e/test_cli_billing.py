@@ -85,7 +85,12 @@ async def test_month_billed_through_cli_is_exported_paid_reported_and_reconciled
     assert (tmp_path / "out" / f"{number}.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "out" / f"{number}.xlsx").is_file()
 
-    assert "PAID" in cli("invoice", "pay", number).stdout
+    assert (
+        "PAID"
+        in cli(
+            "invoice", "pay", number, "--amount", str(3 * 16_800), "--reference", "SP2D-7"
+        ).stdout
+    )
     billing = report(cli)["billing"]
     assert billing["warnings"] == []
     assert billing["periods"][0]["paid"] == 3 * 16_800

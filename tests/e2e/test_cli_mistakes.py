@@ -111,12 +111,8 @@ MISTAKES = [
         lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},
         "cannot reach the Kafka broker at 127.0.0.1:",
     ),
-    Mistake(
-        "broker down when a service starts",
-        lambda p: ["run", "registration"],
-        lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},
-        "cannot reach the Kafka broker at 127.0.0.1:",
-    ),
+    # A broker down when a service starts is waited for, not a mistake (issue 10; see
+    # tests/integration/test_outages.py).
     Mistake(
         "stale exports after jamsos up stopped",
         lambda p: ["report"],

@@ -297,7 +297,10 @@ def test_dashboard_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     output = (result.stdout + result.stderr).strip()
     assert output.splitlines() == [output]
-    assert f"port {port} is already in use" in output and "Traceback" not in output
+    assert (
+        f"dashboard port {port} cannot be used (Address already in use)" in output
+        and "Traceback" not in output
+    )
 
 
 async def test_dashboard_with_the_broker_down_shows_the_figures_and_says_lag_is_unreadable(

@@ -310,7 +310,18 @@ async def test_unpaid_period_after_the_15th_warns_until_paid(
         overdue = await billing_report(conn, dt.date(2025, 2, 16))
     assert before_due["warnings"] == []
     assert overdue["warnings"] == ["period 2025-02: Rp117.600 unpaid after the due date 2025-02-15"]
-    paid = await cli(db_settings, "invoice", "pay", REGULAR, "--paid-on", "2025-02-14")
+    paid = await cli(
+        db_settings,
+        "invoice",
+        "pay",
+        REGULAR,
+        "--amount",
+        "117600",
+        "--reference",
+        "SP2D-1",
+        "--paid-on",
+        "14/02/2025",
+    )
     assert paid.exit_code == 0, paid.output
     async with pool.acquire() as conn:
         after = await billing_report(conn, dt.date(2025, 2, 16))
@@ -324,7 +335,16 @@ async def test_paying_a_credit_note_is_refused(
     db_settings: Settings, pool: asyncpg.Pool, billed: list[dict[str, Any]]
 ) -> None:
     await credit_first_worker(pool, db_settings, billed, "WITHDRAWN")
-    result = await cli(db_settings, "invoice", "pay", "JMS-PEMKAB-KUDUS-202502-02")
+    result = await cli(
+        db_settings,
+        "invoice",
+        "pay",
+        "JMS-PEMKAB-KUDUS-202502-02",
+        "--amount",
+        "16800",
+        "--reference",
+        "SP2D-2",
+    )
     assert result.exit_code == 1
     assert "credit note" in result.output
 

@@ -90,3 +90,25 @@ async def test_failed_batch_across_partitions_and_both_ledger_topics_is_processe
     assert await pool.fetchval("SELECT count(*) FROM coverage") == COUNT
     ended = await pool.fetchval("SELECT count(*) FROM coverage WHERE coverage_end IS NOT NULL")
     assert ended == len(records) - COUNT
+
+
+async def test_consumer_whose_batch_fails_beyond_the_poison_share_stops_and_says_why(
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def buggy(pool: asyncpg.Pool, batch: Sequence[Message], now: Any) -> Any:
+        await pool.execute("SELECT 'not a number'::numeric")  # a bug: every record fails
+
+    monkeypatch.setattr(billing, "record_coverage", buggy)
+    records = [
+        (topics.ENROLLED, "KDS-000000001", enrolled_event(f"KDS-{i:09d}", "2025-02-01"))
+        for i in range(10)
+    ]
+    await publish(settings.kafka_bootstrap or "", records)
+    async with running(replace(settings, retry_initial_seconds=0.05), ["billing"]) as runtime:
+
+        async def stopped() -> bool:
+            return runtime.conditions.troubles.get(LEDGER, "").startswith("stopped: ")
+
+        await wait_until(stopped, timeout=60, what="the ledger consumer to stop")
+        assert "records of a batch failed" in runtime.conditions.troubles[LEDGER]
+        assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0

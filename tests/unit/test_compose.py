@@ -152,3 +152,16 @@ def test_service_container_healthcheck_requests_health_on_its_http_port(name: st
     probe = " ".join(str(word) for word in service["healthcheck"]["test"])
     assert f"http://127.0.0.1:{port}/health" in probe
     assert port in [str(p) for p in service.get("expose", [])]
+
+
+@pytest.mark.parametrize("name", RUNNING)
+def test_service_container_requires_agency_signatures_with_keys_from_a_mounted_directory(
+    name: str,
+) -> None:
+    service = SERVICES[name]
+    env = _environment(service)
+    assert env["JAMSOS_REQUIRE_SIGNATURES"].lower() in {"1", "true", "yes", "on"}
+    keys_dir = env["JAMSOS_AGENCY_KEYS_DIR"]
+    mounts = [str(v).split(":") for v in service.get("volumes") or ()]
+    assert [m[0] for m in mounts if m[1] == keys_dir] == ["./agency-keys"]
+    assert (ROOT / "agency-keys").is_dir()

@@ -26,6 +26,45 @@ async def lock_period(conn: asyncpg.Connection, period: Period) -> None:
     )
 
 
+async def ledger_changes(conn: asyncpg.Connection) -> tuple[int, int]:
+    """The coverage and charges change counters now (migration 0007)."""
+    row = await conn.fetchrow(
+        "SELECT coalesce(sum(changes) FILTER (WHERE source = 'coverage'), 0)::bigint AS coverage,"
+        " coalesce(sum(changes) FILTER (WHERE source = 'charges'), 0)::bigint AS charges"
+        " FROM ledger_changes"
+    )
+    assert row is not None
+    return row["coverage"], row["charges"]
+
+
+async def unchanged_since_billed(
+    conn: asyncpg.Connection, period: Period, changes: tuple[int, int]
+) -> bool:
+    """Whether neither coverage nor charges were written since `period`'s last completed run:
+    then a run would charge and credit nothing (the caller holds the period lock)."""
+    row = await conn.fetchrow(
+        "SELECT coverage_changes, charges_changes FROM billed_periods WHERE period = $1",
+        str(period),
+    )
+    return row is not None and (row["coverage_changes"], row["charges_changes"]) == changes
+
+
+async def record_billed(conn: asyncpg.Connection, period: Period, coverage_changes: int) -> None:
+    """Remember the counters a completed run of `period` leaves: coverage as it started,
+    charges as they are now in its transaction (its own writes included)."""
+    await conn.execute(
+        """
+        INSERT INTO billed_periods (period, coverage_changes, charges_changes)
+        SELECT $1, $2, coalesce(sum(changes), 0) FROM ledger_changes WHERE source = 'charges'
+        ON CONFLICT (period) DO UPDATE
+        SET coverage_changes = EXCLUDED.coverage_changes,
+            charges_changes = EXCLUDED.charges_changes
+        """,
+        str(period),
+        coverage_changes,
+    )
+
+
 async def payers(conn: asyncpg.Connection, period: Period) -> list[str]:
     """Every payer that may be charged or credited for `period`."""
     rows = await conn.fetch(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from jamsos.domain.period import Period
 from jamsos.usecases.rows import Enrolled, Terminated
 
 
@@ -73,5 +74,17 @@ async def ledger_behind(conn: asyncpg.Connection) -> int:
               AND c.payer_code IS NOT NULL
               AND c.coverage_end IS NOT DISTINCT FROM p.coverage_end)
         """
+    )
+    return value
+
+
+async def covered_in(conn: asyncpg.Connection, period: Period) -> int:
+    """Memberships covered for the whole of `period` (the accrual rule), whatever was billed."""
+    value: int = await conn.fetchval(
+        "SELECT count(DISTINCT membership_no) FROM coverage"
+        " WHERE payer_code IS NOT NULL AND coverage_start <= $1"
+        " AND (coverage_end IS NULL OR coverage_end >= $2)",
+        period.first_day,
+        period.last_day,
     )
     return value

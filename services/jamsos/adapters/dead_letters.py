@@ -3,7 +3,9 @@ rejected it), listed, found by id prefix, replayed and discarded by `jamsos ops 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +15,7 @@ from jamsos.usecases.rows import DeadLetter
 
 _COLUMNS = (
     'event_id, source_topic, partition, "offset", key, value, error, failed_at, replayed_at,'
-    " discarded_at, discard_reason"
+    " discarded_at, discard_reason, headers"
 )
 
 
@@ -89,10 +91,10 @@ async def add_dead_letters(
     await conn.execute(
         """
         INSERT INTO dead_letters (event_id, source_topic, partition, "offset", key, value, error,
-                                  failed_at)
-        SELECT e, t, p, o, k, v, er, $8
+                                  failed_at, headers)
+        SELECT e, t, p, o, k, v, er, $8, h::jsonb
         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[],
-                    $7::text[]) AS x(e, t, p, o, k, v, er)
+                    $7::text[], $9::text[]) AS x(e, t, p, o, k, v, er, h)
         ON CONFLICT (event_id) DO NOTHING
         """,
         [d.event_id for d in letters],
@@ -103,4 +105,16 @@ async def add_dead_letters(
         [d.record.value for d in letters],
         [d.error for d in letters],
         failed_at,
+        [json.dumps(headers_json(d.record.headers)) for d in letters],
     )
+
+
+def headers_json(headers: Sequence[tuple[str, bytes]]) -> list[list[str]]:
+    """Kafka headers as JSON: [name, base64 of the value] pairs (dead_letters.headers)."""
+    return [[name, base64.b64encode(value).decode("ascii")] for name, value in headers]
+
+
+def headers_from_json(doc: Any) -> list[tuple[str, bytes]]:
+    """The Kafka headers stored by `headers_json`."""
+    pairs = json.loads(doc) if isinstance(doc, str) else doc
+    return [(str(name), base64.b64decode(value)) for name, value in pairs or ()]

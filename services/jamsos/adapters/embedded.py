@@ -7,6 +7,8 @@ the idempotent producer, and is started with explicit topics; see README, "Desig
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -127,3 +129,44 @@ def embedded_database(state_dir: Path, database: str = "postgres") -> Iterator[s
         yield str(server.get_uri(database))
     finally:
         server.cleanup()
+
+
+class StateInUse(RuntimeError):
+    """Another `jamsos up` or `jamsos demo` runs on this state directory."""
+
+
+@contextlib.contextmanager
+def claim_state(state_dir: Path) -> Iterator[None]:
+    """Hold the state directory's lock for the block: one `up`/`demo` per state directory, so
+    that no second broker is started on the same embedded database."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / "jamsos.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise StateInUse(str(state_dir)) from error
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def record_endpoints(
+    state_dir: Path, by: str, kafka_bootstrap: str, database_url: str, database_embedded: bool
+) -> None:
+    """Write the endpoints that other commands fall back to (see settings.read_recorded)."""
+    from jamsos.settings import ENDPOINTS_FILE
+
+    doc = {
+        "by": by,
+        "pid": os.getpid(),
+        "kafka_bootstrap": kafka_bootstrap,
+        "database_url": database_url,
+        "database_embedded": database_embedded,
+        "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    partial = state_dir / f".{ENDPOINTS_FILE}.tmp"
+    partial.write_text(json.dumps(doc, indent=2) + "\n", "utf-8")
+    partial.replace(state_dir / ENDPOINTS_FILE)

@@ -12,7 +12,6 @@ import asyncpg
 
 from jamsos.domain.invoicing import Invoice, PayerHistory
 from jamsos.domain.period import Period
-from jamsos.usecases.rows import PaidInvoice
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,21 @@ class ChargeLine:
     jkk: int
     jkm: int
     jumlah: int
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    """What an invoice asks and what was paid on it so far."""
+
+    invoice_no: str
+    kind: str
+    amount: int
+    paid: int
+    paid_at: dt.datetime | None
+
+    @property
+    def outstanding(self) -> int:
+        return self.amount - self.paid
 
 
 # The columns of an InvoiceRow, the one list every invoice query selects (a constant, never input).
@@ -236,23 +250,57 @@ async def insert_invoices(
     )
 
 
-async def mark_paid(
-    conn: asyncpg.Connection, invoice_no: str, paid_at: dt.datetime
-) -> PaidInvoice | None:
-    """Set an ISSUED debit invoice to PAID; None if there is no such invoice number."""
+async def payment_state(conn: asyncpg.Connection, invoice_no: str) -> PaymentState | None:
+    """An invoice's kind, amount and what was paid on it, locked for the payment."""
     row = await conn.fetchrow(
-        "SELECT kind, status, paid_at FROM invoices WHERE invoice_no = $1 FOR UPDATE", invoice_no
+        "SELECT kind, amount, paid_at, (SELECT coalesce(sum(amount), 0) FROM payments p"
+        " WHERE p.invoice_no = i.invoice_no)::bigint AS paid"
+        " FROM invoices i WHERE invoice_no = $1 FOR UPDATE",
+        invoice_no,
     )
     if row is None:
         return None
-    if row["status"] == "PAID" or row["kind"] == "CREDIT":
-        return PaidInvoice(invoice_no, row["kind"], row["status"], row["paid_at"], changed=False)
-    await conn.execute(
-        "UPDATE invoices SET status = 'PAID', paid_at = $2 WHERE invoice_no = $1",
+    return PaymentState(invoice_no, row["kind"], row["amount"], row["paid"], row["paid_at"])
+
+
+async def payment_with_reference(
+    conn: asyncpg.Connection, invoice_no: str, reference: str
+) -> tuple[int, dt.date] | None:
+    """(amount, paid_on) of the payment already recorded under `reference`, if any."""
+    row = await conn.fetchrow(
+        "SELECT amount, paid_on FROM payments WHERE invoice_no = $1 AND reference = $2",
         invoice_no,
-        paid_at,
+        reference,
     )
-    return PaidInvoice(invoice_no, row["kind"], "PAID", paid_at, changed=True)
+    return None if row is None else (row["amount"], row["paid_on"])
+
+
+async def add_payment(
+    conn: asyncpg.Connection,
+    invoice_no: str,
+    amount: int,
+    reference: str,
+    paid_on: dt.date,
+    *,
+    settles: bool,
+    paid_at: dt.datetime,
+) -> None:
+    """Record a payment; the one that settles the balance marks the invoice PAID."""
+    await conn.execute(
+        "INSERT INTO payments (invoice_no, amount, reference, paid_on, partial)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        invoice_no,
+        amount,
+        reference,
+        paid_on,
+        not settles,
+    )
+    if settles:
+        await conn.execute(
+            "UPDATE invoices SET status = 'PAID', paid_at = $2 WHERE invoice_no = $1",
+            invoice_no,
+            paid_at,
+        )
 
 
 def by_funding_source(lines: Sequence[AgencyLine]) -> dict[str, int]:

@@ -21,7 +21,14 @@ from jamsos.usecases.messages import Message
 def inbound(records: Iterable[ConsumerRecord[Any, Any]]) -> list[Message]:
     """Raw consumer records as messages, in the order received."""
     return [
-        Message(r.topic, r.partition, r.offset, r.key, r.value if r.value is not None else b"")
+        Message(
+            r.topic,
+            r.partition,
+            r.offset,
+            r.key,
+            r.value if r.value is not None else b"",
+            tuple((name, bytes(value or b"")) for name, value in r.headers or ()),
+        )
         for r in records
     ]
 

@@ -12,7 +12,10 @@ from aiokafka.errors import KafkaError
 
 from jamsos.adapters.locks import AdvisoryLock
 from jamsos.conditions import Backoff, Conditions
+from jamsos.faults import Fault
 from jamsos.usecases.rows import OutboxEvent
+
+NO_FAULT = Fault()
 
 
 async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:
@@ -35,7 +38,9 @@ async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:
     )
 
 
-async def relay_once(pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int) -> int:
+async def relay_once(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int, fault: Fault = NO_FAULT
+) -> int:
     """Publish up to `limit` unpublished rows in id order, then mark them; returns how many.
 
     Publishing happens before the marking commits, so a crash in between re-publishes the
@@ -51,13 +56,16 @@ async def relay_once(pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int)
         )
         if not rows:
             return 0
+        fault.reach("relay.before-publish", "relay")
         sent = [await producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
         await asyncio.gather(*sent)
+        fault.reach("relay.after-publish", "relay")
         await conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
             [r["id"] for r in rows],
         )
-        return len(rows)
+    fault.reach("relay.after-mark", "relay")
+    return len(rows)
 
 
 RELAY = "outbox relay"  # its part in the process's conditions (and /health)
@@ -80,13 +88,14 @@ async def relay_forever(
     idle_seconds: float,
     conditions: Conditions,
     backoff: Backoff,
+    fault: Fault,
 ) -> None:
     """Run the relay until cancelled. Any failure leaves the rows unpublished (the transaction
     rolled back); it is reported in `conditions` (logged once) and retried with backoff."""
     attempt = 0
     while True:
         try:
-            published = await relay_once(pool, producer, limit)
+            published = await relay_once(pool, producer, limit, fault)
         except Exception as error:  # reported, retried: no row is marked that was not sent
             conditions.fail(RELAY, _trouble(error))
             await asyncio.sleep(backoff.delay(attempt))
@@ -109,9 +118,10 @@ class Relay:
         idle: float,
         conditions: Conditions,
         backoff: Backoff,
+        fault: Fault,
     ):
         self._pool, self._producer, self._limit, self._idle = pool, producer, limit, idle
-        self._conditions, self._backoff = conditions, backoff
+        self._conditions, self._backoff, self._fault = conditions, backoff, fault
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -125,6 +135,7 @@ class Relay:
                 self._idle,
                 self._conditions,
                 self._backoff,
+                self._fault,
             ),
             name="relay",
         )

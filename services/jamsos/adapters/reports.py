@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from jamsos.adapters.invoices import INVOICE_COLUMNS, AgencyLine, InvoiceRow, invoice_row
-from jamsos.domain.invoicing import due_date
+from jamsos.domain.invoicing import due_date, months_in_arrears
 from jamsos.domain.period import Period
 from jamsos.domain.policy import Policy
 from jamsos.domain.wilayah import kecamatan
@@ -127,6 +127,7 @@ class PeriodBilling:
     outstanding: int
     due_date: dt.date
     overdue: bool
+    months_in_arrears: int  # due dates passed unpaid (domain.invoicing.months_in_arrears)
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,11 @@ async def billing_figures(conn: asyncpg.Connection, today: dt.date) -> BillingFi
     rows = await conn.fetch(
         """
         SELECT period, count(*) AS invoices, sum(participants)::bigint AS participants,
-               sum(amount)::bigint AS amount,
-               coalesce(sum(amount) FILTER (WHERE status = 'PAID'), 0)::bigint AS paid
-        FROM invoices GROUP BY period ORDER BY period
+               sum(amount)::bigint AS amount, coalesce(sum(p.paid), 0)::bigint AS paid
+        FROM invoices
+        LEFT JOIN (SELECT invoice_no, sum(amount) AS paid FROM payments GROUP BY 1) p
+            USING (invoice_no)
+        GROUP BY period ORDER BY period
         """
     )
     periods: list[PeriodBilling] = []
@@ -163,6 +166,7 @@ async def billing_figures(conn: asyncpg.Connection, today: dt.date) -> BillingFi
                 outstanding=outstanding,
                 due_date=due,
                 overdue=outstanding > 0 and today > due,
+                months_in_arrears=months_in_arrears(period, today) if outstanding > 0 else 0,
             )
         )
     overdue = [p.period for p in periods if p.overdue]

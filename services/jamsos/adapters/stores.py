@@ -41,7 +41,6 @@ from jamsos.usecases.rows import (
     LoggedRequest,
     NewSubmission,
     OutboxEvent,
-    PaidInvoice,
     ParticipantState,
     Terminated,
 )
@@ -181,6 +180,15 @@ class PostgresStore:
     async def lock_period(self, period: Period) -> None:
         await accrual.lock_period(self.conn, period)
 
+    async def ledger_changes(self) -> tuple[int, int]:
+        return await accrual.ledger_changes(self.conn)
+
+    async def unchanged_since_billed(self, period: Period, changes: tuple[int, int]) -> bool:
+        return await accrual.unchanged_since_billed(self.conn, period, changes)
+
+    async def record_billed(self, period: Period, coverage_changes: int) -> None:
+        await accrual.record_billed(self.conn, period, coverage_changes)
+
     async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
         return await invoices.invoice_history(self.conn, period)
 
@@ -202,10 +210,6 @@ class PostgresStore:
     ) -> None:
         await _insert_invoices(self.conn, invoices, request_id, issued_at)
 
-    async def mark_paid(self, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
-        return await _mark_paid(self.conn, invoice_no, paid_at)
 
-
-# the method parameter `invoices` shadows the module inside those two methods
+# the method parameter `invoices` shadows the module inside that method
 _insert_invoices = invoices.insert_invoices
-_mark_paid = invoices.mark_paid

@@ -61,8 +61,12 @@ def feed(n: int, seed: int = 11) -> Feed:
     for i in range(valid + invalid):
         person = synthetic.worker(rng, i, today, age=16 if i >= valid and i % 3 == 1 else None)
         birth = dt.date.fromisoformat(person["birth_date"])
-        serial = 0 if i >= valid and i % 3 == 0 else 1 + i % 9999
-        person["nik"] = synthetic.nik_for(birth, person["sex"], serial, _nik_region(i))
+        if i >= valid and i % 3 == 0:  # serial 0000, under a region prefix of its own
+            k = i - valid
+            region = f"{34 + k // 9801:02d}{1 + (k // 99) % 99:02d}{1 + k % 99:02d}"
+            person["nik"] = synthetic.nik_for(birth, person["sex"], 0, region)
+        else:
+            person["nik"] = synthetic.nik_for(birth, person["sex"], 1 + i % 9999, _nik_region(i))
         if i >= valid and i % 3 == 2:
             person["address"] = {"village_code": "3374011001", "street": "Semarang"}
         agency = AGENCIES[i % len(AGENCIES)]
@@ -112,8 +116,9 @@ def _messages(f: Feed, stamp: bool) -> Iterator[list[tuple[bytes | None, bytes]]
 async def _publish(settings: Settings, f: Feed) -> float:
     """Publish the whole feed at once, stamping as it goes; returns the seconds it took."""
     started = time.perf_counter()
-    for chunk in _messages(f, stamp=True):
-        await publish_raw(settings, topics.SUBMITTED, chunk)
+    # one producer; the generator stamps each chunk as the producer reaches it
+    messages = (m for chunk in _messages(f, stamp=True) for m in chunk)
+    await publish_raw(settings, topics.SUBMITTED, messages)
     return time.perf_counter() - started
 
 

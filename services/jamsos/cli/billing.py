@@ -16,17 +16,17 @@ from rich.table import Table
 from jamsos import billing_requests
 from jamsos.adapters import coverage_ledger, invoice_documents, invoices, tariff_table
 from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
-from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.cli.common import (
     app,
     configured,
     console,
+    date_arg,
     invoice_app,
     period_arg,
     with_pool,
 )
+from jamsos.cli.errors import Failure
 from jamsos.cli.invoice_tables import invoice_table, lines_table
-from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.period import Period
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.indonesian import rupiah
@@ -39,19 +39,34 @@ from jamsos.workers.runtime import jakarta_now
 def bill(
     period: str = typer.Argument(..., help="the month to bill, YYYY-MM"),
     timeout: float = typer.Option(120.0, help="seconds to wait for the billing service"),
+    force: bool = typer.Option(
+        False, "--force", help="bill a period more than one month ahead of today"
+    ),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """Request a billing run for PERIOD, wait for it, and print the invoices it issued."""
-    settings = configured(load_settings())
-    month = period_arg(period)
+    """Request a billing run for PERIOD, wait for it, and print the invoices it issued.
 
-    async def go(pool: asyncpg.Pool) -> tuple[billing_requests.RunResult, int]:
+    A period more than one month ahead of today (Asia/Jakarta) is refused without --force.
+    """
+    month = period_arg(period)
+    latest = Period.of(jakarta_now().date()).next()
+    if month > latest and not force:
+        raise Failure(
+            f"{month} is more than one month ahead of today ({jakarta_now().date()}, WIB):"
+            f" bill {latest} or earlier, or add --force if a real invoice for {month} is meant"
+        )
+    settings = configured(load_settings())
+
+    async def go(pool: asyncpg.Pool) -> tuple[billing_requests.RunResult, int, int]:
         async with pool.acquire() as conn:
             behind = await coverage_ledger.ledger_behind(conn)
-        return await billing_requests.bill(settings, pool, month, timeout=timeout), behind
+        result = await billing_requests.bill(settings, pool, month, timeout=timeout)
+        async with pool.acquire() as conn:
+            covered = await coverage_ledger.covered_in(conn, month)
+        return result, behind, covered
 
     try:
-        result, behind = asyncio.run(with_pool(settings, go))
+        result, behind, covered = asyncio.run(with_pool(settings, go))
     except TimeoutError as error:
         console.print(f"[red]{error}[/red]: is the billing service running (`jamsos run billing`)?")
         raise typer.Exit(1) from error
@@ -62,6 +77,7 @@ def bill(
             "outcome": result.outcome,
             "detail": result.detail,
             "seconds": round(result.seconds, 3),
+            "covered": covered,
             "invoices": [dataclasses.asdict(i) for i in result.invoices],
         }
         sys.stdout.write(json.dumps(out, default=str, indent=2) + "\n")
@@ -69,8 +85,18 @@ def bill(
         console.print(f"[red]billing run {result.request_id} failed[/red]: {result.detail}")
     elif result.invoices:
         console.print(invoice_table(result.invoices, f"Issued for {month}"))
+    elif covered == 0:
+        console.print(
+            f"{month}: nobody is covered for the whole of {month}, so nothing is invoiced"
+            " (coverage starts on the first day of the month after enrolment)",
+            highlight=False,
+        )
     else:
-        console.print(f"{month}: nothing new to invoice (every covered participant is charged)")
+        console.print(
+            f"{month}: nothing new to invoice (all {covered:,} covered participants are"
+            " already charged)",
+            highlight=False,
+        )
     if behind and not as_json:
         console.print(
             f"[yellow]note[/yellow]: {behind} participant(s) were not yet in the billing"
@@ -162,39 +188,72 @@ def invoice_export(
     )
 
 
+def _amount(text: str) -> int:
+    """Rupiah as finance staff type them: 117600, 117.600, Rp117.600 or 117,600."""
+    digits = text.strip().removeprefix("Rp").removeprefix("rp").replace(".", "").replace(",", "")
+    if not digits.strip().isdigit():
+        raise Failure(f"--amount {text!r} is not a whole number of Rupiah (e.g. 117600)")
+    return int(digits)
+
+
 @invoice_app.command("pay")
 def invoice_pay(
     invoice_no: str = typer.Argument(..., help="e.g. JMS-PEMKAB-KUDUS-202502-01"),
-    paid_on: str = typer.Option(None, help="payment date YYYY-MM-DD (default: now)"),
+    amount: str = typer.Option(..., "--amount", help="Rupiah paid, e.g. 117600"),
+    reference: str = typer.Option(
+        ..., "--reference", help="the payment's reference (bank transfer, SP2D number)"
+    ),
+    paid_on: str = typer.Option(
+        None, help="payment date YYYY-MM-DD or DD/MM/YYYY (default: today, WIB)"
+    ),
+    partial: bool = typer.Option(
+        False, "--partial", help="the amount is less than the outstanding balance on purpose"
+    ),
 ) -> None:
-    """Record that the regency paid an invoice (ISSUED → PAID)."""
+    """Record a payment of an invoice; it is PAID once its payments reach its amount.
+
+    The amount must equal the outstanding balance (or be less, with --partial); a date in the
+    future is refused. Dates are Asia/Jakarta (WIB).
+    """
+    today = jakarta_now().date()
+    day = today if paid_on is None else date_arg(paid_on, "--paid-on")
+    if day > today:
+        raise Failure(f"--paid-on {day.isoformat()} is in the future (today is {today}, WIB)")
+    rupiah_paid = _amount(amount)
+    if not reference.strip():
+        raise Failure("--reference must name the payment (e.g. the bank transfer number)")
     settings = load_settings()
-    try:
-        paid_at = (
-            jakarta_now()
-            if paid_on is None
-            else dt.datetime.combine(dt.date.fromisoformat(paid_on), dt.time(12), JAKARTA)
-        )
-    except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
     result = asyncio.run(
         with_pool(
             settings,
-            lambda pool: billing_usecases.pay(PostgresUnitOfWork(pool), invoice_no, paid_at),
+            lambda pool: billing_usecases.pay(
+                pool, invoice_no, rupiah_paid, reference.strip(), day, partial=partial
+            ),
         )
     )
     if result is None:
         raise _no_such_invoice(invoice_no)
-    if result.kind == "CREDIT":
+    if result.refused is not None:
+        raise Failure(f"{invoice_no}: {result.refused}", 1)
+    if result.repeated:
         console.print(
-            f"{invoice_no} is a credit note: it lowers the period's balance and is not paid"
+            f"{invoice_no}: payment {reference.strip()} was already recorded; nothing changed"
+            f" (outstanding {rupiah(result.outstanding_after)})",
+            highlight=False,
         )
-        raise typer.Exit(1)
-    if not result.changed:
-        console.print(f"{invoice_no} was already paid on {result.paid_at}", highlight=False)
         return
-    console.print(f"{invoice_no} PAID on {paid_at.date().isoformat()}", highlight=False)
+    if result.outstanding_after == 0:
+        console.print(
+            f"{invoice_no} PAID on {day.isoformat()} (WIB): {rupiah(result.amount)}"
+            f" ref {reference.strip()}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"{invoice_no}: partial payment of {rupiah(result.amount)} on {day.isoformat()}"
+            f" (WIB) recorded; {rupiah(result.outstanding_after)} still outstanding",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -291,3 +350,26 @@ def print_reconciliation(result: billing_usecases.Reconciliation) -> None:
     for m in result.mismatches:
         table.add_row(m.scope, m.check, f"{m.expected:,}", f"{m.actual:,}")
     console.print(table)
+    print_hints(result)
+
+
+def print_hints(result: billing_usecases.Reconciliation) -> None:
+    """What to do about the mismatches that have a known remedy."""
+    if result.ledger_behind:
+        console.print(
+            f"[yellow]to do[/yellow]: the billing ledger lacks {result.ledger_behind:,}"
+            " participant(s): let the billing service (`jamsos run billing`) catch up, then"
+            " run `jamsos reconcile` again",
+            highlight=False,
+        )
+    for period, uncharged, uncovered in result.bill_again:
+        what = []
+        if uncharged:
+            what.append(f"{uncharged:,} covered participant(s) not charged yet")
+        if uncovered:
+            what.append(f"{uncovered:,} charged participant(s) no longer covered")
+        console.print(
+            f"[yellow]to do[/yellow]: period {period}: {' and '.join(what)}:"
+            f" run `jamsos bill {period}` (it issues only the difference)",
+            highlight=False,
+        )

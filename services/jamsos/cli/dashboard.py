@@ -7,9 +7,10 @@ import signal
 
 import typer
 
+from jamsos.adapters.http import PortUnavailable
 from jamsos.cli.common import app, configured
 from jamsos.cli.errors import Failure
-from jamsos.dashboard import Dashboard, PortInUseError
+from jamsos.dashboard import Dashboard
 from jamsos.settings import Settings, load_settings
 
 
@@ -17,8 +18,11 @@ def open_dashboard(settings: Settings) -> Dashboard:
     """The dashboard bound to its port; a taken port ends the command with one clear line."""
     try:
         return Dashboard(settings.dashboard_port)
-    except PortInUseError as error:
-        raise Failure(str(error)) from error
+    except PortUnavailable as error:
+        raise Failure(
+            f"dashboard port {error.port} cannot be used ({error.reason}): set"
+            " JAMSOS_DASHBOARD_PORT to a free port (0: any free port)"
+        ) from None
 
 
 async def _serve(dashboard: Dashboard, settings: Settings) -> None:

@@ -206,7 +206,7 @@ async def _run(settings: Settings, size: int) -> float:
 def run_demo(settings: Settings, size: int) -> int:
     """Start embedded infrastructure, run the demo, print the report; returns the exit code."""
     settings = replace(settings, policy=_policy(settings.policy), group_prefix="jamsos-demo")
-    with bootstrap.infrastructure(settings, database="jamsos_demo") as ready:
+    with bootstrap.session(settings, "demo", database="jamsos_demo") as ready:
         console.print(
             f"broker {ready.kafka_bootstrap}; database {ready.database_url}", highlight=False
         )

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jamsos.adapters import dead_letters
+from jamsos.adapters.dead_letters import headers_from_json
 from jamsos.cli.common import configured, console, dlq_app, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.domain.coverage import JAKARTA
@@ -122,7 +123,8 @@ def _refusal(conn_row: dict[str, Any], taken: dict[str, Any] | None, letter: str
 def dlq_replay(
     event_id: str = typer.Argument(..., help="the dead letter's event_id, or a prefix of it"),
 ) -> None:
-    """Publish a dead letter's original bytes back to its source topic (e.g. after a fix)."""
+    """Publish a dead letter's original bytes and headers back to its source topic (e.g. after
+    a fix); it is checked again like any record, signature included."""
     settings = configured(load_settings())
 
     async def go(conn: asyncpg.Connection) -> tuple[str, str]:
@@ -138,7 +140,12 @@ def dlq_replay(
         refusal = _refusal(row, taken, letter)
         if refusal is not None:
             raise Failure(refusal, 1)
-        await publish_raw(settings, row["source_topic"], [(row["key"], row["value"])])
+        # The original headers go with the bytes: a signed letter stays signed, and an unsigned
+        # or forged one meets the signature check again (UNAUTHENTICATED again).
+        original = headers_from_json(row["headers"])
+        await publish_raw(
+            settings, row["source_topic"], [(row["key"], row["value"])], headers=lambda _: original
+        )
         await dead_letters.mark_replayed(conn, letter)
         return letter, str(row["source_topic"])
 

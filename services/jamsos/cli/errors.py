@@ -18,7 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
-from jamsos.settings import Settings, load_settings
+from jamsos.adapters.embedded import StateInUse
+from jamsos.adapters.signatures import BadKey
+from jamsos.settings import ConfigError, Settings, load_settings
 
 USAGE = 2  # the exit code of every failure below unless it says otherwise
 
@@ -144,6 +146,15 @@ def _broker(error: BaseException, settings: Settings | None) -> Failure | None:
     )
 
 
+def _state_in_use(error: StateInUse, settings: Settings | None) -> Failure:
+    record = settings.recorded if settings else None
+    who = f"`jamsos {record.by}` (pid {record.pid})" if record and record.live else "jamsos"
+    return Failure(
+        f"{who} already runs on state directory {error}: use it (other commands find it by"
+        " themselves), stop it first, or set JAMSOS_STATE_DIR to another directory"
+    )
+
+
 def explain(error: BaseException) -> Failure | None:
     """The one-line failure behind `error`, or None when it is not an everyday mistake."""
     settings: Settings | None = None
@@ -151,8 +162,12 @@ def explain(error: BaseException) -> Failure | None:
     for current in _chain(error):
         if isinstance(current, Failure):
             return current
+        if isinstance(current, BadKey | ConfigError):
+            return Failure(str(current))
         if not loaded:
             settings, loaded = _settings(), True
+        if isinstance(current, StateInUse):
+            return _state_in_use(current, settings)
         found = _database(current, settings) or _broker(current, settings)
         if found:
             return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import typer
@@ -88,8 +89,7 @@ def print_report(data: dict[str, Any]) -> None:
 def report(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Enrolment progress against target, per agency and kecamatan, and billing figures."""
     settings = load_settings()
-    database_url(settings)
-    data = asyncio.run(report_data(settings))
+    data = asyncio.run(report_data(replace(settings, database_url=database_url(settings))))
     if as_json:
         sys.stdout.write(report_json(data) + "\n")
     else:
@@ -108,6 +108,7 @@ def print_billing(data: Mapping[str, Any]) -> None:
         "paid",
         "outstanding",
         "due",
+        "months in arrears",
         title="Billing per period",
     )
     for p in data["periods"]:
@@ -120,6 +121,7 @@ def print_billing(data: Mapping[str, Any]) -> None:
             rupiah(p["paid"]),
             rupiah(p["outstanding"]),
             f"{due}{' OVERDUE' if p['overdue'] else ''}",
+            str(p["months_in_arrears"]),
         )
     console.print(periods)
     if data["latest_period"]:

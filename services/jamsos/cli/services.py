@@ -26,11 +26,16 @@ async def _serve(
     settings: Settings, services: list[str], dashboard: Dashboard | None = None
 ) -> None:
     logging.getLogger("jamsos").setLevel(settings.log_level)  # INFO: a line per batch
-    assert settings.kafka_bootstrap is not None
-    # A broker that is down fails here, as one line (see jamsos.cli.errors), rather than inside
+    # An outage is logged once by jamsos.conditions; asyncpg's pool would add a traceback for
+    # every connection it fails to reopen meanwhile.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
+    runtime = bootstrap.runtime(settings)
+    # A broker that is down is waited for here (one line), rather than failing inside
     # FastStream's connect, which leaves an unclosed producer behind.
-    await wait_for_broker(settings.kafka_bootstrap, timeout=5.0)
-    app_, broker = bootstrap.build_app(settings, services, http_port=settings.http_port or None)
+    await bootstrap.wait_for_broker_forever(runtime)
+    app_, broker = bootstrap.build_app(
+        settings, services, runtime, http_port=settings.http_port or None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,17 +69,17 @@ def up(
 ) -> None:
     """Start broker, database (embedded when JAMSOS_* are unset) and the services."""
     settings = load_settings()
-    dashboard = open_dashboard(settings)
-    try:
-        with bootstrap.infrastructure(settings) as ready:
+    with bootstrap.session(settings, "up") as ready:  # refuses a second `up` on this state
+        dashboard = open_dashboard(ready)
+        try:
             asyncio.run(bootstrap.prepare(ready))
             # plain lines (never wrapped) so that they can be pasted into another shell
             typer.echo(f"export JAMSOS_KAFKA_BOOTSTRAP={ready.kafka_bootstrap}")
             typer.echo(f"export JAMSOS_DATABASE_URL='{ready.database_url}'")
             typer.echo(f"dashboard {dashboard.url}")
             asyncio.run(_serve(ready, bootstrap.service_names(services), dashboard))
-    finally:
-        dashboard.close()
+        finally:
+            dashboard.close()
 
 
 @app.command()

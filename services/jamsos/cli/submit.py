@@ -16,6 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jamsos.adapters.signatures import Signer
 from jamsos.adapters.spreadsheet import SheetResult, read_workers
 from jamsos.adapters.submission_lookup import (
     Known,
@@ -26,6 +27,7 @@ from jamsos.adapters.submission_lookup import (
 from jamsos.adapters.workbooks import write_results, write_template
 from jamsos.cli.common import app, configured, console, with_connection
 from jamsos.cli.errors import Failure
+from jamsos.cli.keys import signer
 from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.intake import (
@@ -48,7 +50,7 @@ app.add_typer(submission_app, name="submission")
 POLL_SECONDS = 0.5
 
 
-def _submit_json(settings: Settings, file: Path) -> None:
+def _submit_json(settings: Settings, file: Path, sign: Signer | None) -> None:
     """Publish JSON (an object or a list) or JSONL payloads as they are; lines or items that are
     not JSON objects are reported and not published (exit code 1)."""
     text = file.read_text("utf-8")
@@ -79,7 +81,8 @@ def _submit_json(settings: Settings, file: Path) -> None:
                 payloads.append(payload)
             else:
                 problems.append((n, "not a JSON object"))
-    sent = asyncio.run(publish_submissions(settings, payloads)) if payloads else 0
+    headers = None if sign is None else sign.headers
+    sent = asyncio.run(publish_submissions(settings, payloads, headers)) if payloads else 0
     console.print(f"published {sent} submission(s) to {topics.SUBMITTED}", highlight=False)
     if problems:
         table = Table("line/item", "problem", title="Not published")
@@ -158,7 +161,13 @@ async def _follow(
 
 
 async def _submit_sheet(
-    settings: Settings, file: Path, agency: str, sheet: SheetResult, wait: bool, timeout: float
+    settings: Settings,
+    file: Path,
+    agency: str,
+    sheet: SheetResult,
+    wait: bool,
+    timeout: float,
+    sign: Signer | None,
 ) -> tuple[list[Planned], list[ResultLine] | None, dict[str, str], int]:
     async def work(conn: asyncpg.Connection) -> tuple[Any, ...]:
         ids, niks = lookup_keys(sheet.lines)
@@ -172,6 +181,7 @@ async def _submit_sheet(
                 topics.SUBMITTED,
                 [(s.worker.nik.encode(), payload_bytes(s)) for s in to_send],
                 lambda n: progress.update(task, completed=n),
+                headers=None if sign is None else sign.headers,
             )
         found, dead = await _follow(conn, agency, planned, since, wait, timeout)
         done = found.keys() | dead.keys()
@@ -231,6 +241,7 @@ def submit(
         None, help="seconds to wait for registration (default 120) or the outcomes (600)"
     ),
     template: Path = typer.Option(None, "--template", help="write the XLSX template here and exit"),
+    key: Path = typer.Option(None, "--key", help="the agency's private key: sign what is sent"),
 ) -> None:
     """Publish a clerk's list of workers as submissions, with a per-row report.
 
@@ -239,7 +250,8 @@ def submit(
     what it sent; with `--wait` it waits for every row's outcome and writes `<name>.hasil.xlsx`
     and `<name>.hasil.csv` beside the file, one line per row. The exit code is 1 when a row had
     an error, went to the DLQ, or was not confirmed before `--timeout`. JSON (one object or a
-    list) and JSONL are published as they are (the contract's payloads).
+    list) and JSONL are published as they are (the contract's payloads). With `--key` every
+    message is signed as `--agency` (headers jamsos-agency, jamsos-signature).
     """
     if template is not None:
         write_template(template)
@@ -249,11 +261,15 @@ def submit(
         raise Failure("give a FILE to submit, or --template FILE.xlsx")
     settings = load_settings()
     if file.suffix.lower() in (".json", ".jsonl"):
-        _submit_json(configured(settings), file)
+        if key is not None and not agency:
+            raise Failure("--key signs as an agency: give --agency too")
+        sign = signer(settings, registered_agency(settings, agency), key) if key else None
+        _submit_json(configured(settings), file, sign)
         return
     if not agency:
         raise Failure("--agency is required for CSV/XLSX files")
     code = registered_agency(settings, agency)
+    sign = signer(settings, code, key)
     configured(settings)
     sheet = read_workers(file, code, jakarta_now())
     if sheet.file_errors:
@@ -261,7 +277,7 @@ def submit(
     if timeout is None:
         timeout = 600 if wait else 120
     planned, lines, dead, pending = asyncio.run(
-        _submit_sheet(settings, file, code, sheet, wait, timeout)
+        _submit_sheet(settings, file, code, sheet, wait, timeout, sign)
     )
     _print_counts(file, planned, sheet.skipped_example)
     _print_errors(planned)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from jamsos.adapters.spreadsheet import Unreadable, parse_date
 from jamsos.adapters.submission_lookup import termination
 from jamsos.cli.common import app, configured, console, with_connection
 from jamsos.cli.errors import Failure
+from jamsos.cli.keys import signer
 from jamsos.cli.submit import POLL_SECONDS, registered_agency
 from jamsos.publishing import publish_model
 from jamsos.settings import load_settings
@@ -27,11 +29,13 @@ def terminate(
     reason: TerminationReason = typer.Option(..., "--reason", case_sensitive=False),
     effective: str = typer.Option(..., "--effective", help="YYYY-MM-DD (or DD-MM-YYYY)"),
     timeout: float = typer.Option(60, help="seconds to wait for the enrolment side"),
+    key: Path = typer.Option(None, "--key", help="the agency's private key: sign the request"),
 ) -> None:
     """Ask to end a participant's coverage (`participant.termination-requested`); coverage ends
     on the last day of the month of `--effective`."""
     settings = load_settings()
     code = registered_agency(settings, agency)
+    sign = signer(settings, code, key)
     nik = nik.strip()
     if not (len(nik) == 16 and nik.isdigit()):
         raise Failure(f"NIK must be 16 digits, got {nik!r}")
@@ -47,7 +51,8 @@ def terminate(
     )
 
     async def run() -> Any:
-        await publish_model(settings, topics.TERMINATION_REQUESTED, nik, request)
+        headers = None if sign is None else sign.headers
+        await publish_model(settings, topics.TERMINATION_REQUESTED, nik, request, headers)
 
         async def wait(conn: asyncpg.Connection) -> Any:
             loop = asyncio.get_running_loop()

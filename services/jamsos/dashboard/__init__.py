@@ -9,16 +9,11 @@ broker cannot be read), and `GET /api/kecamatan` the packaged list of Kudus's ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import errno
 import json
-import socket
-from collections.abc import Iterator
 from importlib import resources
 
 import asyncpg
-import uvicorn
 from aiokafka.errors import KafkaError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from jamsos.adapters.http import HttpServer, bind
 from jamsos.adapters.kafka_admin import consumer_lag
 from jamsos.bootstrap import consumer_groups
 from jamsos.domain.wilayah import kecamatan
@@ -34,16 +30,6 @@ from jamsos.settings import Settings
 
 HOST = "127.0.0.1"
 LAG_TIMEOUT_S = 10.0  # a broker that does not answer makes the page say so, not hang
-
-
-class PortInUseError(Exception):
-    """The dashboard's port is taken by another process."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(
-            f"dashboard port {port} is already in use: set JAMSOS_DASHBOARD_PORT to a free"
-            " port (0: any free port)"
-        )
 
 
 def dashboard_app(settings: Settings) -> Starlette:
@@ -95,49 +81,24 @@ def _unavailable(detail: str) -> Response:
     return Response(body, status_code=503, media_type="application/json")
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the jamsos process decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class Dashboard:
     """The dashboard's listening socket, bound at once (a taken port is known before anything
     else starts), and the server that answers on it."""
 
     def __init__(self, port: int) -> None:
-        self._socket = _bind(HOST, port)
+        self._socket = bind(HOST, port)
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://{HOST}:{self.port}/"
 
     async def serve(self, settings: Settings, stop: asyncio.Event) -> None:
         """Serve the dashboard of `settings`' database until `stop` is set."""
-        config = uvicorn.Config(dashboard_app(settings), log_level="warning", lifespan="off")
-        server = _Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[self._socket]))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
-        stopping.cancel()
-        await serving
+        server = HttpServer(dashboard_app(settings), self._socket)
+        await server.start()
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
 
     def close(self) -> None:
         """Release the port."""
         self._socket.close()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise PortInUseError(port) from error
-        raise
-    sock.listen(128)
-    sock.set_inheritable(False)
-    return sock

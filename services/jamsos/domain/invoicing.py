@@ -46,6 +46,47 @@ def due_date(period: Period) -> date:
     return period.first_day.replace(day=DUE_DAY)
 
 
+LAPSE_MONTHS = 3  # BPU participation lapses after 3 unpaid months (RULES.md)
+
+
+def months_in_arrears(period: Period, today: date) -> int:
+    """How many monthly due dates have passed since `period`'s premium fell due unpaid: 1 the
+    day after its due date, 2 a month later, and at LAPSE_MONTHS participation lapses."""
+    months = 0
+    due = period
+    while due_date(due) < today:
+        months += 1
+        due = due.next()
+    return months
+
+
+def _rp(amount: int) -> str:
+    return f"Rp{amount:,}".replace(",", ".")
+
+
+def payment_problem(kind: str, outstanding: int, amount: int, partial: bool) -> str | None:
+    """Why a payment of `amount` against an invoice with `outstanding` is refused, or None.
+
+    The amount must be the outstanding balance, or less when the payer says it is partial; a
+    credit note is not paid and an overpayment is always refused (a typing error, or money
+    to return)."""
+    if kind == "CREDIT":
+        return "is a credit note: it lowers the period's balance and is not paid"
+    if outstanding <= 0:
+        return "is already paid in full"
+    if amount <= 0:
+        return "a payment amount must be positive"
+    paying, owed = _rp(amount), _rp(outstanding)
+    if amount > outstanding:
+        return f"{paying} is more than the outstanding {owed}: check the amount"
+    if amount < outstanding and not partial:
+        return (
+            f"{paying} differs from the outstanding {owed}: pay exactly that,"
+            " or add --partial to record a partial payment"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Line:
     """The charges of one agency and funding source on one invoice."""

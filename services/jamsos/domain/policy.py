@@ -26,6 +26,9 @@ class Agency:
     payer_code: str
     funding_source: str
     quota: int | None = None
+    # PEM Ed25519 public keys (config file and JAMSOS_AGENCY_KEYS_DIR): several while a key is
+    # rotated. CONTRACT.md, "Agency signatures (v1)".
+    public_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Policy:
     target: int = 26_000
     coverage_start_rule: CoverageStartRule = CoverageStartRule.NEXT_MONTH
     agencies: tuple[Agency, ...] = field(default_factory=tuple)
+    # JAMSOS_REQUIRE_SIGNATURES: submissions and termination requests must be signed by the
+    # agency they name (off in development, on in the production compose).
+    require_signatures: bool = False
 
     def agency(self, code: str) -> Agency | None:
         """The registered agency with this code, if any."""

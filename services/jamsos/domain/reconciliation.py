@@ -13,7 +13,7 @@ not a mismatch, since it takes the pipeline a moment to decide; one still undeci
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -215,3 +215,15 @@ def _compare(scope: str, check: str, expected: Sums | None, actual: Sums | None)
         for name in ("participants", "jkk", "jkm", "amount")
         if getattr(want, name) != getattr(got, name)
     ]
+
+
+def periods_to_bill_again(periods: Sequence[PeriodFigures]) -> list[tuple[str, int, int]]:
+    """(period, covered but not charged, charged but no longer covered) of every period whose
+    charges lag its coverage, e.g. after a late enrolment or termination: a new `jamsos bill`
+    of the period issues the difference."""
+    result = []
+    for f in periods:
+        net = f.charged.participants - f.credited.participants
+        if net != f.covered:
+            result.append((f.period, max(f.covered - net, 0), max(net - f.covered, 0)))
+    return result

@@ -20,11 +20,13 @@ from pydantic import ValidationError
 
 from jamsos.adapters import (
     coverage_ledger,
+    invoices,
     reconciliation,
     tariff_table,
 )
+from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.identity import event_id
-from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
+from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory, payment_problem
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import (
     AgencyCounts,
@@ -34,15 +36,16 @@ from jamsos.domain.reconciliation import (
     check_invoices,
     check_ledger,
     check_period,
+    periods_to_bill_again,
 )
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome, error_code
-from jamsos.usecases.ports import BillingStore, LedgerStore, PaymentStore, UnitOfWork
+from jamsos.usecases.ports import BillingStore, LedgerStore, UnitOfWork
 from jamsos.usecases.reading import read_object, schema_error, value_digest
-from jamsos.usecases.rows import DeadLetter, Enrolled, OutboxEvent, PaidInvoice, Terminated
+from jamsos.usecases.rows import DeadLetter, Enrolled, OutboxEvent, Terminated
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
     BillingRunRequestedV1,
@@ -199,6 +202,10 @@ async def bill_period(
     """Charge and credit the period's difference at `tariff` and issue its invoices, in the
     caller's transaction."""
     await store.lock_period(period)
+    # Unchanged since the last completed run: nothing to charge or credit, and no scan.
+    changes = await store.ledger_changes()
+    if await store.unchanged_since_billed(period, changes):
+        return []
     history = await store.invoice_history(period)
     plans = [
         InvoicePlan(payer, period, history.get(payer, PayerHistory()))
@@ -217,6 +224,7 @@ async def bill_period(
     ]
     await store.insert_invoices(issued, request_id, now)
     await store.add_events([invoice_event(invoice, now) for invoice in issued])
+    await store.record_billed(period, changes[0])
     return issued
 
 
@@ -289,16 +297,44 @@ async def run_billing(
 # --- payments and reconciliation -------------------------------------------------------------
 
 
-async def pay(
-    uow: UnitOfWork[PaymentStore], invoice_no: str, paid_at: dt.datetime
-) -> PaidInvoice | None:
-    """Record that an issued invoice was paid; None if the number is unknown.
+@dataclass(frozen=True)
+class Payment:
+    """What `pay` did: recorded (partial or settling the invoice), or refused and why."""
 
-    A credit note is not paid (it lowers the period's balance) and stays ISSUED; paying an
-    invoice twice keeps the first payment date.
-    """
-    async with uow.transaction() as store:
-        return await store.mark_paid(invoice_no, paid_at)
+    invoice_no: str
+    amount: int
+    outstanding_after: int
+    refused: str | None = None
+    repeated: bool = False
+
+
+async def pay(
+    pool: asyncpg.Pool,
+    invoice_no: str,
+    amount: int,
+    reference: str,
+    paid_on: dt.date,
+    *,
+    partial: bool = False,
+) -> Payment | None:
+    """Record a payment of `amount` with the payer's `reference`; None if the number is
+    unknown. See domain.invoicing.payment_problem for what is refused; the same reference
+    again records nothing (a re-run)."""
+    async with pool.acquire() as conn, conn.transaction():
+        state = await invoices.payment_state(conn, invoice_no)
+        if state is None:
+            return None
+        if await invoices.payment_with_reference(conn, invoice_no, reference) is not None:
+            return Payment(invoice_no, amount, state.outstanding, repeated=True)
+        problem = payment_problem(state.kind, state.outstanding, amount, partial)
+        if problem is not None:
+            return Payment(invoice_no, amount, state.outstanding, refused=problem)
+        settles = amount == state.outstanding
+        paid_at = dt.datetime.combine(paid_on, dt.time(12), JAKARTA)
+        await invoices.add_payment(
+            conn, invoice_no, amount, reference, paid_on, settles=settles, paid_at=paid_at
+        )
+        return Payment(invoice_no, amount, state.outstanding - amount)
 
 
 @dataclass(frozen=True)
@@ -309,6 +345,8 @@ class Reconciliation:
     periods: list[PeriodFigures]
     ledger_behind: int
     mismatches: list[Mismatch]
+    # (period, covered not charged, charged not covered): periods a new run would settle
+    bill_again: list[tuple[str, int, int]]
 
 
 async def reconcile(
@@ -333,4 +371,4 @@ async def reconcile(
             mismatches += check_invoices(*await reconciliation.invoice_figures(conn, p))
         behind = await coverage_ledger.ledger_behind(conn)
         mismatches += check_ledger(behind)
-    return Reconciliation(agencies, figures, behind, mismatches)
+    return Reconciliation(agencies, figures, behind, mismatches, periods_to_bill_again(figures))

@@ -28,7 +28,6 @@ from jamsos.usecases.rows import (
     LoggedRequest,
     NewSubmission,
     OutboxEvent,
-    PaidInvoice,
     ParticipantState,
     Terminated,
 )
@@ -204,6 +203,15 @@ class BillingStore(DeadLetterStore, Protocol):
     async def lock_period(self, period: Period) -> None:
         """Serialise billing of one period until the transaction ends."""
 
+    async def ledger_changes(self) -> tuple[int, int]:
+        """The coverage and charges change counters now."""
+
+    async def unchanged_since_billed(self, period: Period, changes: tuple[int, int]) -> bool:
+        """Whether nothing was written to coverage or charges since `period`'s last run."""
+
+    async def record_billed(self, period: Period, coverage_changes: int) -> None:
+        """Remember the counters a completed run of `period` leaves."""
+
     async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
         """Per payer: the last invoice sequence of `period` and whether a REGULAR one exists."""
 
@@ -224,10 +232,3 @@ class BillingStore(DeadLetterStore, Protocol):
         self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
     ) -> None:
         """Store invoices and their lines."""
-
-
-class PaymentStore(Protocol):
-    """What recording a payment needs."""
-
-    async def mark_paid(self, invoice_no: str, paid_at: dt.datetime) -> PaidInvoice | None:
-        """Set an ISSUED debit invoice to PAID; None if there is no such invoice."""

@@ -17,6 +17,7 @@ from jamsos.domain.eligibility import personal_reasons, unknown_agency
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
+from jamsos.usecases.authentication import unauthenticated
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
@@ -141,6 +142,9 @@ async def register(
     readable: list[_Readable] = []
     for record in records:
         read = _read(record)
+        if isinstance(read, _Readable):
+            forged = unauthenticated(record, read.identity[0], policy)
+            read = read if forged is None else forged
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
         else:

@@ -159,17 +159,6 @@ class Terminated:
 
 
 @dataclass(frozen=True)
-class PaidInvoice:
-    """An invoice's payment state after `invoice pay`."""
-
-    invoice_no: str
-    kind: str
-    status: str
-    paid_at: dt.datetime | None
-    changed: bool
-
-
-@dataclass(frozen=True)
 class OutboxEvent:
     """An event to publish: topic, key and the exact JSON bytes."""
 

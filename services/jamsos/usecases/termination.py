@@ -37,6 +37,7 @@ from jamsos.domain.eligibility import unknown_agency
 from jamsos.domain.identity import after_event, event_id
 from jamsos.domain.policy import Policy
 from jamsos.usecases import idempotency
+from jamsos.usecases.authentication import unauthenticated
 from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
@@ -132,6 +133,9 @@ async def terminate(
     readable: list[_Request] = []
     for record in records:
         read = _read(record)
+        if isinstance(read, _Request):
+            forged = unauthenticated(record, read.request.agency_code, policy)
+            read = read if forged is None else forged
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
         elif policy.agency(read.request.agency_code) is None:

