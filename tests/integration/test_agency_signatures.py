@@ -244,7 +244,10 @@ async def test_signatures_off_unsigned_submissions_are_accepted_as_before(
     keys_dir, _ = agency_keys(tmp_path, "DISDAG")
     off = with_keys(settings, keys_dir, required=False)
     summary = await register(
-        pool, signed_records(workers({"DISDAG": 2}, JAN_20), None), off.policy, NOW
+        PostgresUnitOfWork(pool),
+        signed_records(workers({"DISDAG": 2}, JAN_20), None),
+        off.policy,
+        NOW,
     )
     assert (summary.counts.get("ACCEPTED"), sum(summary.dead_letters.values())) == (2, 0)
 
