@@ -35,6 +35,7 @@ POINTS = [
 ]
 
 
+@pytest.mark.timeout(300)  # two service starts (group joins) and a 2-core machine
 @pytest.mark.parametrize("fault", POINTS, ids=lambda p: p or "no-crash")
 async def test_crash_at_a_step_boundary_then_restart_ends_as_a_run_without_crash(
     settings: Settings, pool: asyncpg.Pool, tmp_path: Path, fault: str | None
@@ -53,11 +54,11 @@ async def test_crash_at_a_step_boundary_then_restart_ends_as_a_run_without_crash
             async def crashed() -> bool:
                 return proc.poll() is not None
 
-            await wait_until(crashed, timeout=120, what=f"the crash at {fault}")
+            await wait_until(crashed, timeout=60, what=f"the crash at {fault}")
             assert proc.returncode == EXIT_CODE, (tmp_path / "crashing.log").read_text()
         assert not await finished(), "the crash came after everything: nothing was tested"
     with service(settings, tmp_path / "restarted.log") as (proc, _):
-        await wait_until(finished, timeout=180, what="every outcome after the restart")
+        await wait_until(finished, timeout=90, what="every outcome after the restart")
         assert proc.poll() is None
 
     outcomes: dict[tuple[str, str], set[str]] = defaultdict(set)

@@ -31,7 +31,8 @@ from jamsos_schemas import topics
 from tests.conftest import clean_env, read_topic, wait_until
 from tests.integration.test_crash_recovery import cohort
 
-pytestmark = pytest.mark.integration
+# a service process started and waited on, an outage, a restart: room on a loaded 2-core machine
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 COUNT = 1500
 
