@@ -15,7 +15,9 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
     || { echo "could not install chromium (needed by tests/e2e/test_dashboard.py)" >&2; exit 1; }
 fi
-.venv/bin/pytest "$@"
+# The integration and end-to-end tests mostly wait (group joins, process start-up), so they run
+# in parallel workers; each worker has its own template database, brokers and ports.
+.venv/bin/pytest -n "${JAMSOS_TEST_WORKERS:-4}" "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
   echo "pytest collected no tests: failing the run" >&2

@@ -119,7 +119,7 @@ async def _run_cohort(settings: Settings, pool: asyncpg.Pool) -> None:
     paid = await billing_requests.bill(settings, pool, first)
     await billing_requests.bill(settings, pool, first.next())
     for invoice in paid.invoices:
-        await pay(pool, invoice.invoice_no, now)
+        await pay(pool, invoice.invoice_no, invoice.amount, f"E2E-{invoice.seq}", now.date())
     async with pool.acquire() as conn:  # an operator has dealt with one dead letter
         letter = await conn.fetchval("SELECT event_id::text FROM dead_letters LIMIT 1")
         await dead_letters.mark_discarded(conn, letter, "e2e: not a submission")

@@ -54,12 +54,12 @@ async def test_failed_batch_across_partitions_and_both_ledger_topics_is_processe
     real = billing.record_coverage
     failed: list[set[tuple[str, int]]] = []
 
-    async def fail_first_wide_batch(pool: asyncpg.Pool, batch: Sequence[Message], now: Any) -> Any:
+    async def fail_first_wide_batch(uow: Any, batch: Sequence[Message], now: Any) -> Any:
         where = {(r.topic, r.partition) for r in batch}
         if not failed and len({t for t, _ in where}) == 2 and len(where) >= 4:
             failed.append(where)
             raise RuntimeError("injected: this batch fails once")
-        return await real(pool, batch, now)
+        return await real(uow, batch, now)
 
     monkeypatch.setattr(billing, "record_coverage", fail_first_wide_batch)
     bootstrap = settings.kafka_bootstrap or ""
@@ -95,8 +95,9 @@ async def test_failed_batch_across_partitions_and_both_ledger_topics_is_processe
 async def test_consumer_whose_batch_fails_beyond_the_poison_share_stops_and_says_why(
     settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def buggy(pool: asyncpg.Pool, batch: Sequence[Message], now: Any) -> Any:
-        await pool.execute("SELECT 'not a number'::numeric")  # a bug: every record fails
+    async def buggy(uow: Any, batch: Sequence[Message], now: Any) -> Any:
+        async with uow.transaction() as store:  # a bug: every record fails
+            await store.conn.execute("SELECT 'not a number'::numeric")
 
     monkeypatch.setattr(billing, "record_coverage", buggy)
     records = [
