@@ -144,6 +144,23 @@ async def all_done(dsn: str) -> bool:
     return await count(dsn, DECIDED) == COUNT and await count(dsn, UNPUBLISHED) == 0
 
 
+async def feed_until_first_decisions(
+    settings: Settings, url: str, dsn: str, payloads: list[dict[str, Any]]
+) -> None:
+    """Wait for the service's /health to say ok, publish the feed, wait for the first outcomes."""
+    await wait_until(lambda: is_healthy(url), timeout=90, what="/health 200")
+    await publish_submissions(settings, payloads)
+
+    async def some_decided() -> bool:
+        return bool(await count(dsn, DECIDED))
+
+    await wait_until(some_decided, timeout=60, what="the first decisions")
+
+
+async def is_healthy(url: str) -> bool:
+    return (await health(url))[0] == 200
+
+
 async def test_service_waits_out_a_stopped_database_and_loses_and_doubles_nothing(
     settings: Settings, own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
@@ -151,17 +168,7 @@ async def test_service_waits_out_a_stopped_database_and_loses_and_doubles_nothin
     settings = replace(settings, database_url=dsn)
     payloads = cohort(COUNT)
     with service(settings, tmp_path / "service.log") as (proc, url):
-
-        async def healthy() -> bool:
-            return (await health(url))[0] == 200
-
-        await wait_until(healthy, timeout=90, what="/health 200")
-        await publish_submissions(settings, payloads)
-
-        async def some_decided() -> bool:
-            return bool(await count(dsn, DECIDED))
-
-        await wait_until(some_decided, timeout=60, what="the first decisions")
+        await feed_until_first_decisions(settings, url, dsn, payloads)
         stop_postgres(own_postgres)
         assert (await count(dsn, DECIDED)) is None, "the database is still reachable"
 
@@ -182,7 +189,7 @@ async def test_service_waits_out_a_stopped_database_and_loses_and_doubles_nothin
         own_postgres.ensure_postgres_running()
 
         await wait_until(lambda: all_done(dsn), timeout=180, what="every outcome")
-        await wait_until(healthy, timeout=30, what="/health 200 again")
+        await wait_until(lambda: is_healthy(url), timeout=30, what="/health 200 again")
         assert proc.poll() is None
     await assert_one_outcome_each(settings.kafka_bootstrap or "", payloads)
     log = (tmp_path / "service.log").read_text()
@@ -201,17 +208,7 @@ async def test_service_waits_out_a_frozen_broker_and_loses_and_doubles_nothing(
     settings = replace(settings, kafka_bootstrap=bootstrap)
     payloads = cohort(COUNT)
     with service(settings, tmp_path / "service.log") as (proc, url):
-
-        async def healthy() -> bool:
-            return (await health(url))[0] == 200
-
-        await wait_until(healthy, timeout=90, what="/health 200")
-        await publish_submissions(settings, payloads)
-
-        async def some_decided() -> bool:
-            return bool(await count(database_url, DECIDED))
-
-        await wait_until(some_decided, timeout=60, what="the first decisions")
+        await feed_until_first_decisions(settings, url, database_url, payloads)
         os.kill(broker.pid, signal.SIGSTOP)
         try:
 

@@ -88,6 +88,9 @@ OUTAGE = (
     OSError,  # includes TimeoutError and ConnectionRefusedError
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # a connection lost mid-transaction
+    # a pooled connection whose server went away in the middle of a query ("cannot switch
+    # to state …"): seen when PostgreSQL stops under load; the retry takes a fresh connection
+    asyncpg.InternalClientError,
     asyncpg.OperatorInterventionError,  # the server shutting down or starting up
 )
 
