@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import hypothesis
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -29,6 +30,19 @@ from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 
 DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# Hypothesis profiles, for the property tests (tests/unit/test_hostile_input.py and any other):
+# `default` is what the unit suite runs (a few examples each, so `pytest tests/unit` stays in
+# seconds); `fuzz` is the long bounded run. Pick one with HYPOTHESIS_PROFILE=fuzz or
+# `pytest --hypothesis-profile=fuzz`; a property test sets no example count of its own.
+_HEALTH = [hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large]
+hypothesis.settings.register_profile(
+    "default", max_examples=25, deadline=None, suppress_health_check=_HEALTH
+)
+hypothesis.settings.register_profile(
+    "fuzz", parent=hypothesis.settings.get_profile("default"), max_examples=5000
+)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 async def wait_until(

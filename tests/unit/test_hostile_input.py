@@ -1,17 +1,17 @@
 """Hostile input (issue 10 item 6), property-based: every input topic's decoder and the CSV/XLSX
-reader turn any bytes into a value or a reason, never an exception. Example counts are bounded
-(`FAST`) so that the suite stays quick; `HYPOTHESIS_PROFILE=fuzz` runs many more."""
+reader turn any bytes into a value or a reason, never an exception. Example counts come from the
+hypothesis profile (tests/conftest.py): `default` keeps the unit suite quick,
+`HYPOTHESIS_PROFILE=fuzz` runs many more."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -31,15 +31,6 @@ from jamsos_schemas.registration import (
     RegistrationSubmittedV1,
 )
 from tests.factory import submission
-
-settings.register_profile(
-    "ci",
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile("fuzz", parent=settings.get_profile("ci"), max_examples=5000)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POLICY: Policy = load_settings(env={}, cwd=Path("/nonexistent")).policy
 NOW = dt.datetime(2025, 1, 20, 10, 0, tzinfo=JAKARTA)
