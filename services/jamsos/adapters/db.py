@@ -45,20 +45,34 @@ def migration_files() -> list[Traversable]:
     return sorted(found, key=lambda f: f.name)
 
 
+class NotMigrated(ValueError):
+    """Migrations are pending and this login may not apply them (a service role)."""
+
+
 async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply the migrations not yet recorded, each in its own transaction; safe to re-run."""
+    """Apply the migrations not yet recorded, each in its own transaction; safe to re-run.
+
+    A login without DDL rights (a service role, 0008_service_roles.sql) passes when nothing
+    is pending and raises NotMigrated otherwise: the owner runs `jamsos db migrate`."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.MIGRATION)
     try:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+        if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NULL"):
+            await conn.execute(
+                "CREATE TABLE schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        for file in migration_files():
+        pending = [f for f in migration_files() if f.name.removesuffix(".sql") not in done]
+        if pending and not await conn.fetchval("SELECT has_schema_privilege('public', 'CREATE')"):
+            user = await conn.fetchval("SELECT current_user")
+            raise NotMigrated(
+                f"the database lacks migrations {', '.join(f.name for f in pending)} and"
+                f" user {user!r} may not apply them: run `jamsos db migrate` as the"
+                " database owner first"
+            )
+        for file in pending:
             version = file.name.removesuffix(".sql")
-            if version in done:
-                continue
             async with conn.transaction():
                 await conn.execute(file.read_text("utf-8"))
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
@@ -68,8 +82,30 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     return applied
 
 
+class AgenciesDiffer(ValueError):
+    """The agencies table differs from the configuration and this login may not change it."""
+
+
 async def sync_agencies(conn: asyncpg.Connection, agencies: Sequence[Agency]) -> None:
-    """Make the agencies table equal the configured registry (config is the source of truth)."""
+    """Make the agencies table equal the configured registry (config is the source of truth).
+
+    Writes only when they differ, so a service role (read-only on agencies) starts when the
+    owner's `jamsos db migrate` has synced the same configuration, and says so otherwise."""
+    wanted = sorted(
+        (a.code, a.name, a.sector, a.payer_code, a.funding_source, a.quota) for a in agencies
+    )
+    rows = await conn.fetch(
+        "SELECT code, name, sector, payer_code, funding_source, quota FROM agencies ORDER BY code"
+    )
+    if [tuple(r) for r in rows] == wanted:
+        return
+    if not await conn.fetchval("SELECT has_table_privilege('agencies', 'INSERT, UPDATE, DELETE')"):
+        user = await conn.fetchval("SELECT current_user")
+        raise AgenciesDiffer(
+            f"the agencies in the database differ from this configuration and user {user!r}"
+            " may not change them: run `jamsos db migrate` with this configuration as the"
+            " database owner"
+        )
     async with conn.transaction():
         await conn.execute(
             """

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+from jamsos.adapters.db import AgenciesDiffer, NotMigrated
 from jamsos.adapters.embedded import StateInUse
 from jamsos.adapters.signatures import BadKey
 from jamsos.settings import ConfigError, Settings, load_settings
@@ -107,6 +108,12 @@ def _database(error: BaseException, settings: Settings | None) -> Failure | None
             f"database {name!r} on {server} is not migrated ({error}):"
             " run `jamsos db migrate` (`jamsos run` and `jamsos up` migrate on start)"
         )
+    if isinstance(error, asyncpg.InsufficientPrivilegeError):
+        return Failure(
+            f"PostgreSQL refused it on {server}: {error}. This login's role does not allow this"
+            " command (README, \"Database roles\"): use the operator's or the owner's"
+            " JAMSOS_DATABASE_URL"
+        )
     if isinstance(error, asyncpg.InvalidCatalogNameError):
         return Failure(
             f"{error} on {server}: check the database name in JAMSOS_DATABASE_URL"
@@ -162,7 +169,7 @@ def explain(error: BaseException) -> Failure | None:
     for current in _chain(error):
         if isinstance(current, Failure):
             return current
-        if isinstance(current, BadKey | ConfigError):
+        if isinstance(current, BadKey | ConfigError | NotMigrated | AgenciesDiffer):
             return Failure(str(current))
         if not loaded:
             settings, loaded = _settings(), True
