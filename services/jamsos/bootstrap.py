@@ -21,7 +21,13 @@ from jamsos.adapters.embedded import (
     record_endpoints,
 )
 from jamsos.adapters.http import HttpServer, bind
-from jamsos.adapters.kafka import create_topics, make_broker, make_producer, wait_for_broker
+from jamsos.adapters.kafka import (
+    client_security,
+    create_topics,
+    make_broker,
+    make_producer,
+    wait_for_broker,
+)
 from jamsos.adapters.outbox import Relay
 from jamsos.adapters.signatures import check_public_keys
 from jamsos.faults import Fault
@@ -65,7 +71,9 @@ async def wait_for_broker_forever(runtime: Runtime) -> None:
     attempt = 0
     while True:
         try:
-            await wait_for_broker(bootstrap, timeout=5.0)
+            await wait_for_broker(
+                bootstrap, timeout=5.0, security=client_security(runtime.settings.kafka_security)
+            )
         except (KafkaError, OSError) as error:
             runtime.conditions.fail(
                 STARTUP, f"broker unreachable at {bootstrap} ({describe(error)})"
@@ -270,10 +278,12 @@ async def prepare(settings: Settings, *, fresh_database: bool = False) -> None:
         await db.sync_agencies(conn, settings.policy.agencies)
     finally:
         await conn.close()
-    await wait_for_broker(settings.kafka_bootstrap)
+    security = client_security(settings.kafka_security)
+    await wait_for_broker(settings.kafka_bootstrap, security=security)
     await create_topics(
         settings.kafka_bootstrap,
         topics.ALL_TOPICS,
         settings.partitions,
         settings.replication_factor,
+        security=security,
     )

@@ -12,7 +12,9 @@ import asyncio
 import datetime as dt
 import functools
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
@@ -37,6 +39,7 @@ UNREACHABLE = (
 )
 
 Check = dict[str, str]
+NO_SECURITY: Mapping[str, Any] = MappingProxyType({})
 
 
 def ok(detail: str) -> Check:
@@ -106,8 +109,10 @@ async def process_check(p: ServiceProcess) -> Check:
     return unhealthy(f"pid {p.pid}: HTTP {status}" + (f"; {'; '.join(failing)}" if failing else ""))
 
 
-async def _broker(bootstrap: str) -> Check:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="jamsos-ops-health")
+async def _broker(bootstrap: str, security: Mapping[str, Any]) -> Check:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="jamsos-ops-health", **security
+    )
     try:
         await admin.start()
         return await broker_check(admin)
@@ -115,8 +120,11 @@ async def _broker(bootstrap: str) -> Check:
         await admin.close()
 
 
-async def system_health(bootstrap: str, database_url: str) -> dict[str, object]:
-    """Broker, database and every running service process (`jamsos ops health --json`)."""
+async def system_health(
+    bootstrap: str, database_url: str, security: Mapping[str, Any] = NO_SECURITY
+) -> dict[str, object]:
+    """Broker, database and every running service process (`jamsos ops health --json`);
+    `security`: the Kafka client's SASL/TLS arguments (`adapters.kafka.client_security`)."""
     checks: dict[str, Check] = {}
     found: list[ServiceProcess] = []
 
@@ -130,7 +138,7 @@ async def system_health(bootstrap: str, database_url: str) -> dict[str, object]:
             await conn.close()
 
     checks["broker"], checks["database"] = await asyncio.gather(
-        timed(lambda: _broker(bootstrap)), timed(database)
+        timed(lambda: _broker(bootstrap, security)), timed(database)
     )
     results = await asyncio.gather(*(timed(functools.partial(process_check, p)) for p in found))
     for p, result in zip(found, results, strict=True):

@@ -99,6 +99,78 @@ def read_recorded(state_dir: Path) -> Recorded | None:
         return None
 
 
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How every Kafka client authenticates (README, "Kafka security in production").
+
+    PLAINTEXT (the default) is the embedded tansu broker, which has no SASL. Production
+    (docker-compose.yml) uses SASL_PLAINTEXT or SASL_SSL with SCRAM-SHA-512 and one principal
+    per service and per agency; `ssl_cafile` is the CA that signed the broker's certificate.
+    """
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+
+    @property
+    def sasl(self) -> bool:
+        """Whether the clients authenticate with SASL."""
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection is encrypted with TLS."""
+        return self.protocol in {"SSL", "SASL_SSL"}
+
+
+def _secret(env: Mapping[str, str], name: str, file_name: str) -> str | None:
+    """`name`'s value, or the content of the file that `file_name` names (docker secrets)."""
+    if env.get(name):
+        return env[name]
+    path = env.get(file_name)
+    if not path:
+        return None
+    try:
+        return Path(path).read_text("utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{file_name}={path}: cannot read it ({error})") from None
+
+
+def kafka_security(env: Mapping[str, str]) -> KafkaSecurity:
+    """The Kafka client security from JAMSOS_KAFKA_* variables; inconsistent ones are refused."""
+    protocol = env.get("JAMSOS_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    if protocol not in KAFKA_PROTOCOLS:
+        raise ConfigError(
+            f"JAMSOS_KAFKA_SECURITY_PROTOCOL={protocol}: choose one of {', '.join(KAFKA_PROTOCOLS)}"
+        )
+    security = KafkaSecurity(
+        protocol=protocol,
+        sasl_mechanism=env.get("JAMSOS_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").upper(),
+        username=env.get("JAMSOS_KAFKA_SASL_USERNAME") or None,
+        password=_secret(env, "JAMSOS_KAFKA_SASL_PASSWORD", "JAMSOS_KAFKA_SASL_PASSWORD_FILE"),
+        ssl_cafile=env.get("JAMSOS_KAFKA_SSL_CAFILE") or None,
+    )
+    if not security.sasl:
+        return replace(security, sasl_mechanism=None, username=None, password=None)
+    if security.sasl_mechanism not in SASL_MECHANISMS:
+        raise ConfigError(
+            f"JAMSOS_KAFKA_SASL_MECHANISM={security.sasl_mechanism}:"
+            f" choose one of {', '.join(SASL_MECHANISMS)}"
+        )
+    if security.username is None or security.password is None:
+        raise ConfigError(
+            f"JAMSOS_KAFKA_SECURITY_PROTOCOL={protocol} needs JAMSOS_KAFKA_SASL_USERNAME and"
+            " JAMSOS_KAFKA_SASL_PASSWORD (or JAMSOS_KAFKA_SASL_PASSWORD_FILE)"
+        )
+    return security
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. `None` bootstrap/URL means: start the embedded one (`jamsos up`)."""
@@ -111,6 +183,11 @@ class Settings:
     # Real Kafka: acks=all plus the idempotent producer. tansu rejects the idempotent producer.
     kafka_idempotence: bool = False
     kafka_acks: str = "all"
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    # The largest record value a consumer takes (bytes); a larger one is dead-lettered as
+    # MESSAGE_TOO_LARGE. 1 MiB: Kafka's default `message.max.bytes` (1048588) less its
+    # record overhead, so nothing a default broker accepts is refused by jamsos.
+    max_message_bytes: int = 1_048_576
     group_prefix: str = "jamsos"
     batch_size: int = 500
     relay_batch_size: int = 1000
@@ -240,6 +317,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "relay_batch_size": "JAMSOS_RELAY_BATCH_SIZE",
         "dashboard_port": "JAMSOS_DASHBOARD_PORT",
         "http_port": "JAMSOS_HTTP_PORT",
+        "max_message_bytes": "JAMSOS_MAX_MESSAGE_BYTES",
     }
     changes: dict[str, Any] = {k: int(env[v]) for k, v in ints.items() if v in env}
     floats = {
@@ -254,6 +332,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         changes["kafka_idempotence"] = env["JAMSOS_KAFKA_IDEMPOTENCE"].lower() in _TRUE
     if "JAMSOS_KAFKA_ACKS" in env:
         changes["kafka_acks"] = env["JAMSOS_KAFKA_ACKS"]
+    changes["kafka_security"] = kafka_security(env)
     if "JAMSOS_GROUP_PREFIX" in env:
         changes["group_prefix"] = env["JAMSOS_GROUP_PREFIX"]
     if "JAMSOS_LOG_LEVEL" in env:

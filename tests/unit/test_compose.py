@@ -50,8 +50,13 @@ def _argv(service: dict[str, Any]) -> list[str]:
 
 
 def _kafka() -> dict[str, Any]:
-    kafka = [s for s in SERVICES.values() if str(s.get("image", "")).startswith("apache/kafka:")]
-    assert len(kafka) == 1, "expected exactly one apache/kafka service"
+    kafka = [
+        s
+        for s in SERVICES.values()
+        if str(s.get("image", "")).startswith("apache/kafka:")
+        and "KAFKA_PROCESS_ROLES" in _environment(s)
+    ]
+    assert len(kafka) == 1, "expected exactly one apache/kafka broker"
     return kafka[0]
 
 
@@ -92,7 +97,11 @@ def test_service_container_starts_after_topics_and_migrations_succeed(name: str)
 def test_one_shot_containers_create_topics_and_migrate_once_dependencies_are_healthy() -> None:
     assert _argv(SERVICES["topics"]) == ["jamsos", "topics", "create"]
     assert _argv(SERVICES["migrate"]) == ["jamsos", "db", "migrate"]
-    assert SERVICES["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    # topics are created as the jamsos-topics user, which exists once kafka-security has run
+    assert SERVICES["topics"]["depends_on"]["kafka-security"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert SERVICES["kafka-security"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "kafka-broker-api-versions.sh" in str(SERVICES["kafka"]["healthcheck"]["test"])
     assert "pg_isready" in str(SERVICES["postgres"]["healthcheck"]["test"])

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from jamsos.adapters.kafka import create_topics, make_producer
+from jamsos.adapters.kafka import client_security, create_topics, make_producer
 from jamsos.settings import Settings
 from jamsos_schemas import topics
 
@@ -26,11 +26,16 @@ async def round_trip(
     """Seconds from the first send of `messages` on a fresh `topic` (created here, same
     partition count as the services' topics) until a consumer has read the last of them."""
     assert settings.kafka_bootstrap is not None
+    security = client_security(settings.kafka_security)
     await create_topics(
-        settings.kafka_bootstrap, [topic], settings.partitions, settings.replication_factor
+        settings.kafka_bootstrap,
+        [topic],
+        settings.partitions,
+        settings.replication_factor,
+        security=security,
     )
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
+        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", **security
     )
     producer = make_producer(settings, "jamsos-bench-baseline")
     await consumer.start()

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from jamsos.settings import Settings
+from jamsos.settings import KafkaSecurity, Settings
 from jamsos.usecases.messages import Message
 
 
@@ -41,6 +44,42 @@ async def raw_records(msg: StreamMessage[Any]) -> Any:
     """
     raw = msg.raw_message
     return list(raw) if isinstance(raw, tuple) else [raw]
+
+
+# The aiokafka keyword arguments of a client without authentication (tansu, tests).
+NO_SECURITY: Mapping[str, Any] = MappingProxyType({})
+_SCRAM = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+
+
+def client_security(security: KafkaSecurity) -> Mapping[str, Any]:
+    """The aiokafka keyword arguments (`security_protocol`, `sasl_*`, `ssl_context`) that every
+    producer, consumer and admin client is given, from JAMSOS_KAFKA_* (settings.KafkaSecurity).
+    """
+    if security.protocol == "PLAINTEXT":
+        return NO_SECURITY
+    options: dict[str, Any] = {"security_protocol": security.protocol}
+    if security.tls:
+        options["ssl_context"] = create_ssl_context(cafile=security.ssl_cafile)
+    if security.sasl:
+        options |= {
+            "sasl_mechanism": security.sasl_mechanism,
+            "sasl_plain_username": security.username,
+            "sasl_plain_password": security.password,
+        }
+    return MappingProxyType(options)
+
+
+def broker_security(security: KafkaSecurity) -> BaseSecurity | None:
+    """The same as `client_security`, as FastStream's broker wants it."""
+    if security.protocol == "PLAINTEXT":
+        return None
+    context = create_ssl_context(cafile=security.ssl_cafile) if security.tls else None
+    if not security.sasl:
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    assert security.sasl_mechanism and security.username and security.password is not None
+    return _SCRAM[security.sasl_mechanism](
+        security.username, security.password, ssl_context=context, use_ssl=security.tls
+    )
 
 
 def _bootstrap(settings: Settings) -> str:
@@ -81,6 +120,7 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
         acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
         logger=logger,
         log_level=logging.DEBUG,
+        security=broker_security(settings.kafka_security),
     )
 
 
@@ -93,14 +133,17 @@ def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
         acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
         linger_ms=5,
         max_batch_size=256 * 1024,
+        **client_security(settings.kafka_security),
     )
 
 
-async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
+async def wait_for_broker(
+    bootstrap: str, timeout: float = 30.0, security: Mapping[str, Any] = NO_SECURITY
+) -> None:
     """Wait until the broker answers metadata requests."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
         try:
             await admin.start()
             await admin.list_topics()
@@ -114,10 +157,14 @@ async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:
 
 
 async def create_topics(
-    bootstrap: str, topics: Sequence[str], partitions: int, replication_factor: int = 1
+    bootstrap: str,
+    topics: Sequence[str],
+    partitions: int,
+    replication_factor: int = 1,
+    security: Mapping[str, Any] = NO_SECURITY,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -23,12 +23,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 # How long to wait for the last records of the partitions whose end is being checked.
 _END_READ_TIMEOUT_S = 3.0
+# `security`: the aiokafka keyword arguments of `adapters.kafka.client_security` (SASL/TLS).
+_PLAIN: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,9 @@ class LagRow:
 
 
 @contextlib.asynccontextmanager
-async def _consumer(bootstrap: str, group_id: str | None = None) -> AsyncIterator[AIOKafkaConsumer]:
+async def _consumer(
+    bootstrap: str, group_id: str | None = None, security: Mapping[str, Any] = _PLAIN
+) -> AsyncIterator[AIOKafkaConsumer]:
     """A started consumer that never commits, stopped at the end (also when start fails)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -79,6 +85,7 @@ async def _consumer(bootstrap: str, group_id: str | None = None) -> AsyncIterato
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="jamsos-ops",
+        **security,
     )
     try:
         await consumer.start()
@@ -128,9 +135,11 @@ async def true_end_offsets(
     return ends
 
 
-async def topic_offsets(bootstrap: str, topics: Sequence[str]) -> list[TopicOffsets]:
+async def topic_offsets(
+    bootstrap: str, topics: Sequence[str], security: Mapping[str, Any] = _PLAIN
+) -> list[TopicOffsets]:
     """Start and true end offset of every partition of `topics`, in the order given."""
-    async with _consumer(bootstrap) as consumer:
+    async with _consumer(bootstrap, security=security) as consumer:
         partitions = await _partitions(consumer, topics)
         parts = [TopicPartition(t, p) for t, ps in partitions.items() for p in ps]
         starts = await consumer.beginning_offsets(parts) if parts else {}
@@ -150,9 +159,11 @@ async def topic_offsets(bootstrap: str, topics: Sequence[str]) -> list[TopicOffs
         ]
 
 
-async def list_groups(bootstrap: str, prefix: str) -> list[str]:
+async def list_groups(
+    bootstrap: str, prefix: str, security: Mapping[str, Any] = _PLAIN
+) -> list[str]:
     """Consumer groups on the broker whose id starts with `prefix` + "."."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="jamsos-ops")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="jamsos-ops", **security)
     try:
         await admin.start()
         listed = await admin.list_consumer_groups()
@@ -162,19 +173,25 @@ async def list_groups(bootstrap: str, prefix: str) -> list[str]:
 
 
 async def committed_offsets(
-    bootstrap: str, group: str, parts: Sequence[TopicPartition]
+    bootstrap: str,
+    group: str,
+    parts: Sequence[TopicPartition],
+    security: Mapping[str, Any] = _PLAIN,
 ) -> dict[TopicPartition, int | None]:
     """The group's committed offset per partition (None where it never committed).
 
     The consumer carries the group id only to ask for its offsets: it does not subscribe, so it
     never joins the group, and it never commits.
     """
-    async with _consumer(bootstrap, group_id=group) as consumer:
+    async with _consumer(bootstrap, group_id=group, security=security) as consumer:
         return {tp: await consumer.committed(tp) for tp in parts}
 
 
 async def consumer_lag(
-    bootstrap: str, groups: Mapping[str, Sequence[str]], prefix: str | None = None
+    bootstrap: str,
+    groups: Mapping[str, Sequence[str]],
+    prefix: str | None = None,
+    security: Mapping[str, Any] = _PLAIN,
 ) -> list[LagRow]:
     """Committed offset, true end offset and lag of each group on each partition of its topics.
 
@@ -186,11 +203,11 @@ async def consumer_lag(
     wanted: dict[str, list[str]] = {g: list(ts) for g, ts in groups.items()}
     extra: list[str] = []
     if prefix is not None:
-        extra = [g for g in await list_groups(bootstrap, prefix) if g not in wanted]
+        extra = [g for g in await list_groups(bootstrap, prefix, security) if g not in wanted]
     every_topic = sorted({t for ts in wanted.values() for t in ts})
     for group in extra:
         wanted[group] = every_topic
-    async with _consumer(bootstrap) as consumer:
+    async with _consumer(bootstrap, security=security) as consumer:
         partitions = await _partitions(consumer, {t for ts in wanted.values() for t in ts})
         of_group = {
             group: [TopicPartition(t, p) for t in sorted(ts) for p in partitions.get(t, [])]
@@ -201,7 +218,7 @@ async def consumer_lag(
             zip(
                 of_group,
                 await asyncio.gather(
-                    *(committed_offsets(bootstrap, g, tps) for g, tps in of_group.items())
+                    *(committed_offsets(bootstrap, g, tps, security) for g, tps in of_group.items())
                 ),
                 strict=True,
             )

@@ -28,7 +28,7 @@ from jamsos.cli import (  # noqa: F401
 from jamsos.cli import bench, billing, demo  # noqa: F401
 
 # isort: split
-from jamsos.cli import keys  # noqa: F401
+from jamsos.cli import kafka, keys  # noqa: F401
 from jamsos.cli.errors import explain, print_failure
 
 __all__ = ["app", "main"]

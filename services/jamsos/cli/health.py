@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from jamsos.adapters.kafka import client_security
 from jamsos.cli.common import configured, console, ops_app
 from jamsos.health import system_health
 from jamsos.settings import load_settings
@@ -21,7 +22,11 @@ def health(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     settings = configured(load_settings())
     assert settings.kafka_bootstrap is not None and settings.database_url is not None
     report: dict[str, Any] = asyncio.run(
-        system_health(settings.kafka_bootstrap, settings.database_url)
+        system_health(
+            settings.kafka_bootstrap,
+            settings.database_url,
+            client_security(settings.kafka_security),
+        )
     )
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")

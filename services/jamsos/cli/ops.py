@@ -13,6 +13,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from jamsos.adapters.kafka import client_security
 from jamsos.adapters.kafka_admin import LagRow, TopicOffsets, consumer_lag, topic_offsets
 from jamsos.bootstrap import consumer_groups
 from jamsos.cli.common import configured, console, ops_app
@@ -111,7 +112,12 @@ def _bootstrap(settings: Settings) -> str:
 
 async def lag_rows(settings: Settings, groups: Mapping[str, Sequence[str]]) -> list[LagRow]:
     """Lag of the services' consumer groups, and of any other group named with the prefix."""
-    return await consumer_lag(_bootstrap(settings), groups, prefix=settings.group_prefix)
+    return await consumer_lag(
+        _bootstrap(settings),
+        groups,
+        prefix=settings.group_prefix,
+        security=client_security(settings.kafka_security),
+    )
 
 
 @ops_app.command("topics")
@@ -120,7 +126,8 @@ def ops_topics(
 ) -> None:
     """Every topic (contract and internal): partitions, start and end offsets, messages."""
     settings = configured(load_settings())
-    rows = asyncio.run(topic_offsets(_bootstrap(settings), topic_names.ALL_TOPICS))
+    security = client_security(settings.kafka_security)
+    rows = asyncio.run(topic_offsets(_bootstrap(settings), topic_names.ALL_TOPICS, security))
     if as_json:
         _emit_json(topics_json(rows))
     else:

@@ -13,7 +13,7 @@ import typer
 from jamsos import bootstrap
 from jamsos.adapters import db
 from jamsos.adapters.http import PortUnavailable
-from jamsos.adapters.kafka import create_topics, wait_for_broker
+from jamsos.adapters.kafka import client_security, create_topics, wait_for_broker
 from jamsos.cli.common import app, configured, console, db_app, topics_app, with_connection
 from jamsos.cli.dashboard import open_dashboard
 from jamsos.cli.errors import Failure
@@ -108,14 +108,16 @@ def topics_create(
         console.print("[red]JAMSOS_KAFKA_BOOTSTRAP is not set[/red]")
         raise typer.Exit(2)
     bootstrap_server = settings.kafka_bootstrap
+    security = client_security(settings.kafka_security)
 
     async def go() -> list[str]:
-        await wait_for_broker(bootstrap_server)
+        await wait_for_broker(bootstrap_server, security=security)
         return await create_topics(
             bootstrap_server,
             topics.ALL_TOPICS,
             partitions or settings.partitions,
             settings.replication_factor,
+            security=security,
         )
 
     created = asyncio.run(go())

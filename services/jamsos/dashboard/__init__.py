@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from jamsos.adapters.http import HttpServer, bind
+from jamsos.adapters.kafka import client_security
 from jamsos.adapters.kafka_admin import consumer_lag
 from jamsos.bootstrap import consumer_groups
 from jamsos.domain.wilayah import kecamatan
@@ -52,7 +53,12 @@ def dashboard_app(settings: Settings) -> Starlette:
         assert settings.kafka_bootstrap is not None  # `jamsos dashboard` requires it
         try:
             rows = await asyncio.wait_for(
-                consumer_lag(settings.kafka_bootstrap, groups, prefix=settings.group_prefix),
+                consumer_lag(
+                    settings.kafka_bootstrap,
+                    groups,
+                    prefix=settings.group_prefix,
+                    security=client_security(settings.kafka_security),
+                ),
                 LAG_TIMEOUT_S,
             )
         except (KafkaError, OSError, TimeoutError) as error:

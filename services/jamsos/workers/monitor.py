@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from jamsos.adapters import outbox, processes
 from jamsos.adapters.http import HttpServer
+from jamsos.adapters.kafka import client_security
 from jamsos.adapters.kafka_admin import consumer_lag
 from jamsos.health import (
     CHECK_TIMEOUT,
@@ -90,7 +91,9 @@ class Monitor:
         """Open the broker check's client, serve HTTP, record this process, start the timer."""
         settings = self._runtime.settings
         self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap, client_id="jamsos-health"
+            bootstrap_servers=settings.kafka_bootstrap,
+            client_id="jamsos-health",
+            **client_security(settings.kafka_security),
         )
         await self._admin.start()
         await self._http.start()
@@ -191,7 +194,12 @@ class Monitor:
         deadline = settings.monitor_interval_seconds + CHECK_TIMEOUT
         try:
             rows = await asyncio.wait_for(
-                consumer_lag(settings.kafka_bootstrap, self.groups()), deadline
+                consumer_lag(
+                    settings.kafka_bootstrap,
+                    self.groups(),
+                    security=client_security(settings.kafka_security),
+                ),
+                deadline,
             )
             self._runtime.metrics.lag((r.group, r.topic, r.partition, r.lag) for r in rows)
             conditions.recover("lag gauges")

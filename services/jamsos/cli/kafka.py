@@ -1,0 +1,45 @@
+"""`jamsos kafka acls` / `jamsos kafka secrets`: the SCRAM users and ACLs of the production
+compose file, generated from the code (jamsos/kafka_acls.py; README, "Kafka security")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import typer
+
+from jamsos import kafka_acls
+from jamsos.cli.common import app, console
+from jamsos.cli.errors import Failure
+from jamsos.settings import load_settings
+
+kafka_app = typer.Typer(no_args_is_help=True, help="Kafka users and ACLs (production).")
+app.add_typer(kafka_app, name="kafka")
+
+
+@kafka_app.command("acls")
+def kafka_acls_script() -> None:
+    """Print the script that creates every SCRAM user and ACL (deploy/kafka-security.sh)."""
+    sys.stdout.write(kafka_acls.script(load_settings()))
+
+
+@kafka_app.command("secrets")
+def kafka_secrets(
+    out: Path = typer.Option(Path("secrets"), "--out", file_okay=False, help="secrets directory"),
+) -> None:
+    """Write a random password (mode 0600) for every principal that has none in OUT yet;
+    existing files are kept. Give each agency its own password, nothing else."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for principal in kafka_acls.principals(load_settings()):
+            path = out / kafka_acls.secret_name(principal)
+            if path.exists():
+                continue
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as file:
+                file.write(secrets.token_hex(24) + "\n")
+            console.print(f"wrote {path}  ({principal})", highlight=False)
+    except OSError as error:
+        raise Failure(f"--out {out}: {error}") from None
