@@ -36,5 +36,5 @@ def asyncapi_yaml() -> str:
     """The document as YAML."""
     spec = docs_app().schema
     # FastStream keeps publishers in a set: sort the keys so the document is reproducible.
-    document = yaml.safe_load(spec.to_specification().to_yaml())
+    document = spec.to_specification().to_jsonable()
     return yaml.safe_dump(document, sort_keys=True, allow_unicode=True)

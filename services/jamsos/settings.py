@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -217,10 +219,17 @@ class Settings:
     letterhead: Letterhead = field(default_factory=lambda: _letterhead(_defaults()))
 
 
-def _defaults() -> dict[str, Any]:
+@cache
+def _packaged() -> dict[str, Any]:
+    """The packaged data/defaults.yaml, parsed once per process."""
     text = resources.files("jamsos").joinpath("data/defaults.yaml").read_text("utf-8")
     loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
+
+
+def _defaults() -> dict[str, Any]:
+    """A fresh copy of the packaged defaults (load_settings merges the config file into it)."""
+    return copy.deepcopy(_packaged())
 
 
 def _policy(doc: Mapping[str, Any], env: Mapping[str, str]) -> Policy:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -133,17 +131,6 @@ def test_malformed_public_key_names_its_agency(tmp_path: Path) -> None:
         check_public_keys("DISDAG", ["-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----"])
 
 
-def jamsos(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jamsos", *args],
-        env=clean_env(JAMSOS_STATE_DIR=str(tmp_path / "state"), **env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def in_process(tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:
     """`jamsos ARGS` in this process: the exit code and the one line `main` would print."""
     from typer.testing import CliRunner
@@ -162,10 +149,13 @@ def in_process(tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:
 
 
 def test_keys_generate_writes_private_key_0600_and_public_key_and_never_overwrites(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    done = jamsos(tmp_path, "keys", "generate", "--agency", "disdag", "--out", "out")
-    assert done.returncode == 0, done.stderr
+    """In this process (a subprocess costs seconds of imports); tests/e2e/test_cli_keys.py
+    runs the same command as a clerk would."""
+    monkeypatch.chdir(tmp_path)
+    code, output = in_process(tmp_path, "keys", "generate", "--agency", "disdag", "--out", "out")
+    assert code == 0, output
     key, pub = tmp_path / "out" / "DISDAG.key", tmp_path / "out" / "DISDAG.pub"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8
@@ -173,11 +163,8 @@ def test_keys_generate_writes_private_key_0600_and_public_key_and_never_overwrit
     signer = Signer("DISDAG", load_private_key(key))
     signature = dict(signer.headers(VALUE))[SIGNATURE_HEADER]
     assert verifies([pub.read_text()], VALUE, signature)
-    again = jamsos(tmp_path, "keys", "generate", "--agency", "DISDAG", "--out", "out")
-    assert again.returncode == 2
-    assert again.stderr.strip().splitlines() == [
-        "error: out/DISDAG.key exists: it is not overwritten (move it away first)"
-    ]
+    again = in_process(tmp_path, "keys", "generate", "--agency", "DISDAG", "--out", "out")
+    assert again == (2, "error: out/DISDAG.key exists: it is not overwritten (move it away first)")
 
 
 @pytest.mark.parametrize("problem", ["readable by others", "not a key", "another agency's"])

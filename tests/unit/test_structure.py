@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -37,11 +38,17 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
+@cache
+def _tree(name: str) -> ast.Module:
+    """The parsed module, once per run (several checks walk each module)."""
+    return ast.parse(MODULES[name].read_text("utf-8"))
+
+
 def _imports(name: str, path: Path, known: Mapping[str, Path]) -> set[str]:
     """The first-party modules `name` imports anywhere in its body (functions included)."""
     is_package = path.name == "__init__.py"
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+    for node in ast.walk(_tree(name)):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names if alias.name in known)
         elif isinstance(node, ast.ImportFrom):
@@ -60,6 +67,7 @@ def _imports(name: str, path: Path, known: Mapping[str, Path]) -> set[str]:
     return out
 
 
+@cache
 def import_graph() -> dict[str, set[str]]:
     """Module → the first-party modules it imports."""
     return {name: _imports(name, path, MODULES) for name, path in MODULES.items()}
@@ -143,14 +151,14 @@ def test_sql_scan_recognises_sql() -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.startswith("jamsos.adapters.")))
 def test_sql_only_in_adapters(name: str) -> None:
-    tree = ast.parse(MODULES[name].read_text("utf-8"))
+    tree = _tree(name)
     found = [f"line {s.lineno}: {s.value[:60]!r}" for s in _strings(tree) if SQL.search(s.value)]
     assert found == [], f"SQL outside adapters/ in {name}: {found}"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_no_import_error_fallback(name: str) -> None:
-    tree = ast.parse(MODULES[name].read_text("utf-8"))
+    tree = _tree(name)
     caught = [
         handler.lineno
         for handler in ast.walk(tree)
