@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -284,6 +285,18 @@ def _letterhead(doc: Mapping[str, Any]) -> Letterhead:
     )
 
 
+def _with_password(url: str, password: str) -> str:
+    """`url` with `password` (from a Docker secret): the URL in the compose file names the
+    login, the secret file holds its password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    user = quote(unquote(parts.username or ""), safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}{port}"))
+
+
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Settings from packaged defaults, then the config file, then JAMSOS_* variables."""
     env = os.environ if env is None else env
@@ -300,6 +313,9 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
             doc["documents"][group] = {**doc["documents"].get(group, {}), **values}
     kafka_bootstrap = env.get("JAMSOS_KAFKA_BOOTSTRAP") or None
     database_url = env.get("JAMSOS_DATABASE_URL") or None
+    database_password = _secret(env, "JAMSOS_DATABASE_PASSWORD", "JAMSOS_DATABASE_PASSWORD_FILE")
+    if database_url and database_password is not None:
+        database_url = _with_password(database_url, database_password)
     state_dir = Path(env.get("JAMSOS_STATE_DIR", str(cwd / ".state")))
     recorded = read_recorded(state_dir)
     from_record: list[str] = []

@@ -8,10 +8,14 @@ fails until both agree."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -25,7 +29,7 @@ from jamsos.settings import Settings
 from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
-from tests.conftest import running, wait_until
+from tests.conftest import clean_env, running, wait_until
 from tests.integration.billing_support import JAN_20, Clock, cli, workers
 
 pytestmark = pytest.mark.integration
@@ -340,6 +344,43 @@ async def test_a_role_is_refused_what_its_service_does_not_do(
                 await conn.execute(statement)
     finally:
         await conn.close()
+
+
+LOGINS = Path(__file__).resolve().parents[2] / "deploy" / "postgres-logins.sh"
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
+async def test_the_compose_logins_script_gives_each_role_one_login(
+    database_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    for role in ROLES:
+        (tmp_path / f"postgres_password_{role}").write_text(f"pw-{role}'\\x\n", "utf-8")
+    url = urlsplit(database_url)
+    env = clean_env(
+        SECRETS_DIR=str(tmp_path),
+        PGHOST=url.hostname or "127.0.0.1",
+        PGPORT=str(url.port or 5432),
+        PGUSER=url.username or "postgres",
+        PGDATABASE=url.path.lstrip("/"),
+    )
+
+    def logins() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(LOGINS)], env=env, capture_output=True, text=True)
+
+    for _ in range(2):  # again: the logins exist, the passwords are set again
+        done = await asyncio.to_thread(logins)
+        assert done.returncode == 0, done.stderr
+    for role in ROLES:
+        member = await pool.fetchval(
+            "SELECT rolcanlogin AND pg_has_role(rolname, $2, 'MEMBER') FROM pg_roles"
+            " WHERE rolname = $1",
+            f"jamsos_{role}_login",
+            f"jamsos_{role}",
+        )
+        assert member, role
+    (tmp_path / "postgres_password_monitor").unlink()
+    done = await asyncio.to_thread(logins)
+    assert done.returncode == 1 and "postgres_password_monitor is missing" in done.stderr
 
 
 async def test_a_service_role_on_an_unmigrated_database_says_so_in_one_line(

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from jamsos.adapters import db
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text("utf-8")
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
@@ -61,7 +63,11 @@ def _kafka() -> dict[str, Any]:
 
 
 def _postgres_service() -> tuple[str, dict[str, Any]]:
-    found = [(n, s) for n, s in SERVICES.items() if str(s.get("image", "")).startswith("postgres:")]
+    found = [
+        (n, s)
+        for n, s in SERVICES.items()
+        if str(s.get("image", "")).startswith("postgres:") and "POSTGRES_DB" in _environment(s)
+    ]
     assert len(found) == 1, "expected exactly one postgres service"
     return found[0]
 
@@ -90,7 +96,7 @@ def test_service_container_runs_jamsos_run_with_its_name(name: str) -> None:
 @pytest.mark.parametrize("name", RUNNING)
 def test_service_container_starts_after_topics_and_migrations_succeed(name: str) -> None:
     depends = SERVICES[name]["depends_on"]
-    for one_shot in ("topics", "migrate"):
+    for one_shot in ("topics", "migrate", "db-logins"):
         assert depends[one_shot]["condition"] == "service_completed_successfully"
 
 
@@ -120,17 +126,84 @@ def test_jamsos_container_bootstrap_names_kafka_advertised_listener(name: str) -
     assert all(address.rsplit(":", 1)[0] in SERVICES for address in bootstrap)
 
 
-@pytest.mark.parametrize("name", JAMSOS_SERVICES)
+MIGRATION_ROLES = ROOT / "services" / "jamsos" / "migrations" / "0008_service_roles.sql"
+LOGINS_SCRIPT = ROOT / "deploy" / "postgres-logins.sh"
+
+
+def _secret_file(service: dict[str, Any], path: str) -> Path:
+    """The file behind a /run/secrets/NAME path that `service` mounts."""
+    assert path.startswith("/run/secrets/"), path
+    name = path.removeprefix("/run/secrets/")
+    assert name in (service.get("secrets") or []), f"{name} is not mounted"
+    source = Path(COMPOSE["secrets"][name]["file"])
+    assert source.parent.name == "secrets", source  # ./secrets is not committed
+    return source
+
+
+@pytest.mark.parametrize("name", ["migrate", *RUNNING])
 def test_jamsos_container_database_url_points_at_postgres_service(name: str) -> None:
     host, postgres = _postgres_service()
     pg_env = _environment(postgres)
-    url = urlsplit(_environment(SERVICES[name])["JAMSOS_DATABASE_URL"])
+    env = _environment(SERVICES[name])
+    url = urlsplit(env["JAMSOS_DATABASE_URL"])
     assert url.scheme in {"postgresql", "postgres"}
     assert url.hostname == host
     assert url.port in {None, 5432}
     assert url.path.lstrip("/") == pg_env["POSTGRES_DB"]
-    assert url.username == pg_env["POSTGRES_USER"]
-    assert url.password == pg_env["POSTGRES_PASSWORD"]
+    assert url.password is None, "passwords come from JAMSOS_DATABASE_PASSWORD_FILE (a secret)"
+    _secret_file(SERVICES[name], env["JAMSOS_DATABASE_PASSWORD_FILE"])
+    if name == "migrate":  # the owner: migrations and the agencies sync
+        assert url.username == pg_env["POSTGRES_USER"]
+        assert env["JAMSOS_DATABASE_PASSWORD_FILE"] == pg_env["POSTGRES_PASSWORD_FILE"]
+    else:  # its own role's login, nothing more
+        assert url.username == f"jamsos_{name}_login"
+        assert env["JAMSOS_DATABASE_PASSWORD_FILE"] == f"/run/secrets/postgres_password_{name}"
+        database = [n for n in SERVICES[name]["secrets"] if n.startswith("postgres_")]
+        assert database == [f"postgres_password_{name}"]
+
+
+def test_db_secrets_writes_every_postgres_secret_of_the_compose_file_once(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from jamsos.cli import app
+
+    (tmp_path / "postgres_password_owner").write_text("kept\n", "ascii")
+    result = CliRunner().invoke(app, ["db", "secrets", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    written = {p.name for p in tmp_path.iterdir()}
+    wanted = {name for name in COMPOSE["secrets"] if name.startswith("postgres_")}
+    assert written == wanted == {f"postgres_password_{u}" for u in ("owner", *db.ROLES)}
+    assert (tmp_path / "postgres_password_owner").read_text("ascii") == "kept\n"
+    for path in tmp_path.iterdir():
+        if path.name != "postgres_password_owner":
+            assert path.stat().st_mode & 0o077 == 0, path
+            assert len(path.read_text("ascii").strip()) >= 32, path
+
+
+def test_topics_container_has_no_database_login() -> None:
+    assert "JAMSOS_DATABASE_URL" not in _environment(SERVICES["topics"])
+    assert not [n for n in SERVICES["topics"].get("secrets") or () if n.startswith("postgres_")]
+
+
+def test_db_logins_gives_every_migration_role_a_login_after_migrate() -> None:
+    roles = set(re.findall(r"'jamsos_([a-z]+)'", MIGRATION_ROLES.read_text("utf-8")))
+    assert roles == set(db.ROLES)
+    script = LOGINS_SCRIPT.read_text("utf-8")
+    listed = re.search(r"for role in ([a-z ]+); do", script)
+    assert listed is not None and set(listed.group(1).split()) == roles
+    logins = SERVICES["db-logins"]
+    assert logins["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert set(logins["secrets"]) == {f"postgres_password_{r}" for r in roles | {"owner"}}
+    mounts = [str(v).split(":") for v in logins["volumes"]]
+    assert [m[0] for m in mounts] == ["./deploy/postgres-logins.sh"]
+    assert logins["entrypoint"][-1] == mounts[0][1]
+    _, postgres = _postgres_service()
+    assert _environment(logins)["PGUSER"] == _environment(postgres)["POSTGRES_USER"]
+    for name in RUNNING:
+        depends = SERVICES[name]["depends_on"]["db-logins"]
+        assert depends["condition"] == "service_completed_successfully"
 
 
 @pytest.mark.parametrize("name", JAMSOS_SERVICES)

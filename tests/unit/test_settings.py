@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
 
 from jamsos.domain.letterhead import PaymentMethod
 from jamsos.domain.policy import CoverageStartRule
-from jamsos.settings import load_settings
+from jamsos.settings import ConfigError, load_settings
 
 
 def test_defaults_hold_contract_policy_and_six_agencies(tmp_path: Path) -> None:
@@ -74,3 +77,35 @@ def test_config_file_overrides_invoice_letterhead_per_group(tmp_path: Path) -> N
     assert letterhead.signatory.nip == "198001012005011002"
     assert letterhead.issuer.regency == "Pemerintah Kabupaten Kudus"
     assert letterhead.addressee.name.startswith("Kepala Kantor Cabang BPJS Ketenagakerjaan")
+
+
+def test_database_password_file_fills_the_url_password(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cr:t/@x\n", "utf-8")
+    settings = load_settings(
+        env={
+            "JAMSOS_DATABASE_URL": "postgresql://jamsos_billing_login@postgres:5432/jamsos",
+            "JAMSOS_DATABASE_PASSWORD_FILE": str(secret),
+        },
+        cwd=tmp_path,
+    )
+    assert settings.database_url is not None
+    url = urlsplit(settings.database_url)
+    assert (url.username, unquote(url.password or ""), url.hostname, url.port, url.path) == (
+        "jamsos_billing_login",
+        "s3cr:t/@x",
+        "postgres",
+        5432,
+        "/jamsos",
+    )
+
+
+def test_an_unreadable_database_password_file_is_one_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="JAMSOS_DATABASE_PASSWORD_FILE"):
+        load_settings(
+            env={
+                "JAMSOS_DATABASE_URL": "postgresql://u@h/d",
+                "JAMSOS_DATABASE_PASSWORD_FILE": str(tmp_path / "missing"),
+            },
+            cwd=tmp_path,
+        )

@@ -15,6 +15,9 @@ from jamsos.adapters.locks import AdvisoryLock
 from jamsos.domain.policy import Agency
 
 _MIGRATION_NAME = re.compile(r"[0-9]{4}_.+\.sql")
+# The database roles of 0008_service_roles.sql (jamsos_<name>), each granted to a login by
+# the deployment (docker-compose.yml: deploy/postgres-logins.sh).
+ROLES = ("registration", "verification", "billing", "operator", "monitor")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import signal
 from pathlib import Path
 
@@ -137,6 +139,27 @@ def db_migrate() -> None:
 
     applied = asyncio.run(with_connection(settings, go))
     console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
+
+
+@db_app.command("secrets")
+def db_secrets(
+    out: Path = typer.Option(Path("secrets"), "--out", file_okay=False, help="secrets directory"),
+) -> None:
+    """Write a random password (mode 0600) for the database owner and each role's login
+    (postgres_password_owner, postgres_password_ROLE) that has none in OUT yet; existing files
+    are kept (docker-compose.yml, README "Database roles")."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for login in ("owner", *db.ROLES):
+            path = out / f"postgres_password_{login}"
+            if path.exists():
+                continue
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as file:
+                file.write(secrets.token_hex(24) + "\n")
+            console.print(f"wrote {path}", highlight=False)
+    except OSError as error:
+        raise Failure(f"--out {out}: {error}") from None
 
 
 @app.command()
