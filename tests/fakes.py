@@ -3,6 +3,9 @@
 Each method keeps the meaning its SQL has (ON CONFLICT DO NOTHING, "later wins", status
 guards), on plain dicts. Accrual and credit use the domain rule (domain/accrual.py) instead of
 re-implementing the set-based SQL; the integration tests are what prove the SQL agrees.
+Reconciliation's figures are set-based SQL too (adapters/reconciliation.py): the fake returns
+the figures a test puts in `FakeState.figures`, so the unit tests cover what `reconcile`
+decides around them (which periods, a missing tariff, the checks, one snapshot).
 Locks are no-ops: one fake transaction runs at a time.
 """
 
@@ -22,6 +25,7 @@ from jamsos.domain.accrual import CoverageRecord, accrue, to_credit
 from jamsos.domain.dedup import Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
+from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import TARIFF_2025, Tariff
 from jamsos.usecases.rows import (
     Claim,
@@ -36,8 +40,23 @@ from jamsos.usecases.rows import (
     NewSubmission,
     OutboxEvent,
     ParticipantState,
+    PaymentState,
     Terminated,
 )
+
+NO_SUMS = Sums(0, 0, 0, 0)
+
+
+@dataclass
+class FakeFigures:
+    """What the reconciliation queries would return (set by a test)."""
+
+    agencies: list[AgencyCounts] = field(default_factory=list)
+    periods: dict[str, PeriodFigures] = field(default_factory=dict)
+    invoices: dict[str, tuple[dict[str, Sums], dict[InvoiceKey, Sums], dict[InvoiceKey, Sums]]] = (
+        field(default_factory=dict)
+    )
+    ledger_behind: int = 0
 
 
 @dataclass
@@ -57,6 +76,8 @@ class FakeState:
     charges: list[dict[str, Any]] = field(default_factory=list)
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     terminations: dict[str, LoggedRequest] = field(default_factory=dict)
+    payments: list[dict[str, Any]] = field(default_factory=list)
+    figures: FakeFigures = field(default_factory=FakeFigures)
 
     def events(self, topic: str) -> list[dict[str, Any]]:
         """The outbox events of `topic`, decoded, in the order written."""
@@ -69,6 +90,7 @@ class FakeUnitOfWork:
     def __init__(self, state: FakeState | None = None) -> None:
         self.state = state or FakeState()
         self.commits = 0
+        self.snapshots = 0
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[FakeStore]:
@@ -79,6 +101,12 @@ class FakeUnitOfWork:
             self.state.__dict__.update(before.__dict__)
             raise
         self.commits += 1
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[FakeStore]:
+        """Read-only: the store works on a copy, so a write would change nothing."""
+        self.snapshots += 1
+        yield FakeStore(copy.deepcopy(self.state))
 
 
 @dataclass
@@ -413,6 +441,65 @@ class FakeStore:
                 "kind": i.kind.value, "request_id": request_id, "status": "ISSUED",
                 "paid_at": None,
             }  # fmt: skip
+
+    # payments
+
+    async def payment_state(self, invoice_no: str) -> PaymentState | None:
+        row = self.db.invoices.get(invoice_no)
+        if row is None:
+            return None
+        paid = sum(p["amount"] for p in self.db.payments if p["invoice_no"] == invoice_no)
+        amount = row["invoice"].totals.amount
+        return PaymentState(invoice_no, row["kind"], amount, paid, row["paid_at"])
+
+    async def payment_with_reference(
+        self, invoice_no: str, reference: str
+    ) -> tuple[int, dt.date] | None:
+        for p in self.db.payments:
+            if (p["invoice_no"], p["reference"]) == (invoice_no, reference):
+                return p["amount"], p["paid_on"]
+        return None
+
+    async def add_payment(
+        self,
+        invoice_no: str,
+        amount: int,
+        reference: str,
+        paid_on: dt.date,
+        *,
+        settles: bool,
+        paid_at: dt.datetime,
+    ) -> None:
+        if await self.payment_with_reference(invoice_no, reference) is not None:
+            raise ValueError(f"payments: ({invoice_no}, {reference}) exists")  # unique key
+        self.db.payments.append({"invoice_no": invoice_no, "amount": amount,
+                                 "reference": reference, "paid_on": paid_on,
+                                 "partial": not settles})  # fmt: skip
+        if settles:
+            self.db.invoices[invoice_no].update(status="PAID", paid_at=paid_at)
+
+    # reconciliation: the figures a test set (see the module docstring)
+
+    async def agency_counts(self, stale_before: dt.datetime) -> list[AgencyCounts]:
+        return list(self.db.figures.agencies)
+
+    async def billed_periods(self) -> list[Period]:
+        found = {i["period"] for i in self.db.invoices.values()}
+        found |= {c["period"] for c in self.db.charges}
+        return [Period.parse(p) for p in sorted(found)]
+
+    async def period_figures(self, period: Period, tariff: Tariff) -> PeriodFigures:
+        none = PeriodFigures(str(period), tariff.total, 0, NO_SUMS, NO_SUMS, NO_SUMS, NO_SUMS,
+                             0, 0)  # fmt: skip
+        return self.db.figures.periods.get(str(period), none)
+
+    async def invoice_figures(
+        self, period: Period
+    ) -> tuple[dict[str, Sums], dict[InvoiceKey, Sums], dict[InvoiceKey, Sums]]:
+        return self.db.figures.invoices.get(str(period), ({}, {}, {}))
+
+    async def ledger_behind(self) -> int:
+        return self.db.figures.ledger_behind
 
 
 def _lines(items: Any) -> dict[str, list[Line]]:

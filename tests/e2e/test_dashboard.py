@@ -24,6 +24,7 @@ from playwright.async_api import Page, async_playwright
 from jamsos import billing_requests, synthetic
 from jamsos.adapters import dead_letters
 from jamsos.adapters.kafka_admin import consumer_lag
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.bootstrap import consumer_groups
 from jamsos.cli.demo import build_cohort
 from jamsos.dashboard import Dashboard
@@ -33,7 +34,7 @@ from jamsos.indonesian import number, rupiah
 from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.reporting import report_data
 from jamsos.settings import Settings, load_settings
-from jamsos.usecases.billing import pay
+from jamsos.usecases.payments import pay
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
 from tests.conftest import clean_env, running, wait_until
@@ -119,7 +120,13 @@ async def _run_cohort(settings: Settings, pool: asyncpg.Pool) -> None:
     paid = await billing_requests.bill(settings, pool, first)
     await billing_requests.bill(settings, pool, first.next())
     for invoice in paid.invoices:
-        await pay(pool, invoice.invoice_no, invoice.amount, f"E2E-{invoice.seq}", now.date())
+        await pay(
+            PostgresUnitOfWork(pool),
+            invoice.invoice_no,
+            invoice.amount,
+            f"E2E-{invoice.seq}",
+            now.date(),
+        )
     async with pool.acquire() as conn:  # an operator has dealt with one dead letter
         letter = await conn.fetchval("SELECT event_id::text FROM dead_letters LIMIT 1")
         await dead_letters.mark_discarded(conn, letter, "e2e: not a submission")

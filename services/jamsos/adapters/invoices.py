@@ -12,6 +12,7 @@ import asyncpg
 
 from jamsos.domain.invoicing import Invoice, PayerHistory
 from jamsos.domain.period import Period
+from jamsos.usecases.rows import PaymentState
 
 
 @dataclass(frozen=True)
@@ -70,21 +71,6 @@ class ChargeLine:
     jkk: int
     jkm: int
     jumlah: int
-
-
-@dataclass(frozen=True)
-class PaymentState:
-    """What an invoice asks and what was paid on it so far."""
-
-    invoice_no: str
-    kind: str
-    amount: int
-    paid: int
-    paid_at: dt.datetime | None
-
-    @property
-    def outstanding(self) -> int:
-        return self.amount - self.paid
 
 
 # The columns of an InvoiceRow, the one list every invoice query selects (a constant, never input).

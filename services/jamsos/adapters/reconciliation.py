@@ -8,7 +8,7 @@ import datetime as dt
 import asyncpg
 
 from jamsos.domain.period import Period
-from jamsos.domain.reconciliation import AgencyCounts, PeriodFigures, Sums
+from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import Tariff
 from jamsos_schemas import topics
 
@@ -145,9 +145,6 @@ async def period_figures(conn: asyncpg.Connection, period: Period, tariff: Tarif
         duplicates=r["duplicates"],
         off_tariff=r["off_tariff"],
     )
-
-
-InvoiceKey = tuple[str, str, str]  # (invoice_no, agency_code, funding_source)
 
 
 async def invoice_figures(

@@ -21,6 +21,7 @@ from jamsos.adapters import (
     nik_claims,
     outbox,
     participants,
+    reconciliation,
     submissions,
     tariff_table,
     terminations,
@@ -28,6 +29,7 @@ from jamsos.adapters import (
 from jamsos.domain.dedup import Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
+from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import Tariff
 from jamsos.usecases.rows import (
     Claim,
@@ -42,6 +44,7 @@ from jamsos.usecases.rows import (
     NewSubmission,
     OutboxEvent,
     ParticipantState,
+    PaymentState,
     Terminated,
 )
 
@@ -56,6 +59,15 @@ class PostgresUnitOfWork:
     async def transaction(self) -> AsyncIterator[PostgresStore]:
         """Commit when the block ends, roll back when it raises."""
         async with self.pool.acquire() as conn, conn.transaction():
+            yield PostgresStore(conn)
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[PostgresStore]:
+        """A read-only REPEATABLE READ transaction: every query sees one snapshot."""
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             yield PostgresStore(conn)
 
 
@@ -209,6 +221,45 @@ class PostgresStore:
         self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
     ) -> None:
         await _insert_invoices(self.conn, invoices, request_id, issued_at)
+
+    async def payment_state(self, invoice_no: str) -> PaymentState | None:
+        return await invoices.payment_state(self.conn, invoice_no)
+
+    async def payment_with_reference(
+        self, invoice_no: str, reference: str
+    ) -> tuple[int, dt.date] | None:
+        return await invoices.payment_with_reference(self.conn, invoice_no, reference)
+
+    async def add_payment(
+        self,
+        invoice_no: str,
+        amount: int,
+        reference: str,
+        paid_on: dt.date,
+        *,
+        settles: bool,
+        paid_at: dt.datetime,
+    ) -> None:
+        await invoices.add_payment(
+            self.conn, invoice_no, amount, reference, paid_on, settles=settles, paid_at=paid_at
+        )
+
+    async def agency_counts(self, stale_before: dt.datetime) -> list[AgencyCounts]:
+        return await reconciliation.agency_counts(self.conn, stale_before)
+
+    async def billed_periods(self) -> list[Period]:
+        return await reconciliation.billed_periods(self.conn)
+
+    async def period_figures(self, period: Period, tariff: Tariff) -> PeriodFigures:
+        return await reconciliation.period_figures(self.conn, period, tariff)
+
+    async def invoice_figures(
+        self, period: Period
+    ) -> tuple[dict[str, Sums], dict[InvoiceKey, Sums], dict[InvoiceKey, Sums]]:
+        return await reconciliation.invoice_figures(self.conn, period)
+
+    async def ledger_behind(self) -> int:
+        return await coverage_ledger.ledger_behind(self.conn)
 
 
 # the method parameter `invoices` shadows the module inside that method

@@ -17,8 +17,9 @@ from jamsos.adapters import bench, db, invoices
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.bootstrap import with_database
 from jamsos.domain.coverage import JAKARTA
-from jamsos.usecases.billing import reconcile, run_billing
+from jamsos.usecases.billing import run_billing
 from jamsos.usecases.messages import Message
+from jamsos.usecases.reconciliation import reconcile
 from jamsos_schemas import topics
 
 T = TypeVar("T")
@@ -100,7 +101,7 @@ async def run(database_url: str, participants: int) -> dict[str, Any]:
         result = await _timed(
             times,
             "reconcile_seconds",
-            lambda: reconcile(pool, None, NOW, dt.timedelta(hours=1)),
+            lambda: reconcile(uow, None, NOW, dt.timedelta(hours=1)),
         )
     finally:
         await pool.close()

@@ -16,6 +16,7 @@ from rich.table import Table
 from jamsos import billing_requests
 from jamsos.adapters import coverage_ledger, invoice_documents, invoices, tariff_table
 from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.cli.common import (
     app,
     configured,
@@ -31,7 +32,7 @@ from jamsos.domain.period import Period
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.indonesian import rupiah
 from jamsos.settings import load_settings
-from jamsos.usecases import billing as billing_usecases
+from jamsos.usecases import payments, reconciliation
 from jamsos.workers.runtime import jakarta_now
 
 
@@ -226,8 +227,13 @@ def invoice_pay(
     result = asyncio.run(
         with_pool(
             settings,
-            lambda pool: billing_usecases.pay(
-                pool, invoice_no, rupiah_paid, reference.strip(), day, partial=partial
+            lambda pool: payments.pay(
+                PostgresUnitOfWork(pool),
+                invoice_no,
+                rupiah_paid,
+                reference.strip(),
+                day,
+                partial=partial,
             ),
         )
     )
@@ -273,8 +279,8 @@ def reconcile(
     result = asyncio.run(
         with_pool(
             settings,
-            lambda pool: billing_usecases.reconcile(
-                pool, month, jakarta_now(), dt.timedelta(minutes=stale_minutes)
+            lambda pool: reconciliation.reconcile(
+                PostgresUnitOfWork(pool), month, jakarta_now(), dt.timedelta(minutes=stale_minutes)
             ),
         )
     )
@@ -286,7 +292,7 @@ def reconcile(
         raise typer.Exit(1)
 
 
-def print_reconciliation(result: billing_usecases.Reconciliation) -> None:
+def print_reconciliation(result: reconciliation.Reconciliation) -> None:
     """The reconciliation's figures and mismatches as tables."""
     agencies = Table(
         "agency",
@@ -353,7 +359,7 @@ def print_reconciliation(result: billing_usecases.Reconciliation) -> None:
     print_hints(result)
 
 
-def print_hints(result: billing_usecases.Reconciliation) -> None:
+def print_hints(result: reconciliation.Reconciliation) -> None:
     """What to do about the mismatches that have a known remedy."""
     if result.ledger_behind:
         console.print(

@@ -12,6 +12,7 @@ import asyncpg
 
 from jamsos import billing_requests, synthetic
 from jamsos.adapters import db, demo_queries, invoice_documents, invoices
+from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.billing_requests import RunResult
 from jamsos.cli.billing import print_reconciliation
 from jamsos.cli.common import console
@@ -20,7 +21,7 @@ from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
 from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
-from jamsos.usecases.billing import reconcile
+from jamsos.usecases.reconciliation import reconcile
 from jamsos.workers.runtime import Runtime, jakarta_now
 from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
 
@@ -119,7 +120,9 @@ async def reconcile_exit_code(settings: Settings) -> int:
     assert settings.database_url is not None
     pool = await db.create_pool(settings.database_url, max_size=2)
     try:
-        result = await reconcile(pool, None, jakarta_now(), dt.timedelta(minutes=60))
+        result = await reconcile(
+            PostgresUnitOfWork(pool), None, jakarta_now(), dt.timedelta(minutes=60)
+        )
     finally:
         await pool.close()
     print_reconciliation(result)

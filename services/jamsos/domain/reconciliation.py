@@ -58,6 +58,9 @@ class Sums:
     amount: int
 
 
+InvoiceKey = tuple[str, str, str]  # (invoice_no, agency_code, funding_source)
+
+
 @dataclass(frozen=True)
 class PeriodFigures:
     """Everything billed for one period, read independently from each table.
@@ -161,8 +164,8 @@ def check_period(figures: PeriodFigures) -> list[Mismatch]:
 
 def check_invoices(
     headers: Mapping[str, Sums],
-    lines: Mapping[tuple[str, str, str], Sums],
-    charges: Mapping[tuple[str, str, str], Sums],
+    lines: Mapping[InvoiceKey, Sums],
+    charges: Mapping[InvoiceKey, Sums],
 ) -> list[Mismatch]:
     """Per invoice: totals = Σ lines; per line (invoice, agency, funding): line = its charges.
 

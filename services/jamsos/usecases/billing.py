@@ -1,5 +1,5 @@
-"""Billing: the coverage ledger from participant events, period runs that accrue charges and
-issue invoices, payments, and reconciliation.
+"""Billing: the coverage ledger from participant events, and period runs that accrue charges
+and issue invoices (payments: usecases/payments.py; reconciliation: usecases/reconciliation.py).
 
 A billing run is one transaction per request: the run row (the inbox), the period's advisory
 lock, one accrual statement, one credit statement, the invoices and their outbox events
@@ -13,31 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import asyncpg
 from pydantic import ValidationError
 
-from jamsos.adapters import (
-    coverage_ledger,
-    invoices,
-    reconciliation,
-    tariff_table,
-)
-from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.identity import event_id
-from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory, payment_problem
+from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
 from jamsos.domain.period import Period
-from jamsos.domain.reconciliation import (
-    AgencyCounts,
-    Mismatch,
-    PeriodFigures,
-    check_agency,
-    check_invoices,
-    check_ledger,
-    check_period,
-    periods_to_bill_again,
-)
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.usecases import reading
 from jamsos.usecases.deadletters import dead_letter
@@ -292,83 +273,3 @@ async def run_billing(
         elif outcome != Outcome.DLQ:
             summary.new += 1
     return summary
-
-
-# --- payments and reconciliation -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Payment:
-    """What `pay` did: recorded (partial or settling the invoice), or refused and why."""
-
-    invoice_no: str
-    amount: int
-    outstanding_after: int
-    refused: str | None = None
-    repeated: bool = False
-
-
-async def pay(
-    pool: asyncpg.Pool,
-    invoice_no: str,
-    amount: int,
-    reference: str,
-    paid_on: dt.date,
-    *,
-    partial: bool = False,
-) -> Payment | None:
-    """Record a payment of `amount` with the payer's `reference`; None if the number is
-    unknown. See domain.invoicing.payment_problem for what is refused; the same reference
-    again records nothing (a re-run)."""
-    async with pool.acquire() as conn, conn.transaction():
-        state = await invoices.payment_state(conn, invoice_no)
-        if state is None:
-            return None
-        if await invoices.payment_with_reference(conn, invoice_no, reference) is not None:
-            return Payment(invoice_no, amount, state.outstanding, repeated=True)
-        problem = payment_problem(state.kind, state.outstanding, amount, partial)
-        if problem is not None:
-            return Payment(invoice_no, amount, state.outstanding, refused=problem)
-        settles = amount == state.outstanding
-        paid_at = dt.datetime.combine(paid_on, dt.time(12), JAKARTA)
-        await invoices.add_payment(
-            conn, invoice_no, amount, reference, paid_on, settles=settles, paid_at=paid_at
-        )
-        return Payment(invoice_no, amount, state.outstanding - amount)
-
-
-@dataclass(frozen=True)
-class Reconciliation:
-    """The figures checked and every mismatch found (none means reconciled)."""
-
-    agencies: list[AgencyCounts]
-    periods: list[PeriodFigures]
-    ledger_behind: int
-    mismatches: list[Mismatch]
-    # (period, covered not charged, charged not covered): periods a new run would settle
-    bill_again: list[tuple[str, int, int]]
-
-
-async def reconcile(
-    pool: asyncpg.Pool, period: Period | None, now: dt.datetime, stale_after: dt.timedelta
-) -> Reconciliation:
-    """Check enrolment counts per agency and, per billed period (or `period`), the billing."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        agencies = await reconciliation.agency_counts(conn, now - stale_after)
-        tariffs = await tariff_table.tariffs(conn)
-        periods = [period] if period is not None else await reconciliation.billed_periods(conn)
-        mismatches = [m for counts in agencies for m in check_agency(counts)]
-        figures: list[PeriodFigures] = []
-        for p in periods:
-            try:
-                tariff = tariff_on(tariffs, p.first_day)
-            except LookupError:
-                mismatches.append(Mismatch(f"period {p}", "a tariff is in force", 1, 0))
-                continue
-            f = await reconciliation.period_figures(conn, p, tariff)
-            figures.append(f)
-            mismatches += check_period(f)
-            mismatches += check_invoices(*await reconciliation.invoice_figures(conn, p))
-        behind = await coverage_ledger.ledger_behind(conn)
-        mismatches += check_ledger(behind)
-    return Reconciliation(agencies, figures, behind, mismatches, periods_to_bill_again(figures))

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from jamsos.domain.dedup import Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
+from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import Tariff
 from jamsos.usecases.rows import (
     Claim,
@@ -29,6 +30,7 @@ from jamsos.usecases.rows import (
     NewSubmission,
     OutboxEvent,
     ParticipantState,
+    PaymentState,
     Terminated,
 )
 
@@ -40,6 +42,14 @@ class UnitOfWork(Protocol[S_co]):
 
     def transaction(self) -> AbstractAsyncContextManager[S_co]:
         """A store bound to a new transaction."""
+        ...
+
+
+class Snapshots(Protocol[S_co]):
+    """Opens a read-only transaction in which every read sees the same instant."""
+
+    def snapshot(self) -> AbstractAsyncContextManager[S_co]:
+        """A store bound to a new read-only, consistent transaction."""
         ...
 
 
@@ -232,3 +242,53 @@ class BillingStore(DeadLetterStore, Protocol):
         self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
     ) -> None:
         """Store invoices and their lines."""
+
+
+class PaymentStore(Protocol):
+    """What recording a payment needs (`jamsos invoice pay`)."""
+
+    async def payment_state(self, invoice_no: str) -> PaymentState | None:
+        """The invoice's kind, amount and payments so far, locked; None if there is none."""
+
+    async def payment_with_reference(
+        self, invoice_no: str, reference: str
+    ) -> tuple[int, dt.date] | None:
+        """(amount, paid_on) of the payment already recorded under `reference`, if any."""
+
+    async def add_payment(
+        self,
+        invoice_no: str,
+        amount: int,
+        reference: str,
+        paid_on: dt.date,
+        *,
+        settles: bool,
+        paid_at: dt.datetime,
+    ) -> None:
+        """Record a payment; the one that settles the balance marks the invoice PAID."""
+
+
+class ReconciliationStore(Protocol):
+    """What `jamsos reconcile` reads. Each figure is one set-based query in PostgreSQL
+    (adapters/reconciliation.py); the checks on them are domain/reconciliation.py."""
+
+    async def agency_counts(self, stale_before: dt.datetime) -> list[AgencyCounts]:
+        """Submissions per agency by status, and how many have their outcome event."""
+
+    async def tariffs(self) -> list[Tariff]:
+        """The effective-dated tariff table."""
+
+    async def billed_periods(self) -> list[Period]:
+        """Every period with charges or invoices."""
+
+    async def period_figures(self, period: Period, tariff: Tariff) -> PeriodFigures:
+        """Coverage, charges, credits and invoices of one period, each from its own table."""
+
+    async def invoice_figures(
+        self, period: Period
+    ) -> tuple[dict[str, Sums], dict[InvoiceKey, Sums], dict[InvoiceKey, Sums]]:
+        """Invoice totals, invoice lines, and charges grouped as lines (negated on credit
+        notes)."""
+
+    async def ledger_behind(self) -> int:
+        """Participants whose current coverage the billing ledger lacks."""

@@ -176,3 +176,19 @@ class OutboxEvent:
             key=None if key is None else key.encode("utf-8"),
             value=model.model_dump_json().encode("utf-8"),
         )
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    """What an invoice asks and what was paid on it so far."""
+
+    invoice_no: str
+    kind: str
+    amount: int
+    paid: int
+    paid_at: dt.datetime | None
+
+    @property
+    def outstanding(self) -> int:
+        """What is still to be paid."""
+        return self.amount - self.paid
