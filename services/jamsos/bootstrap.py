@@ -26,6 +26,7 @@ from jamsos.adapters.kafka import (
     create_topics,
     make_broker,
     make_producer,
+    topic_configs,
     wait_for_broker,
 )
 from jamsos.adapters.outbox import Relay
@@ -286,4 +287,5 @@ async def prepare(settings: Settings, *, fresh_database: bool = False) -> None:
         settings.partitions,
         settings.replication_factor,
         security=security,
+        configs=topic_configs(settings),
     )

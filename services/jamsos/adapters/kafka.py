@@ -19,6 +19,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from jamsos.settings import KafkaSecurity, Settings
 from jamsos.usecases.messages import Message
+from jamsos_schemas.topics import DLQ as DLQ_TOPIC
 
 
 def inbound(records: Iterable[ConsumerRecord[Any, Any]]) -> list[Message]:
@@ -124,6 +125,20 @@ def make_broker(settings: Settings, client_id: str) -> KafkaBroker:
     )
 
 
+def dlq_message_bytes(max_message_bytes: int) -> int:
+    """The largest dead-letter event: it carries a record of up to `max_message_bytes` (key +
+    value) base64-encoded (4/3 of it) with its position and error, so twice the record limit
+    plus 64 KiB. The DLQ topic is created with this `max.message.bytes` and producers may send
+    it; without that, one dead letter of a large record would stall the outbox relay."""
+    return 2 * max_message_bytes + 64 * 1024
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic configs set when a topic is created (the others keep the broker's defaults,
+    whose 1 MiB `message.max.bytes` is JAMSOS_MAX_MESSAGE_BYTES's default)."""
+    return {DLQ_TOPIC: {"max.message.bytes": str(dlq_message_bytes(settings.max_message_bytes))}}
+
+
 def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
     """A raw producer for the outbox relay: acks and idempotence from settings."""
     return AIOKafkaProducer(
@@ -133,6 +148,7 @@ def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
         acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
         linger_ms=5,
         max_batch_size=256 * 1024,
+        max_request_size=dlq_message_bytes(settings.max_message_bytes),
         **client_security(settings.kafka_security),
     )
 
@@ -162,8 +178,10 @@ async def create_topics(
     partitions: int,
     replication_factor: int = 1,
     security: Mapping[str, Any] = NO_SECURITY,
+    configs: Mapping[str, Mapping[str, str]] = NO_SECURITY,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created (idempotent)."""
+    """Create the topics that do not exist yet, each with its `configs` (`topic_configs`);
+    returns the ones created (idempotent: an existing topic is left as it is)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
@@ -173,7 +191,15 @@ async def create_topics(
             # created meanwhile by another caller: that is the goal
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(t, partitions, replication_factor) for t in missing]
+                    [
+                        NewTopic(
+                            t,
+                            partitions,
+                            replication_factor,
+                            topic_configs=dict(configs.get(t, {})),
+                        )
+                        for t in missing
+                    ]
                 )
         return missing
     finally:

@@ -105,6 +105,12 @@ def dlq_list(
 def _refusal(conn_row: dict[str, Any], taken: dict[str, Any] | None, letter: str) -> str | None:
     """Why replaying the letter would only dead-letter it again, or None."""
     code = str(conn_row["error"]).split(":", 1)[0]
+    if code == "MESSAGE_TOO_LARGE":  # only a prefix of the record was kept (README, DLQ)
+        return (
+            f"not replayed: {code}: the dead letter keeps only the first bytes of the record,"
+            " not the record. Ask its sender for it again, within JAMSOS_MAX_MESSAGE_BYTES,"
+            f" then `jamsos ops dlq discard {letter[:8]} --reason TEXT`"
+        )
     if not code.endswith("_ID_REUSED"):
         return None
     agency, ident = _identity(conn_row)

@@ -15,7 +15,7 @@ import typer
 from jamsos import bootstrap
 from jamsos.adapters import db
 from jamsos.adapters.http import PortUnavailable
-from jamsos.adapters.kafka import client_security, create_topics, wait_for_broker
+from jamsos.adapters.kafka import client_security, create_topics, topic_configs, wait_for_broker
 from jamsos.cli.common import app, configured, console, db_app, topics_app, with_connection
 from jamsos.cli.dashboard import open_dashboard
 from jamsos.cli.errors import Failure
@@ -120,6 +120,7 @@ def topics_create(
             partitions or settings.partitions,
             settings.replication_factor,
             security=security,
+            configs=topic_configs(settings),
         )
 
     created = asyncio.run(go())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from jamsos.domain.identity import event_id
 from jamsos.usecases.messages import Message
+from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
 from jamsos.usecases.ports import DeadLetterStore, UnitOfWork
 from jamsos.usecases.reading import value_digest
 from jamsos.usecases.rows import DeadLetter, OutboxEvent
@@ -38,6 +41,50 @@ def dead_letter(record: Message, error: str, now: dt.datetime) -> tuple[DeadLett
         failed_at=now,
     )
     return DeadLetter(eid, record, error), OutboxEvent.of(topics.DLQ, key, event, eid)
+
+
+# How much of an oversized record a MESSAGE_TOO_LARGE dead letter keeps: its event carries the
+# value base64-encoded (4/3 of the size) and must stay far below what the DLQ topic takes.
+OVERSIZED_PREFIX_BYTES = 64 * 1024
+
+
+def size(record: Message) -> int:
+    """A record's size as Kafka's `max.message.bytes` counts it, less the framing: key + value."""
+    return len(record.key or b"") + len(record.value)
+
+
+def oversized(batch: Sequence[Message], limit: int) -> tuple[list[Message], list[Message]]:
+    """The records of at most `limit` bytes (key + value), and those above it."""
+    return [r for r in batch if size(r) <= limit], [r for r in batch if size(r) > limit]
+
+
+async def refuse_oversized(
+    uow: UnitOfWork[DeadLetterStore], records: Sequence[Message], limit: int, now: dt.datetime
+) -> BatchSummary:
+    """Dead-letter records above `limit` bytes as MESSAGE_TOO_LARGE, in one transaction.
+
+    The dead letter (row and event) keeps the first OVERSIZED_PREFIX_BYTES of the value, and
+    its error the whole value's size and SHA-256: the whole bytes would not fit the DLQ topic
+    (README, "Oversized messages"). Its id is derived from the record's position and content,
+    so a redelivered record is dead-lettered once.
+    """
+    letters, events = [], []
+    for record in records:
+        error = DeadLetterError.MESSAGE_TOO_LARGE.of(
+            f"{size(record)} bytes, more than JAMSOS_MAX_MESSAGE_BYTES={limit};"
+            f" sha256 {value_digest(record.value)}; the dead letter keeps the first"
+            f" {min(len(record.value), OVERSIZED_PREFIX_BYTES)} bytes"
+        )
+        kept = dataclasses.replace(record, value=record.value[:OVERSIZED_PREFIX_BYTES])
+        letter, event = dead_letter(kept, error, now)
+        letters.append(letter)
+        events.append(event)
+    async with uow.transaction() as store:
+        await store.add_dead_letters(letters, now)
+        await store.add_events(events)
+    summary = BatchSummary(received=len(records))
+    summary.dead_lettered(letter.error for letter in letters)
+    return summary
 
 
 async def quarantine(

@@ -23,7 +23,7 @@ from jamsos.conditions import Backoff, Conditions
 from jamsos.domain.coverage import JAKARTA
 from jamsos.faults import Fault
 from jamsos.settings import Settings
-from jamsos.usecases.deadletters import quarantine
+from jamsos.usecases.deadletters import oversized, quarantine, refuse_oversized
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
 from jamsos.workers.recovery import rewind
@@ -227,15 +227,25 @@ def consume(
     settings = runtime.settings
     metrics = runtime.metrics
 
+    def refuse(records: Sequence[Message]) -> Awaitable[BatchSummary]:
+        limit = settings.max_message_bytes
+        return refuse_oversized(runtime.uow, records, limit, runtime.clock())
+
     async def handle(records: Any, message: KafkaMessage) -> None:
         batch = inbound(records)
         metrics.taken(batch)
         started = time.perf_counter()
         try:
+            # Records above JAMSOS_MAX_MESSAGE_BYTES never reach the use case: MESSAGE_TOO_LARGE.
+            batch, too_large = oversized(batch, settings.max_message_bytes)
+            summary = BatchSummary(received=len(batch) + len(too_large))
+            if too_large:
+                summary.add(await until_committed(runtime, too_large, refuse, group))
             if runtime.fault.wants("consume.mid-batch", group) and len(batch) > 1:
                 await until_committed(runtime, batch[: len(batch) // 2], decide, group)
                 runtime.fault.reach("consume.mid-batch", group)
-            summary = await until_committed(runtime, batch, decide, group)
+            if batch:
+                summary.add(await until_committed(runtime, batch, decide, group))
             runtime.fault.reach("consume.after-commit", group)
         except BaseException:
             # Before the library's nack: every partition of the batch goes back (recovery.py).
