@@ -28,6 +28,7 @@ from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import TARIFF_2025, Tariff
 from jamsos.usecases.rows import (
+    AuditEntry,
     Claim,
     DeadLetter,
     Decision,
@@ -78,6 +79,7 @@ class FakeState:
     terminations: dict[str, LoggedRequest] = field(default_factory=dict)
     payments: list[dict[str, Any]] = field(default_factory=list)
     figures: FakeFigures = field(default_factory=FakeFigures)
+    audit: list[tuple[dt.datetime, AuditEntry]] = field(default_factory=list)
 
     def events(self, topic: str) -> list[dict[str, Any]]:
         """The outbox events of `topic`, decoded, in the order written."""
@@ -226,6 +228,9 @@ class FakeStore:
     async def set_reviewer(self, ids: Sequence[tuple[Identity, str]]) -> None:
         for identity, by in ids:
             self.db.submissions[identity]["reviewed_by"] = by
+
+    async def add_audit(self, entries: Sequence[AuditEntry], at: dt.datetime) -> None:
+        self.db.audit.extend((at, e) for e in entries)
 
     # participants
 

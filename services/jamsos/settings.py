@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import getpass
 import json
 import os
 from collections.abc import Mapping
@@ -210,6 +211,9 @@ class Settings:
     # When more than this share of a batch (and more than one record) fails record by record,
     # the consumer stops instead of dead-lettering them: that is a bug, not bad data.
     poison_max_share: float = 0.5
+    # Who the audit log names for this process's decisions (payments, dead-letter replays and
+    # discards): JAMSOS_ACTOR, else the operating-system user.
+    actor: str = "unknown"
     # Crash tests only (jamsos/faults.py): the step boundary where the process ends itself.
     fault: str | None = None
     policy: Policy = field(default_factory=Policy)
@@ -285,6 +289,14 @@ def _letterhead(doc: Mapping[str, Any]) -> Letterhead:
     )
 
 
+def _os_user() -> str:
+    """The login name of the user running this process (`uid:N` if it has none)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid:{os.getuid()}"
+
+
 def _with_password(url: str, password: str) -> str:
     """`url` with `password` (from a Docker secret): the URL in the compose file names the
     login, the secret file holds its password."""
@@ -351,6 +363,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "poison_max_share": "JAMSOS_POISON_MAX_SHARE",
     }
     changes |= {k: float(env[v]) for k, v in floats.items() if v in env}
+    changes["actor"] = env.get("JAMSOS_ACTOR", "").strip() or _os_user()
     if env.get("JAMSOS_FAULT"):
         changes["fault"] = env["JAMSOS_FAULT"]
     if "JAMSOS_KAFKA_IDEMPOTENCE" in env:

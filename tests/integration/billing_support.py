@@ -232,6 +232,7 @@ def cli_env(settings: Settings) -> dict[str, str | None]:
         "JAMSOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
         "JAMSOS_DATABASE_URL": settings.database_url or "",
         "JAMSOS_CONFIG": str(settings.state_dir / "no-config.yaml"),
+        "JAMSOS_ACTOR": settings.actor,
     }
 
 

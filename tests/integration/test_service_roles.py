@@ -13,10 +13,9 @@ import contextlib
 import datetime as dt
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -30,11 +29,13 @@ from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
 from tests.conftest import clean_env, running, wait_until
+from tests.integration.roles_support import ROLES, role_pool, role_urls
+
+__all__ = ["role_urls"]  # the fixture
 from tests.integration.billing_support import JAN_20, Clock, cli, workers
 
 pytestmark = pytest.mark.integration
 
-ROLES = ("registration", "verification", "billing", "operator", "monitor")
 S, SI, SIU, SU, SD, SIUD = "S", "SI", "SIU", "SU", "SD", "SIUD"
 # table -> role -> privileges: S(ELECT) I(NSERT) U(PDATE) D(ELETE); UPDATE(columns) for a
 # column grant. "" is the decision "nothing".
@@ -74,6 +75,7 @@ GRANTS: dict[str, dict[str, str]] = {
     ),
     "invoice_lines": dict(registration="", verification="", billing=SI, operator=S, monitor=S),
     "payments": dict(registration="", verification="", billing=S, operator=SI, monitor=S),
+    "audit_log": dict(registration="", verification="I", billing="", operator=SI, monitor=""),
 }
 SEQUENCES: dict[str, dict[str, str]] = {
     "outbox_id_seq": dict(
@@ -87,6 +89,9 @@ SEQUENCES: dict[str, dict[str, str]] = {
     ),
     "payments_payment_id_seq": dict(
         registration="", verification="", billing="", operator="USAGE", monitor=""
+    ),
+    "audit_log_audit_id_seq": dict(
+        registration="", verification="USAGE", billing="", operator="USAGE", monitor=""
     ),
 }
 LETTERS = {"S": "SELECT", "I": "INSERT", "U": "UPDATE", "D": "DELETE"}
@@ -172,38 +177,6 @@ async def test_every_table_has_a_grant_decision(pool: asyncpg.Pool) -> None:
             assert not await conn.fetchval(
                 "SELECT has_schema_privilege($1, 'public', 'CREATE')", f"jamsos_{role}"
             )
-
-
-def as_user(dsn: str, user: str) -> str:
-    """The same database's DSN for login `user` (trust authentication in the tests)."""
-    parts = urlsplit(dsn)
-    host = parts.hostname or "127.0.0.1"
-    netloc = f"{user}@{host}:{parts.port}" if parts.port else f"{user}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-async def login_for(pool: asyncpg.Pool, role: str) -> str:
-    """A login user that holds `jamsos_<role>` only (as a deployment would create)."""
-    user = f"jamsos_test_{role}"
-    exists = await pool.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", user)
-    if not exists:
-        with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
-            await pool.execute(f'CREATE ROLE "{user}" LOGIN IN ROLE "jamsos_{role}"')
-    return user
-
-
-@pytest.fixture
-async def role_urls(database_url: str, pool: asyncpg.Pool) -> dict[str, str]:
-    return {role: as_user(database_url, await login_for(pool, role)) for role in ROLES}
-
-
-@contextlib.asynccontextmanager
-async def role_pool(url: str) -> AsyncIterator[asyncpg.Pool]:
-    p = await db.create_pool(url, max_size=2)
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 async def test_each_service_runs_as_its_role_and_the_operator_bills_and_pays(

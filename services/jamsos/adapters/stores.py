@@ -13,6 +13,7 @@ import asyncpg
 
 from jamsos.adapters import (
     accrual,
+    audit,
     billing_runs,
     coverage_ledger,
     dead_letters,
@@ -32,6 +33,7 @@ from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import Tariff
 from jamsos.usecases.rows import (
+    AuditEntry,
     Claim,
     DeadLetter,
     Decision,
@@ -152,6 +154,9 @@ class PostgresStore:
 
     async def set_reviewer(self, ids: Sequence[tuple[Identity, str]]) -> None:
         await submissions.set_reviewer(self.conn, ids)
+
+    async def add_audit(self, entries: Sequence[AuditEntry], at: dt.datetime) -> None:
+        await audit.add(self.conn, entries, at)
 
     async def participant_states(self, niks: Sequence[str]) -> dict[str, ParticipantState]:
         return await terminations.participants(self.conn, niks)

@@ -13,6 +13,7 @@ from jamsos.cli.services import up  # noqa: F401  (registers commands)
 
 # isort: split
 from jamsos.cli import (  # noqa: F401
+    audit,
     dashboard,
     dlq,
     health,

@@ -4,6 +4,7 @@ dropping them with a reason. Every command takes an event id or any unambiguous 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -13,13 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jamsos.adapters import dead_letters
+from jamsos.adapters import audit, dead_letters
 from jamsos.adapters.dead_letters import headers_from_json
 from jamsos.cli.common import configured, console, dlq_app, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.domain.coverage import JAKARTA
 from jamsos.publishing import publish_raw
 from jamsos.settings import load_settings
+from jamsos.usecases.rows import AuditAction, AuditEntry
 
 _HEX = re.compile(r"[0-9a-f]+")
 
@@ -102,6 +104,11 @@ def dlq_list(
         console.print("no open dead letters" if not include_closed else "no dead letters")
 
 
+def _code(row: dict[str, Any]) -> str:
+    """The dead letter's error code (its text may quote the record: not for the audit log)."""
+    return str(row["error"]).split(":", 1)[0]
+
+
 def _refusal(conn_row: dict[str, Any], taken: dict[str, Any] | None, letter: str) -> str | None:
     """Why replaying the letter would only dead-letter it again, or None."""
     code = str(conn_row["error"]).split(":", 1)[0]
@@ -152,7 +159,15 @@ def dlq_replay(
         await publish_raw(
             settings, row["source_topic"], [(row["key"], row["value"])], headers=lambda _: original
         )
-        await dead_letters.mark_replayed(conn, letter)
+        entry = AuditEntry(
+            settings.actor,
+            AuditAction.DLQ_REPLAY,
+            letter,
+            detail={"source_topic": row["source_topic"], "error": _code(row)},
+        )
+        async with conn.transaction():  # the mark and who made it, together
+            await dead_letters.mark_replayed(conn, letter)
+            await audit.add(conn, [entry], dt.datetime.now(dt.UTC))
         return letter, str(row["source_topic"])
 
     letter, topic = asyncio.run(with_connection(settings, go))
@@ -167,6 +182,7 @@ def dlq_discard(
     """Drop a dead letter that must not be replayed, recording why (its bytes are kept)."""
     if not reason.strip():
         raise Failure("--reason must say why the dead letter is dropped")
+    settings = load_settings()
 
     async def go(conn: asyncpg.Connection) -> str:
         letter = await resolve(conn, event_id)
@@ -174,8 +190,17 @@ def dlq_discard(
         assert row is not None
         if row["discarded_at"] is not None:
             raise Failure(f"{letter} was already discarded ({row['discard_reason']})", 1)
-        await dead_letters.mark_discarded(conn, letter, reason.strip())
+        entry = AuditEntry(
+            settings.actor,
+            AuditAction.DLQ_DISCARD,
+            letter,
+            reason.strip(),
+            {"source_topic": row["source_topic"], "error": _code(row)},
+        )
+        async with conn.transaction():  # the discard and who made it, together
+            await dead_letters.mark_discarded(conn, letter, reason.strip())
+            await audit.add(conn, [entry], dt.datetime.now(dt.UTC))
         return letter
 
-    letter = asyncio.run(with_connection(load_settings(), go))
+    letter = asyncio.run(with_connection(settings, go))
     console.print(f"discarded {letter}: {reason.strip()}", highlight=False)

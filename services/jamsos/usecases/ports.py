@@ -18,6 +18,7 @@ from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
 from jamsos.domain.tariff import Tariff
 from jamsos.usecases.rows import (
+    AuditEntry,
     Claim,
     DeadLetter,
     Decision,
@@ -61,6 +62,13 @@ class DeadLetterStore(Protocol):
 
     async def add_events(self, events: Sequence[OutboxEvent]) -> None:
         """Put events in the outbox (an event id already there is skipped)."""
+
+
+class AuditStore(Protocol):
+    """The audit log: who decided what, in the transaction of the change it records."""
+
+    async def add_audit(self, entries: Sequence[AuditEntry], at: dt.datetime) -> None:
+        """Append audit entries."""
 
 
 class InboxStore(Protocol):
@@ -148,7 +156,7 @@ class VerificationStore(EnrolmentStore, Protocol):
         """Keep the look-alikes a held submission was matched with."""
 
 
-class ReviewStore(EnrolmentStore, InboxStore, Protocol):
+class ReviewStore(EnrolmentStore, InboxStore, AuditStore, Protocol):
     """What review decisions need on top of deciding enrolments."""
 
     async def held(self, ids: Sequence[Identity]) -> dict[Identity, Held]:

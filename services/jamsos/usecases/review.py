@@ -24,7 +24,14 @@ from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError
 from jamsos.usecases.ports import ReviewStore, UnitOfWork
 from jamsos.usecases.reading import content_hash, schema_error
-from jamsos.usecases.rows import Decision, Identity, OutboxEvent, SubmissionStatus
+from jamsos.usecases.rows import (
+    AuditAction,
+    AuditEntry,
+    Decision,
+    Identity,
+    OutboxEvent,
+    SubmissionStatus,
+)
 from jamsos.usecases.verification import Enroller, Outcomes, capacity
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
@@ -79,9 +86,11 @@ async def decide_reviews(
         enroller = await Enroller.load(store, niks, policy, now)
         eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
         reviewers: list[tuple[Identity, str]] = []
+        audit: list[AuditEntry] = []
         for identity, s in held_submissions.items():
             command = fresh[identity].command
             reviewers.append((identity, command.decided_by))
+            audit.append(_audit_entry(command))
             if command.decision == "DUPLICATE":
                 _duplicate(s, held[identity].candidates, outcomes, now)
                 continue
@@ -97,6 +106,7 @@ async def decide_reviews(
             eligible.append((s, agency))
         await outcomes.finish(store, enroller, eligible, summary, now)
         await store.set_reviewer(reviewers)
+        await store.add_audit(audit, now)
     summary.new = len(held_submissions)
     return summary
 
@@ -110,6 +120,18 @@ class _Command:
     record: Message
     command: RegistrationReviewDecidedV1
     digest: str
+
+
+def _audit_entry(command: RegistrationReviewDecidedV1) -> AuditEntry:
+    """The reviewer's decision as they made it (the outcome may still be a quota rejection)."""
+    return AuditEntry(
+        actor=command.decided_by,
+        action=AuditAction.REVIEW_ENROL
+        if command.decision == "ENROL"
+        else AuditAction.REVIEW_DUPLICATE,
+        subject=f"{command.agency_code}/{command.submission_id}",
+        detail={"decided_at": command.decided_at.isoformat()},
+    )
 
 
 def _message_id(c: _Command) -> str:

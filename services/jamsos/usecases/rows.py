@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -192,3 +192,24 @@ class PaymentState:
     def outstanding(self) -> int:
         """What is still to be paid."""
         return self.amount - self.paid
+
+
+class AuditAction(StrEnum):
+    """What an audit entry records (migration 0009_audit.sql)."""
+
+    REVIEW_ENROL = "review.enrol"
+    REVIEW_DUPLICATE = "review.duplicate"
+    INVOICE_PAY = "invoice.pay"
+    DLQ_REPLAY = "dlq.replay"
+    DLQ_DISCARD = "dlq.discard"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who decided what: written in the transaction of the change it records."""
+
+    actor: str
+    action: AuditAction
+    subject: str
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from jamsos.usecases.review import decide_reviews
+from jamsos.usecases.rows import AuditAction
 from jamsos_schemas import topics
 from jamsos_schemas.registration import RegistrationReviewDecidedV1
 from tests.factory import submission
@@ -71,3 +72,17 @@ async def test_review_decision_before_the_hold_is_a_dead_letter_not_claimed() ->
     [letter] = uow.state.events(topics.DLQ)
     assert letter["error"].startswith("NOT_HELD: ")
     assert uow.state.inbox == {}  # so a replay after the hold still applies
+
+
+async def test_review_decision_is_audited_once_under_its_reviewer() -> None:
+    uow = await held()
+    command = message(decision("DUPLICATE", by="siti.ops"), topics.REVIEW_DECIDED)
+    await decide_reviews(uow, [command], POLICY, NOW)
+    await decide_reviews(uow, [command], POLICY, NOW)  # redelivered: no second entry
+    [(at, entry)] = uow.state.audit
+    assert at == NOW
+    assert (entry.actor, entry.action, entry.subject) == (
+        "siti.ops",
+        AuditAction.REVIEW_DUPLICATE,
+        "DISHUB/DISHUB-9",
+    )
