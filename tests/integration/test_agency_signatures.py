@@ -16,14 +16,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jamsos.adapters.signatures import (
-    AGENCY_HEADER,
-    SIGNATURE_HEADER,
-    Signer,
-    generate,
-    load_private_key,
-)
+from jamsos.adapters.signatures import Signer, generate, load_private_key
 from jamsos.adapters.stores import PostgresUnitOfWork
+from jamsos.domain.signatures import AGENCY_HEADER, SIGNATURE_HEADER
 from jamsos.publishing import HeadersOf, publish_raw
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.registration import register

@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jamsos.adapters.signatures import (
-    AGENCY_HEADER,
-    SIGNATURE_HEADER,
-    BadKey,
-    Signer,
-    check_public_keys,
-    generate,
-    load_private_key,
-    verifies,
-)
+from jamsos.adapters.signatures import Signer, check_public_keys, generate, load_private_key
 from jamsos.domain.policy import Agency, Policy
+from jamsos.domain.signatures import AGENCY_HEADER, SIGNATURE_HEADER, BadKey, verifies
 from jamsos.settings import ConfigError, load_settings
 from jamsos.usecases.authentication import unauthenticated
 from jamsos.usecases.messages import Message

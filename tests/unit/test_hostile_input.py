@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from jamsos.adapters.spreadsheet import SheetResult, read_workers
+from jamsos.adapters.spreadsheet import read_workers
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.eligibility import personal_reasons
 from jamsos.domain.policy import Policy
@@ -23,6 +23,7 @@ from jamsos.settings import load_settings
 from jamsos.usecases import billing, outcomes, reading, registration, termination
 from jamsos.usecases.messages import Message
 from jamsos.usecases.reading import read_object
+from jamsos.usecases.rows import SheetResult
 from jamsos_schemas import topics
 from jamsos_schemas.participant import ParticipantTerminationRequestedV1
 from jamsos_schemas.registration import (

@@ -10,10 +10,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from jamsos.adapters.spreadsheet import SheetRow, read_workers
-from jamsos.adapters.submission_lookup import Known
+from jamsos.adapters.spreadsheet import read_workers
 from jamsos.adapters.workbooks import TEMPLATE_HEADERS, write_results, write_template
 from jamsos.usecases.intake import Kind, digest, plan, results
+from jamsos.usecases.rows import Known, SheetRow
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 NOW = dt.datetime(2025, 1, 15, 9, 30, tzinfo=WIB)

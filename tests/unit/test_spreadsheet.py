@@ -10,7 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from jamsos.adapters.spreadsheet import EXAMPLE_NAME, EXAMPLE_NIK, RowError, read_workers
+from jamsos.adapters.spreadsheet import EXAMPLE_NAME, EXAMPLE_NIK, read_workers
+from jamsos.usecases.rows import RowError
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 SUBMITTED_AT = dt.datetime(2025, 1, 15, 9, 30, tzinfo=WIB)

@@ -1,5 +1,6 @@
 """The shape of the code (issue 9): no import cycles (function-level imports included), no
-module over ~400 lines, SQL only in adapters/, no `except ImportError` fallbacks."""
+module over ~400 lines, SQL only in adapters/, use cases and domain never import adapters/,
+no `except ImportError` fallbacks."""
 
 from __future__ import annotations
 
@@ -115,6 +116,15 @@ def test_import_graph_counts_imports_inside_functions() -> None:
 def test_services_have_no_import_cycle() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in MODULES if n.startswith(("jamsos.usecases", "jamsos.domain")))
+)
+def test_use_cases_and_domain_never_import_adapters(name: str) -> None:
+    """They reach PostgreSQL, Kafka and files through the ports (usecases/ports.py)."""
+    found = sorted(m for m in import_graph()[name] if m.startswith("jamsos.adapters"))
+    assert found == [], f"{name} imports {found}"
 
 
 def _lines(path: Path) -> int:

@@ -15,7 +15,6 @@ import json
 import re
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import openpyxl
@@ -23,6 +22,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
 from jamsos.domain.wilayah import resolve_village
+from jamsos.usecases.rows import RowError, SheetResult, SheetRow
 from jamsos_schemas.registration import RegistrationSubmittedV1, Worker
 
 _REQUIRED = ("nik", "full_name", "birth_date", "sex", "village", "occupation")
@@ -64,50 +64,6 @@ _DATE_HINT = "tulis seperti 05-06-1990, 5/6/1990 atau 5 Juni 1990"
 # The template's example row (adapters.workbooks); a row equal to it is not a worker.
 EXAMPLE_NIK = "3319014506900001"
 EXAMPLE_NAME = "CONTOH Siti Aminah (hapus baris ini)"
-
-
-@dataclass(frozen=True)
-class RowError:
-    """A problem in one row (row 1 is the header: a problem with the whole file)."""
-
-    row: int
-    column: str | None
-    message: str
-
-
-@dataclass
-class SheetRow:
-    """One non-blank data row: what identifies it for the clerk, and its submission or errors."""
-
-    number: int
-    nik: str | None
-    name: str | None
-    submission: RegistrationSubmittedV1 | None = None
-    errors: list[RowError] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SheetResult:
-    """Every non-blank data row in file order, and the problems with the whole file."""
-
-    lines: list[SheetRow]
-    file_errors: list[RowError] = field(default_factory=list)
-    skipped_example: bool = False
-
-    @property
-    def submissions(self) -> list[RegistrationSubmittedV1]:
-        """The rows that can be published."""
-        return [r.submission for r in self.lines if r.submission is not None and not r.errors]
-
-    @property
-    def errors(self) -> list[RowError]:
-        """Every problem, file-level first."""
-        return [*self.file_errors, *(e for r in self.lines for e in r.errors)]
-
-    @property
-    def rows(self) -> int:
-        """How many non-blank data rows were read."""
-        return len(self.lines)
 
 
 class Unreadable(ValueError):

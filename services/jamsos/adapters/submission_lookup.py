@@ -11,22 +11,7 @@ from typing import Any
 
 import asyncpg
 
-
-@dataclass(frozen=True)
-class Known:
-    """One submission of an agency as recorded, with what a clerk needs to know about it."""
-
-    submission_id: str
-    nik: str | None
-    status: str  # RECEIVED | ENROLLED | DUPLICATE | REJECTED | REVIEW
-    content_hash: str
-    received_at: dt.datetime
-    reasons: list[dict[str, Any]]
-    membership_no: str | None
-    coverage_start: dt.date | None
-    existing_agency_code: str | None
-    existing_membership_no: str | None
-    holds_claim: bool  # this submission holds its NIK (in flight, or the active enrolment)
+from jamsos.usecases.rows import Known
 
 
 async def agency_submissions(

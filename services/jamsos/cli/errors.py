@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from jamsos.adapters.db import AgenciesDiffer, NotMigrated
 from jamsos.adapters.embedded import StateInUse
-from jamsos.adapters.signatures import BadKey
+from jamsos.domain.signatures import BadKey
 from jamsos.settings import ConfigError, Settings, load_settings
 
 USAGE = 2  # the exit code of every failure below unless it says otherwise

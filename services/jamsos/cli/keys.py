@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
-from jamsos.adapters.signatures import BadKey, Signer, belongs, generate, load_private_key
+from jamsos.adapters.signatures import Signer, belongs, generate, load_private_key
 from jamsos.cli.common import app, console
 from jamsos.cli.errors import Failure
+from jamsos.domain.signatures import BadKey
 from jamsos.settings import Settings
 
 keys_app = typer.Typer(no_args_is_help=True, help="Agency signing keys (Ed25519).")

@@ -17,13 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jamsos.adapters.signatures import Signer
-from jamsos.adapters.spreadsheet import SheetResult, read_workers
-from jamsos.adapters.submission_lookup import (
-    Known,
-    agency_submissions,
-    database_now,
-    dead_letters_since,
-)
+from jamsos.adapters.spreadsheet import read_workers
+from jamsos.adapters.submission_lookup import agency_submissions, database_now, dead_letters_since
 from jamsos.adapters.workbooks import write_results, write_template
 from jamsos.cli.common import app, configured, console, with_connection
 from jamsos.cli.errors import Failure
@@ -41,6 +36,7 @@ from jamsos.usecases.intake import (
     plan,
     results,
 )
+from jamsos.usecases.rows import Known, SheetResult
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
 

@@ -13,8 +13,8 @@ enough to produce an outcome.
 
 from __future__ import annotations
 
-from jamsos.adapters.signatures import AGENCY_HEADER, SIGNATURE_HEADER, header, verifies
 from jamsos.domain.policy import Policy
+from jamsos.domain.signatures import AGENCY_HEADER, SIGNATURE_HEADER, verifies
 from jamsos.usecases.messages import Message
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -25,8 +25,8 @@ def unauthenticated(record: Message, agency_code: str, policy: Policy) -> str | 
     when it is (or when signatures are not required)."""
     if not policy.require_signatures:
         return None
-    said = header(record.headers, AGENCY_HEADER)
-    signature = header(record.headers, SIGNATURE_HEADER)
+    said = record.header(AGENCY_HEADER)
+    signature = record.header(SIGNATURE_HEADER)
     if said is None or signature is None:
         return f"{UNAUTHENTICATED}: not signed (headers {AGENCY_HEADER}, {SIGNATURE_HEADER})"
     signer = said.decode("utf-8", "replace")[:64]

@@ -22,10 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jamsos.adapters.spreadsheet import RowError, SheetRow
-from jamsos.adapters.submission_lookup import Known
 from jamsos.domain.clerk_texts import OUTCOME_TEXT, reason_text
 from jamsos.usecases.reading import submission_digest
+from jamsos.usecases.rows import Known, RowError, SheetRow
 from jamsos_schemas.registration import RegistrationSubmittedV1
 
 

@@ -16,3 +16,11 @@ class Message:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of header `name`, if present."""
+        found = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return found

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from jamsos.usecases.messages import Message
+from jamsos_schemas.registration import RegistrationSubmittedV1
 
 Identity = tuple[str, str]  # (agency_code, submission_id)
 
@@ -213,3 +214,67 @@ class AuditEntry:
     subject: str
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+# --- a clerk's file (usecases/intake.py; read by adapters/spreadsheet.py) ---
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem in one row (row 1 is the header: a problem with the whole file)."""
+
+    row: int
+    column: str | None
+    message: str
+
+
+@dataclass
+class SheetRow:
+    """One non-blank data row: what identifies it for the clerk, and its submission or errors."""
+
+    number: int
+    nik: str | None
+    name: str | None
+    submission: RegistrationSubmittedV1 | None = None
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SheetResult:
+    """Every non-blank data row in file order, and the problems with the whole file."""
+
+    lines: list[SheetRow]
+    file_errors: list[RowError] = field(default_factory=list)
+    skipped_example: bool = False
+
+    @property
+    def submissions(self) -> list[RegistrationSubmittedV1]:
+        """The rows that can be published."""
+        return [r.submission for r in self.lines if r.submission is not None and not r.errors]
+
+    @property
+    def errors(self) -> list[RowError]:
+        """Every problem, file-level first."""
+        return [*self.file_errors, *(e for r in self.lines for e in r.errors)]
+
+    @property
+    def rows(self) -> int:
+        """How many non-blank data rows were read."""
+        return len(self.lines)
+
+
+@dataclass(frozen=True)
+class Known:
+    """One submission of an agency as recorded, with what a clerk needs to know about it."""
+
+    submission_id: str
+    nik: str | None
+    status: str  # RECEIVED | ENROLLED | DUPLICATE | REJECTED | REVIEW
+    content_hash: str
+    received_at: dt.datetime
+    reasons: list[dict[str, Any]]
+    membership_no: str | None
+    coverage_start: dt.date | None
+    existing_agency_code: str | None
+    existing_membership_no: str | None
+    holds_claim: bool  # this submission holds its NIK (in flight, or the active enrolment)
