@@ -258,6 +258,13 @@ async def test_each_service_runs_as_its_role_and_the_operator_bills_and_pays(
         await pool.fetchval("SELECT status FROM invoices WHERE invoice_no = $1", invoice.invoice_no)
         == "PAID"
     )
+    paid = await pool.fetchrow("SELECT actor, action, subject, reason FROM audit_log")
+    assert dict(paid) == {
+        "actor": settings.actor,
+        "action": "invoice.pay",
+        "subject": invoice.invoice_no,
+        "reason": "TRF-ROLES-1",
+    }
     for args in (("report", "--json"), ("ops", "health", "--json")):
         done = await cli(as_role["monitor"], *args)
         assert done.exit_code in (0, 1), (args, done.output)  # 1: health found no live service

@@ -234,6 +234,8 @@ def invoice_pay(
                 reference.strip(),
                 day,
                 partial=partial,
+                actor=settings.actor,
+                now=jakarta_now(),
             ),
         )
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.invoicing import payment_problem
 from jamsos.usecases.ports import PaymentStore, UnitOfWork
+from jamsos.usecases.rows import AuditAction, AuditEntry
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,13 @@ async def pay(
     paid_on: dt.date,
     *,
     partial: bool = False,
+    actor: str = "unknown",
+    now: dt.datetime | None = None,
 ) -> Payment | None:
     """Record a payment of `amount` with the payer's `reference`; None if the number is
     unknown. See domain.invoicing.payment_problem for what is refused; the same reference
-    again records nothing (a re-run)."""
+    again records nothing (a re-run). A recorded payment is audited under `actor` in its
+    transaction (a refused or repeated one changes nothing and is not)."""
     async with uow.transaction() as store:
         state = await store.payment_state(invoice_no)
         if state is None:
@@ -49,4 +53,12 @@ async def pay(
         await store.add_payment(
             invoice_no, amount, reference, paid_on, settles=settles, paid_at=paid_at
         )
+        entry = AuditEntry(
+            actor,
+            AuditAction.INVOICE_PAY,
+            invoice_no,
+            reference,
+            {"amount": amount, "paid_on": paid_on.isoformat(), "settles": settles},
+        )
+        await store.add_audit([entry], now or dt.datetime.now(dt.UTC))
         return Payment(invoice_no, amount, state.outstanding - amount)

@@ -252,7 +252,7 @@ class BillingStore(DeadLetterStore, Protocol):
         """Store invoices and their lines."""
 
 
-class PaymentStore(Protocol):
+class PaymentStore(AuditStore, Protocol):
     """What recording a payment needs (`jamsos invoice pay`)."""
 
     async def payment_state(self, invoice_no: str) -> PaymentState | None:

@@ -12,6 +12,7 @@ from jamsos.domain.coverage import JAKARTA
 from jamsos.domain.invoicing import Invoice, InvoiceKind, Line
 from jamsos.domain.period import Period
 from jamsos.usecases.payments import Payment, pay
+from jamsos.usecases.rows import AuditAction
 from tests.fakes import FakeUnitOfWork
 from tests.unit.usecases.support import NOW
 
@@ -100,3 +101,19 @@ async def test_a_credit_note_is_not_paid() -> None:
 async def test_an_unknown_invoice_number_is_none() -> None:
     uow = await billed()
     assert await pay(uow, "JMS-PEMKAB-KUDUS-202502-09", 50_400, "SP2D-1", DAY) is None
+
+
+async def test_a_recorded_payment_is_audited_under_its_actor_and_a_repeat_is_not() -> None:
+    uow = await billed()
+    await pay(uow, REGULAR, 20_000, "TRF-1", DAY, partial=True, actor="budi", now=NOW)
+    await pay(uow, REGULAR, 20_000, "TRF-1", DAY, partial=True, actor="budi", now=NOW)
+    await pay(uow, REGULAR, 99_000, "TRF-9", DAY, actor="budi", now=NOW)  # refused
+    [(at, entry)] = uow.state.audit
+    assert at == NOW
+    assert (entry.actor, entry.action, entry.subject, entry.reason) == (
+        "budi",
+        AuditAction.INVOICE_PAY,
+        REGULAR,
+        "TRF-1",
+    )
+    assert entry.detail == {"amount": 20_000, "paid_on": "2025-02-10", "settles": False}
