@@ -80,11 +80,11 @@ def month_ahead(today: dt.date, months: int) -> str:
 class Figures:
     submissions: int = 0
     identities: int = 0
-    kills: int = 0
     faults: int = 0
     outages: list[str] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)  # undecided when an outage began
     seconds: float = 0.0
+    phases: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +101,7 @@ class Chaos:
     settings: Settings
     figures: Figures = field(default_factory=Figures)
     rng: random.Random = field(default_factory=random.Random)
+    started: float = field(default_factory=time.monotonic)
     killing: bool = False
     done: bool = False
 
@@ -154,7 +155,6 @@ class Chaos:
             await asyncio.sleep(self.size.kill_every * self.rng.uniform(0.5, 1.5))
             if self.killing and not self.done:
                 self.supervisor.kill_random(self.rng)
-                self.figures.kills += 1
 
     # --- waiting on the database (None while it cannot be reached) ---
 
@@ -179,6 +179,18 @@ class Chaos:
             return await coverage_ledger.ledger_behind(conn)
         finally:
             await conn.close()
+
+    def mark(self, what: str) -> None:
+        self.figures.phases.append((what, time.monotonic() - self.started))
+
+    async def all_busy(self, decided: int) -> bool:
+        """Registration has decided `decided` submissions, verification enrolled someone and
+        billing put someone in its ledger."""
+        return (
+            await self.decided_at_least(decided)
+            and bool(await self.value("SELECT count(*) FROM participants"))
+            and bool(await self.value("SELECT count(*) FROM coverage"))
+        )
 
     async def decided_at_least(self, n: int) -> bool:
         decided = await self.value(DECIDED)

@@ -90,8 +90,11 @@ async def test_chaos_loses_nothing_doubles_nothing_and_no_service_exits_by_itsel
 
     chaos.start_services()
     background = [asyncio.create_task(chaos.reaper()), asyncio.create_task(chaos.killer())]
+    stalled = None
     try:
         await _flow(chaos, waves, first, second, oracle)
+    except AssertionError as error:  # a wait timed out: still compare and print the figures
+        stalled = str(error)
     finally:
         chaos.done = True
         for task in background:
@@ -100,6 +103,8 @@ async def test_chaos_loses_nothing_doubles_nothing_and_no_service_exits_by_itsel
     chaos.figures.seconds = time.monotonic() - started
     terminated = frozenset(sorted(oracle.enrolled)[::10])
     report = await _check(chaos, oracle, terminated, first, second)
+    if stalled:
+        report["problems"].insert(0, stalled)
     print(_figures(chaos, feed, report))  # the figures the README records
     assert not report["problems"], "\n".join(report["problems"])
 
@@ -161,14 +166,20 @@ async def _flow(
     await chaos.until(crashed_mid_batch, "the three crashes in the middle of a batch")
     figures.faults = sup.count(FAULT)
     chaos.killing = True  # from now on a random service is SIGKILLed every few seconds
-    # 2. the second wave, then PostgreSQL stops for 10 s under it
+    # 2. the second wave, then PostgreSQL stops for 10 s while all three services are busy
     await chaos.publish_submissions(waves[1])
+    chaos.mark("crashed mid-batch, second wave published")
+    await chaos.until(lambda: chaos.all_busy(len(waves[0]) // 3), "all three services at work")
     await chaos.stop_database()
-    # 3. the third wave, then the broker is frozen for 10 s
-    await chaos.until(lambda: chaos.decided_at_least(1), "the database back")
+    chaos.mark("PostgreSQL back")
+    # 3. once decisions flow again, the third wave, then the broker is frozen for 10 s
+    again = figures.identities - figures.in_flight["postgres"] + len(waves[0]) // 5
+    await chaos.until(lambda: chaos.decided_at_least(again), "decisions after the outage")
     await chaos.publish_submissions(waves[2])
     await chaos.freeze_broker()
+    chaos.mark("broker thawed")
     await chaos.until(lambda: chaos.decided_at_least(figures.identities), "every outcome")
+    chaos.mark("every outcome")
     # 4. bill the first period, terminate a tenth of the participants, bill both periods
     run = {"request_id": "CHAOS-B-1", "period": first, "requested_at": _now()}
     await chaos.publish(topics.BILLING_RUN_REQUESTED, [(first.encode(), _json(run))])
@@ -197,6 +208,7 @@ async def _flow(
         return n == 3
 
     await chaos.until(billed, "the three billing runs")
+    chaos.mark("billed")
     # 5. the kills stop; everything still in the outbox is published
     chaos.killing = False
 
@@ -348,5 +360,5 @@ def _figures(chaos: Chaos, feed: chaos_feed.Feed, report: dict[str, Any]) -> str
         f"  outages: {'; '.join(f.outages)} (undecided when they began: {f.in_flight})\n"
         f"  lost = {report['lost']}, doubled = {report['doubled']},"
         f" wrong = {report['wrong']}, self-exits = {sup.count(SELF)}\n"
-        f"  {f.seconds:.0f} s"
+        f"  {f.seconds:.0f} s: " + ", ".join(f"{what} at {at:.0f} s" for what, at in f.phases)
     )
