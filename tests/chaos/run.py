@@ -1,7 +1,7 @@
 """The chaos run: a feed through the three service processes while they are SIGKILLed at random,
 crashed in the middle of a batch, their PostgreSQL stopped and their broker frozen.
 
-Sizes (`JAMSOS_CHAOS_SIZE`): `reduced` (the default suite: 3,000 submissions, a kill every 8 s),
+Sizes (`JAMSOS_CHAOS_SIZE`): `reduced` (the default suite: 3,000 submissions, a kill every 12 s),
 `full` (30,000 submissions, a kill every 5 s), or a number of submissions (full's pace).
 """
 
@@ -65,7 +65,7 @@ class Size:
 def chaos_size() -> Size:
     wanted = os.environ.get("JAMSOS_CHAOS_SIZE", "reduced")
     if wanted == "reduced":
-        return Size("reduced", 3_000, kill_every=8.0)
+        return Size("reduced", 3_000, kill_every=12.0)
     if wanted == "full":
         return Size("full", 30_000, kill_every=5.0)
     return Size(wanted, int(wanted), kill_every=5.0)
