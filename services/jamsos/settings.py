@@ -1,37 +1,24 @@
-"""The only reader of JAMSOS_* variables and the config file; yields a frozen Settings."""
+"""The only reader of JAMSOS_* variables and (through config_file.py) the config file; yields a
+frozen Settings."""
 
 from __future__ import annotations
 
-import copy
 import getpass
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import yaml
-
-from jamsos.domain.letterhead import (
-    Addressee,
-    Issuer,
-    Letterhead,
-    PaymentAccount,
-    PaymentMethod,
-    Signatory,
-)
-from jamsos.domain.policy import Agency, CoverageStartRule, Policy
+from jamsos import config_file
+from jamsos.config_file import ConfigError as ConfigError  # raised here too; callers catch it here
+from jamsos.domain.letterhead import Letterhead
+from jamsos.domain.policy import Policy, setting
 
 _TRUE = {"1", "true", "yes", "on"}
 ENDPOINTS_FILE = "endpoints.json"  # written by `jamsos up` / `jamsos demo` in the state dir
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be used; the message says which and what to do."""
 
 
 def agency_key_files(directory: Path) -> dict[str, list[str]]:
@@ -45,11 +32,6 @@ def agency_key_files(directory: Path) -> dict[str, list[str]]:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"JAMSOS_AGENCY_KEYS_DIR={directory}: cannot read it ({error})") from None
     return keys
-
-
-def _public_keys(doc: Mapping[str, Any]) -> tuple[str, ...]:
-    raw = doc.get("public_keys") or ()
-    return tuple(str(k) for k in ([raw] if isinstance(raw, str) else raw))
 
 
 @dataclass(frozen=True)
@@ -221,72 +203,39 @@ class Settings:
     # environment) were taken from it because that process is still running.
     recorded: Recorded | None = None
     from_record: tuple[str, ...] = ()
-    letterhead: Letterhead = field(default_factory=lambda: _letterhead(_defaults()))
+    letterhead: Letterhead = field(
+        default_factory=lambda: config_file.letterhead(config_file.defaults(), "")
+    )
 
 
-@cache
-def _packaged() -> dict[str, Any]:
-    """The packaged data/defaults.yaml, parsed once per process."""
-    text = resources.files("jamsos").joinpath("data/defaults.yaml").read_text("utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
+def _shown(path: Path, cwd: Path) -> str:
+    """How messages name the config file: relative to the working directory when inside it."""
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
 
 
-def _defaults() -> dict[str, Any]:
-    """A fresh copy of the packaged defaults (load_settings merges the config file into it)."""
-    return copy.deepcopy(_packaged())
+_POLICY_VARIABLES = {
+    key: f"JAMSOS_POLICY_{key.upper()}"
+    for key in ("min_age", "max_age", "ceiling", "target", "coverage_start_rule")
+}
 
 
-def _policy(doc: Mapping[str, Any], env: Mapping[str, str]) -> Policy:
-    raw = dict(doc.get("policy") or {})
-    for key in ("min_age", "max_age", "ceiling", "target"):
-        if f"JAMSOS_POLICY_{key.upper()}" in env:
-            raw[key] = int(env[f"JAMSOS_POLICY_{key.upper()}"])
-    if "JAMSOS_POLICY_COVERAGE_START_RULE" in env:
-        raw["coverage_start_rule"] = env["JAMSOS_POLICY_COVERAGE_START_RULE"]
+def _policy_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Policy settings given as JAMSOS_POLICY_* and JAMSOS_REQUIRE_SIGNATURES."""
+    found: dict[str, Any] = {}
+    for key, variable in _POLICY_VARIABLES.items():
+        if variable in env:
+            try:
+                found[key] = setting(key, env[variable].strip())
+            except ValueError as error:
+                raise ConfigError(f"{variable}: {error}") from None
     if "JAMSOS_REQUIRE_SIGNATURES" in env:
-        raw["require_signatures"] = env["JAMSOS_REQUIRE_SIGNATURES"].lower() in _TRUE
+        found["require_signatures"] = env["JAMSOS_REQUIRE_SIGNATURES"].lower() in _TRUE
+    return found
+
+
+def _agency_keys(env: Mapping[str, str]) -> dict[str, list[str]]:
     keys_dir = env.get("JAMSOS_AGENCY_KEYS_DIR")
-    dir_keys = agency_key_files(Path(keys_dir)) if keys_dir else {}
-    agencies = tuple(
-        Agency(
-            code=str(a["code"]),
-            name=str(a["name"]),
-            sector=str(a.get("sector", "")),
-            payer_code=str(a["payer_code"]),
-            funding_source=str(a["funding_source"]),
-            quota=None if a.get("quota") is None else int(a["quota"]),
-            public_keys=_public_keys(a) + tuple(dir_keys.get(str(a["code"]), ())),
-        )
-        for a in doc.get("agencies") or ()
-    )
-    return Policy(
-        min_age=int(raw.get("min_age", 18)),
-        max_age=int(raw.get("max_age", 65)),
-        ceiling=int(raw.get("ceiling", 26_000)),
-        target=int(raw.get("target", 26_000)),
-        coverage_start_rule=CoverageStartRule(raw.get("coverage_start_rule", "NEXT_MONTH")),
-        agencies=agencies,
-        require_signatures=bool(raw.get("require_signatures", False)),
-    )
-
-
-def _letterhead(doc: Mapping[str, Any]) -> Letterhead:
-    """The invoice documents' issuer, addressee, payment account and signatory."""
-    raw = doc["documents"]
-    strings = {group: {k: str(v) for k, v in raw[group].items()} for group in raw}
-    payment = strings["payment"]
-    return Letterhead(
-        issuer=Issuer(**strings["issuer"]),
-        addressee=Addressee(**strings["addressee"]),
-        payment=PaymentAccount(
-            method=PaymentMethod(payment["method"]),
-            bank=payment["bank"],
-            account_no=payment["account_no"],
-            account_name=payment["account_name"],
-        ),
-        signatory=Signatory(**strings["signatory"]),
-    )
+    return agency_key_files(Path(keys_dir)) if keys_dir else {}
 
 
 def _os_user() -> str:
@@ -313,16 +262,12 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
     """Settings from packaged defaults, then the config file, then JAMSOS_* variables."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    doc = _defaults()
+    doc = config_file.defaults()
     config_path = Path(env["JAMSOS_CONFIG"]) if "JAMSOS_CONFIG" in env else cwd / "jamsos.yaml"
+    shown = "the packaged defaults"
     if config_path.is_file():
-        override: dict[str, Any] = yaml.safe_load(config_path.read_text("utf-8")) or {}
-        if "policy" in override:
-            doc["policy"] = {**(doc.get("policy") or {}), **override["policy"]}
-        if "agencies" in override:
-            doc["agencies"] = override["agencies"]
-        for group, values in (override.get("documents") or {}).items():
-            doc["documents"][group] = {**doc["documents"].get(group, {}), **values}
+        shown = _shown(config_path, cwd)
+        doc = config_file.merged(doc, config_file.read(config_path, shown))
     kafka_bootstrap = env.get("JAMSOS_KAFKA_BOOTSTRAP") or None
     database_url = env.get("JAMSOS_DATABASE_URL") or None
     database_password = _secret(env, "JAMSOS_DATABASE_PASSWORD", "JAMSOS_DATABASE_PASSWORD_FILE")
@@ -342,10 +287,10 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         state_dir=state_dir,
-        policy=_policy(doc, env),
+        policy=config_file.policy(doc, _policy_overrides(env), _agency_keys(env), shown),
         recorded=recorded,
         from_record=tuple(from_record),
-        letterhead=_letterhead(doc),
+        letterhead=config_file.letterhead(doc, shown),
     )
     ints = {
         "partitions": "JAMSOS_PARTITIONS",

@@ -138,6 +138,15 @@ MISTAKES = [
         "'3f2a-xyz' is not a dead-letter id: give its event_id or its first characters",
     ),
     Mistake(
+        "misspelt key in jamsos.yaml",
+        lambda p: ["report"],
+        lambda p: (
+            (p.tmp_path / "jamsos.yaml").write_text("documnets:\n  issuer: {city: Kudus}\n"),
+            {"JAMSOS_DATABASE_URL": p.migrated},
+        )[1],
+        "jamsos.yaml: 'documnets' is not a setting here (did you mean 'documents'?)",
+    ),
+    Mistake(
         "bad period",
         lambda p: ["bill", "2026-13"],
         lambda p: {"JAMSOS_DATABASE_URL": p.migrated, "JAMSOS_KAFKA_BOOTSTRAP": p.dead_broker},

@@ -109,3 +109,63 @@ def test_an_unreadable_database_password_file_is_one_config_error(tmp_path: Path
             },
             cwd=tmp_path,
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "documnets:\n  issuer: {city: Kudus}\n",
+            "jamsos.yaml: 'documnets' is not a setting here (did you mean 'documents'?)",
+        ),
+        ("documents:\n  - issuer\n", "jamsos.yaml: documents: must be a mapping of issuer,"),
+        (
+            "documents:\n  payment: {bnak: X}\n",
+            "jamsos.yaml: documents.payment: 'bnak' is not a setting here (did you mean 'bank'?)",
+        ),
+        (
+            "documents:\n  payment: {method: CASH}\n",
+            "jamsos.yaml: documents.payment.method: 'CASH' is not one of",
+        ),
+        ("policy: {min_age: abc}\n", "jamsos.yaml: policy: min_age: 'abc' is not a whole number"),
+        ("policy: {min_agee: 20}\n", "jamsos.yaml: policy: 'min_agee' is not a policy setting"),
+        (
+            "policy: {require_signatures: ya}\n",
+            "jamsos.yaml: policy: require_signatures: 'ya' is not true or false",
+        ),
+        ("policy: [1, 2]\n", "jamsos.yaml: policy: must be a mapping of policy settings"),
+        ("agencies: {code: X}\n", "jamsos.yaml: agencies: must be a list of agencies"),
+        (
+            "agencies:\n  - {code: X, name: Y}\n",
+            "jamsos.yaml: agencies, entry 1: needs payer_code, funding_source",
+        ),
+        (
+            "agencies:\n  - {code: X, name: Y, payer_code: P, funding_source: APBD, quota: ten}\n",
+            "jamsos.yaml: agencies, entry 1: quota: 'ten' is not a whole number",
+        ),
+        ("policy: [1\n", "jamsos.yaml: is not valid YAML at line 2"),
+        ("- just\n- a list\n", "jamsos.yaml: must be a mapping of policy, agencies, documents"),
+    ],
+)
+def test_a_mistake_in_the_config_file_is_a_config_error_naming_file_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "jamsos.yaml").write_text(text, "utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env={}, cwd=tmp_path)
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_an_unusable_policy_variable_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="JAMSOS_POLICY_MIN_AGE: min_age: 'x' is not a whole"):
+        load_settings(env={"JAMSOS_POLICY_MIN_AGE": "x"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match=r"JAMSOS_POLICY_COVERAGE_START_RULE: .* not one of"):
+        load_settings(env={"JAMSOS_POLICY_COVERAGE_START_RULE": "LATER"}, cwd=tmp_path)
+
+
+def test_a_config_file_elsewhere_is_named_by_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "jamsos.yaml"
+    config.parent.mkdir()
+    config.write_text("documnets: {}\n", "utf-8")
+    with pytest.raises(ConfigError, match=f"^{config}: 'documnets'"):
+        load_settings(env={"JAMSOS_CONFIG": str(config)}, cwd=tmp_path / "work")

@@ -50,9 +50,7 @@ def ops_audit(
 ) -> None:
     """Who decided what: review decisions, payments, dead-letter replays and discards."""
     if action is not None and action not in {a.value for a in AuditAction}:
-        raise Failure(
-            f"--action {action!r}: choose from {', '.join(a.value for a in AuditAction)}"
-        )
+        raise Failure(f"--action {action!r}: choose from {', '.join(a.value for a in AuditAction)}")
 
     async def go(conn: asyncpg.Connection) -> list[dict[str, Any]]:
         return await audit.entries(conn, limit=limit, action=action, subject=subject)
