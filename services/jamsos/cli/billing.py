@@ -27,7 +27,7 @@ from jamsos.cli.common import (
     with_pool,
 )
 from jamsos.cli.errors import Failure
-from jamsos.cli.invoice_tables import invoice_table, lines_table
+from jamsos.cli.invoice_tables import invoice_table, json_value, lines_table
 from jamsos.domain.period import Period
 from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.indonesian import rupiah
@@ -125,7 +125,7 @@ def invoice_list(
     rows = asyncio.run(with_pool(settings, go))
     if as_json:
         data = [dataclasses.asdict(r) for r in rows]
-        sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+        sys.stdout.write(json.dumps(data, default=json_value, indent=2) + "\n")
     else:
         console.print(invoice_table(rows))
 
@@ -156,7 +156,9 @@ def invoice_show(
         raise _no_such_invoice(invoice_no)
     detail, _ = found
     if as_json:
-        sys.stdout.write(json.dumps(dataclasses.asdict(detail), default=str, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(dataclasses.asdict(detail), default=json_value, indent=2) + "\n"
+        )
     else:
         console.print(lines_table(detail))
 
