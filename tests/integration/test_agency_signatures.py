@@ -340,3 +340,30 @@ async def test_submit_and_terminate_with_key_are_signed_and_processed_when_signa
         assert code == 0, out
         assert f"coverage ends {last_day.isoformat()}" in out
     assert await pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+async def test_submit_wait_exits_1_when_rows_end_in_the_dlq(
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """`submit --wait` of a sheet sent unsigned while signatures are required: each row is
+    dead-lettered (UNAUTHENTICATED), the results say so per row, and the exit code is 1."""
+    keys_dir, _ = agency_keys(tmp_path, "DISDAG")
+    settings = with_keys(settings, keys_dir)
+    sheet = tmp_path / "pedagang.csv"
+    sheet.write_text(
+        "nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan\n"
+        "3319014506900001,Siti Aminah,05-06-1990,P,3319012001,Jl. Sunan Muria 4,pedagang\n"
+        "3319020101850002,Budi Santoso,1985-01-01,L,3319021001,Jl. Ahmad Yani 1,pedagang\n",
+        "utf-8",
+    )
+    async with running(settings, ["registration"]):
+        code, out = await jamsos_cli(
+            settings, keys_dir, "submit", str(sheet), "--agency", "DISDAG", "--wait",
+            "--timeout", "120",
+        )  # fmt: skip
+    assert code == 1, out
+    assert "2 row(s) went to the DLQ (jamsos.dlq.v1)" in out and "UNAUTHENTICATED" in out
+    assert "not confirmed" not in out  # ended by the dead letters, not by the timeout
+    results = (tmp_path / "pedagang.hasil.csv").read_text("utf-8")
+    assert results.count("DEAD_LETTER") == 2, results
+    assert await pool.fetchval("SELECT count(*) FROM submissions") == 0

@@ -64,6 +64,30 @@ async def test_review_decide_through_the_cli_resolves_the_held_submission(
         )
 
 
+async def test_review_decide_takes_an_id_prefix_and_refuses_an_ambiguous_one(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    other = {**LOOKALIKE, "submission_id": "DISHUB-a1b2c3",
+             "worker": {**LOOKALIKE["worker"], "nik": "3319014506900008"}}  # fmt: skip
+    await decide(pool, settings, [submission()])
+    await decide(pool, settings, [LOOKALIKE, other])
+    assert [await status(pool, s) for s in ("DISHUB-9", "DISHUB-a1b2c3")] == ["REVIEW"] * 2
+    decide_as = ("ENROL", "--by", "operator-1")
+    ambiguous = await cli_process(settings, "review", "decide", "DISHUB", "DISHUB-", *decide_as)
+    assert ambiguous.exit_code == 2, ambiguous.output
+    assert ambiguous.output.strip() == (
+        "error: 'DISHUB-' matches several held submissions of DISHUB (DISHUB-9, DISHUB-a1b2c3):"
+        " give more characters"
+    )
+    for given in ("DISHUB-a", "DISHUB-9"):  # a unique prefix; an exact id
+        result = await cli_process(settings, "review", "decide", "DISHUB", given, *decide_as)
+        assert result.exit_code == 0, result.output
+    decided = await read_topic(settings.kafka_bootstrap or "", topics.REVIEW_DECIDED)
+    assert [d["submission_id"] for d in decided] == ["DISHUB-a1b2c3", "DISHUB-9"]
+    missing = await cli_process(settings, "review", "decide", "DISHUB", "DISHUB-x", *decide_as)
+    assert missing.exit_code == 1 and "is not held for review" in missing.output
+
+
 async def test_dead_letter_replayed_through_the_cli_is_processed(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:

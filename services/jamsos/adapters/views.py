@@ -20,12 +20,17 @@ async def held_submissions(conn: asyncpg.Connection, limit: int = 100) -> list[d
     return [dict(r) for r in rows]
 
 
-async def held_nik(conn: asyncpg.Connection, agency_code: str, submission_id: str) -> str | None:
-    """The NIK of a submission held for review, or None when it is not held."""
-    nik: str | None = await conn.fetchval(
-        "SELECT nik FROM submissions WHERE agency_code = $1 AND submission_id = $2"
-        " AND status = 'REVIEW'",
+async def held_matching(
+    conn: asyncpg.Connection, agency_code: str, submission_id: str, limit: int = 5
+) -> list[tuple[str, str]]:
+    """(submission_id, NIK) of the agency's submissions held for review whose id is
+    `submission_id` or starts with it; the exact one first."""
+    rows = await conn.fetch(
+        "SELECT submission_id, nik FROM submissions WHERE agency_code = $1 AND status = 'REVIEW'"
+        " AND starts_with(submission_id, $2)"
+        " ORDER BY submission_id <> $2, received_at LIMIT $3",
         agency_code,
         submission_id,
+        limit,
     )
-    return nik
+    return [(r["submission_id"], r["nik"]) for r in rows]

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from jamsos.adapters import views
 from jamsos.cli.common import configured, console, review_app, with_connection
+from jamsos.cli.errors import Failure
 from jamsos.publishing import publish_model
 from jamsos.settings import load_settings
 from jamsos.workers.runtime import jakarta_now
@@ -44,7 +45,9 @@ def review_list(limit: int = typer.Option(100)) -> None:
 @review_app.command("decide")
 def review_decide(
     agency: str = typer.Argument(..., help="agency code of the held submission"),
-    submission_id: str = typer.Argument(...),
+    submission_id: str = typer.Argument(
+        ..., help="the held submission's id, or its first characters (`jamsos review list`)"
+    ),
     decision: str = typer.Argument(..., help="ENROL or DUPLICATE"),
     by: str = typer.Option(..., "--by", help="who decides (kept on the submission)"),
 ) -> None:
@@ -54,21 +57,29 @@ def review_decide(
         console.print("[red]decision must be ENROL or DUPLICATE[/red]")
         raise typer.Exit(2)
 
-    async def go(conn: asyncpg.Connection) -> bool:
-        nik = await views.held_nik(conn, agency, submission_id)
-        if nik is None:
-            return False
+    async def go(conn: asyncpg.Connection) -> str | None:
+        held = await views.held_matching(conn, agency, submission_id)
+        if not held:
+            return None
+        if len(held) > 1 and held[0][0] != submission_id:
+            shown = ", ".join(sid for sid, _ in held[:3]) + (", …" if len(held) > 3 else "")
+            raise Failure(
+                f"{submission_id!r} matches several held submissions of {agency} ({shown}):"
+                " give more characters"
+            )
+        [(chosen, nik), *_] = held
         command = RegistrationReviewDecidedV1(
             agency_code=agency,
-            submission_id=submission_id,
+            submission_id=chosen,
             decision=decision.upper(),
             decided_by=by,
             decided_at=jakarta_now(),
         )
         await publish_model(settings, topics.REVIEW_DECIDED, nik, command)
-        return True
+        return chosen
 
-    if not asyncio.run(with_connection(settings, go)):
+    chosen = asyncio.run(with_connection(settings, go))
+    if chosen is None:
         console.print(f"[red]{agency}/{submission_id} is not held for review[/red]")
         raise typer.Exit(1)
-    console.print(f"published {decision.upper()} for {agency}/{submission_id}", highlight=False)
+    console.print(f"published {decision.upper()} for {agency}/{chosen}", highlight=False)
