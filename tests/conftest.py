@@ -233,14 +233,16 @@ class ServiceProcesses:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, settings: Settings, name: str, batch_size: int = 50) -> None:
-        """Start one service (small batches, so that a kill lands mid-stream)."""
+    def start(self, settings: Settings, name: str, batch_size: int = 50, **extra: str) -> None:
+        """Start one service (small batches, so that a kill lands mid-stream); `extra`: more
+        JAMSOS_* variables."""
         env = clean_env(
             JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
             JAMSOS_DATABASE_URL=settings.database_url or "",
             JAMSOS_GROUP_PREFIX=settings.group_prefix,
             JAMSOS_BATCH_SIZE=str(batch_size),
             JAMSOS_STATE_DIR=str(settings.state_dir),
+            **extra,
         )
         log = settings.state_dir / f"{name}-{len(self.procs)}.log"
         with log.open("wb") as out:

@@ -16,7 +16,6 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +79,7 @@ class FakeState:
     payments: list[dict[str, Any]] = field(default_factory=list)
     figures: FakeFigures = field(default_factory=FakeFigures)
     audit: list[tuple[dt.datetime, AuditEntry]] = field(default_factory=list)
+    capacity: dict[str, int] = field(default_factory=dict)  # places used, by agency code
 
     def events(self, topic: str) -> list[dict[str, Any]]:
         """The outbox events of `topic`, decoded, in the order written."""
@@ -234,15 +234,23 @@ class FakeStore:
 
     # participants
 
-    async def lock_enrolment(self) -> None:
-        return None
+    async def capacity(self, agencies: Sequence[str], lock: bool) -> tuple[dict[str, int], int]:
+        used = self.db.capacity
+        return ({a: used[a] for a in agencies if a in used}, sum(used.values()))
 
-    async def active_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for p in self.db.participants.values():
-            if p["status"] == "ACTIVE":
-                counts[p["agency_code"]] += 1
-        return dict(counts)
+    async def use_capacity(
+        self, deltas: Mapping[str, int], quotas: Mapping[str, int | None], ceiling: int | None
+    ) -> bool:
+        used, total = self.db.capacity, sum(self.db.capacity.values()) + sum(deltas.values())
+        if ceiling is not None and sum(deltas.values()) > 0 and total > ceiling:
+            return False
+        for agency, n in deltas.items():
+            quota = quotas.get(agency)
+            if quota is not None and n > 0 and used.get(agency, 0) + n > quota:
+                return False
+            used[agency] = used.get(agency, 0) + n
+            assert used[agency] >= 0
+        return True
 
     async def deceased(self, niks: Sequence[str]) -> set[str]:
         rows = self.db.participants

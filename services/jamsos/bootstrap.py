@@ -112,19 +112,23 @@ def build_app(
         if settings.database_url is None:
             raise RuntimeError("JAMSOS_DATABASE_URL is not set (jamsos up starts an embedded one)")
         runtime.open(await _open_pool(runtime, settings.database_url))
-
-    async def start_relay() -> None:
         relay = Relay(
             runtime.pool,
             make_producer(settings, client_id + "-relay"),
             settings.relay_batch_size,
             settings.relay_idle_seconds,
+            settings.relay_grace_seconds,
             runtime.conditions,
             runtime.backoff,
             runtime.fault,
         )
-        await relay.start()
+        # batches decided before the relay starts queue their rows until it does
+        runtime.publish = relay.publisher.hand
         relays.append(relay)
+
+    async def start_relay() -> None:
+        for relay in relays:
+            await relay.start()
 
     async def start_monitor() -> None:
         for monitor in monitors:

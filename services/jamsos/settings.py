@@ -177,7 +177,10 @@ class Settings:
     group_prefix: str = "jamsos"
     batch_size: int = 500
     relay_batch_size: int = 1000
-    relay_idle_seconds: float = 0.05
+    # The outbox sweeper (rows the publisher left: a crash, a redelivery, an outage) looks every
+    # relay_idle_seconds, at rows older than relay_grace_seconds; the publisher needs neither.
+    relay_idle_seconds: float = 1.0
+    relay_grace_seconds: float = 2.0
     # Level of jamsos's own loggers in service processes (`up`, `run`): INFO shows a line per
     # batch; other commands log warnings only.
     log_level: str = "INFO"

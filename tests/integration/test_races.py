@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from jamsos.adapters import nik_claims, participants
+from jamsos.adapters import capacity, nik_claims
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.messages import Message
@@ -235,15 +235,18 @@ async def test_concurrent_verification_batches_against_an_agency_quota_enrol_exa
     )
     records = await accepted(pool)
     assert len(records) == len(payloads)
-    # Every batch's transaction is open and at the enrolment lock before any goes on.
+    # Every batch's transaction is open and has read the places used (none) before any goes
+    # on: each believes its three fit, and they meet at the conditional update.
     barrier = asyncio.Barrier(batches)
+    original = capacity.places
 
-    async def all_open() -> None:
-        await asyncio.wait_for(barrier.wait(), timeout=30)
+    async def all_read(conn: asyncpg.Connection, agencies: list[str], lock: bool) -> Any:
+        found = await original(conn, agencies, lock)
+        if not lock:  # the first, unlocked read of each batch (not the exact re-decision)
+            await asyncio.wait_for(barrier.wait(), timeout=30)
+        return found
 
-    monkeypatch.setattr(
-        participants, "lock_enrolment", gated(participants.lock_enrolment, all_open)
-    )
+    monkeypatch.setattr(capacity, "places", all_read)
     await asyncio.gather(
         *(
             verify(PostgresUnitOfWork(pool), records[i::batches], policy, JAN_20)
@@ -257,3 +260,5 @@ async def test_concurrent_verification_batches_against_an_agency_quota_enrol_exa
     assert len(rejected) == len(payloads) - quota
     assert {r["code"] for e in rejected for r in e["reasons"]} == {"QUOTA_EXCEEDED"}
     assert await pool.fetchval("SELECT count(*) FROM participants") == quota
+    used = await pool.fetchval("SELECT used FROM capacity WHERE scope = 'agency:DISHUB'")
+    assert used == quota

@@ -76,6 +76,7 @@ GRANTS: dict[str, dict[str, str]] = {
     "invoice_lines": dict(registration="", verification="", billing=SI, operator=S, monitor=S),
     "payments": dict(registration="", verification="", billing=S, operator=SI, monitor=S),
     "audit_log": dict(registration="", verification="I", billing="", operator=SI, monitor=""),
+    "capacity": dict(registration="", verification=SIU, billing="", operator=S, monitor=""),
 }
 SEQUENCES: dict[str, dict[str, str]] = {
     "outbox_id_seq": dict(

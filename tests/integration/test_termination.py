@@ -98,6 +98,8 @@ async def test_termination_frees_nik_claim_and_agency_quota(
     assert await pool.fetchval("SELECT count(*) FROM nik_claims") == 0
     async with pool.acquire() as conn:
         assert await participants.active_counts(conn) == {}
+    used = await pool.fetch("SELECT scope, used FROM capacity WHERE used <> 0")
+    assert used == []  # the place is freed in the regency and for the agency
 
 
 async def test_quota_freed_by_termination_lets_the_agency_enrol_another_worker(

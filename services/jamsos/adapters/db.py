@@ -129,6 +129,12 @@ async def sync_agencies(conn: asyncpg.Connection, agencies: Sequence[Agency]) ->
         await conn.execute(
             "DELETE FROM agencies WHERE NOT (code = ANY($1::text[]))", [a.code for a in agencies]
         )
+        # each agency's capacity row exists before a batch needs it (adapters/capacity.py)
+        await conn.execute(
+            "INSERT INTO capacity (scope, used) SELECT 'agency:' || c, 0"
+            " FROM unnest($1::text[]) AS c ON CONFLICT (scope) DO NOTHING",
+            [a.code for a in agencies],
+        )
 
 
 async def ensure_database(admin_dsn: str, name: str) -> None:

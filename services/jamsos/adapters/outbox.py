@@ -1,10 +1,19 @@
-"""Transactional outbox: write events with the change that caused them; the relay publishes them."""
+"""Transactional outbox: events are written with the change that caused them. The process that
+wrote them publishes them right after the commit (`Publisher`); the relay (`relay_forever`) is
+the sweeper for rows nobody published (a crash between commit and publish, a redelivered batch
+whose rows were already there, a publisher that could not reach the broker).
+
+Neither holds a database transaction open while it waits for Kafka's acks: rows are read,
+sent, acknowledged, and only then marked published in a statement of their own. A crash in
+between re-publishes the same events (same event_id): at-least-once, readers de-duplicate.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -16,13 +25,25 @@ from jamsos.faults import Fault
 from jamsos.usecases.rows import OutboxEvent
 
 NO_FAULT = Fault()
+_LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:
-    """Insert events in the caller's transaction; an event_id already there is skipped."""
+@dataclass(frozen=True)
+class Staged:
+    """An outbox row a transaction inserted: its id and what to send."""
+
+    id: int
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> list[Staged]:
+    """Insert events in the caller's transaction; an event_id already there is skipped.
+    Returns the rows inserted (those skipped are left to whoever wrote them, or the sweeper)."""
     if not events:
-        return
-    await conn.execute(
+        return []
+    rows = await conn.fetch(
         """
         INSERT INTO outbox (event_id, topic, key, value)
         SELECT event_id, topic, key, value
@@ -30,45 +51,74 @@ async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> None:
             WITH ORDINALITY AS e(event_id, topic, key, value, ord)
         ORDER BY ord
         ON CONFLICT (event_id) DO NOTHING
+        RETURNING id, event_id
         """,
         [e.event_id for e in events],
         [e.topic for e in events],
         [e.key for e in events],
         [e.value for e in events],
     )
+    by_id = {e.event_id: e for e in events}
+    staged = [Staged(r["id"], *_what(by_id[r["event_id"]])) for r in rows]
+    staged.sort(key=lambda s: s.id)
+    return staged
+
+
+def _what(e: OutboxEvent) -> tuple[str, bytes | None, bytes]:
+    return (e.topic, e.key, e.value)
+
+
+async def _send(producer: AIOKafkaProducer, rows: Sequence[Staged], fault: Fault) -> None:
+    """Send rows in order and wait for every ack."""
+    fault.reach("relay.before-publish", "relay")
+    sent = [await producer.send(r.topic, r.value, key=r.key) for r in rows]
+    await asyncio.gather(*sent)
+    fault.reach("relay.after-publish", "relay")
+
+
+async def _mark(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
+    await conn.execute(
+        "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+        " AND published_at IS NULL",
+        list(ids),
+    )
 
 
 async def relay_once(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, limit: int, fault: Fault = NO_FAULT
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    limit: int,
+    fault: Fault = NO_FAULT,
+    older_than: float = 0.0,
 ) -> int:
-    """Publish up to `limit` unpublished rows in id order, then mark them; returns how many.
-
-    Publishing happens before the marking commits, so a crash in between re-publishes the
-    same events (same event_id) rather than losing them.
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", AdvisoryLock.RELAY):
+    """Publish up to `limit` unpublished rows at least `older_than` seconds old, in id order,
+    then mark them; returns how many. One sweeper at a time across processes (a session
+    advisory lock, not a transaction: nothing stays open while the acks are awaited)."""
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", AdvisoryLock.RELAY):
             return 0
-        rows = await conn.fetch(
-            "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL"
-            " ORDER BY id LIMIT $1",
-            limit,
-        )
-        if not rows:
-            return 0
-        fault.reach("relay.before-publish", "relay")
-        sent = [await producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
-        await asyncio.gather(*sent)
-        fault.reach("relay.after-publish", "relay")
-        await conn.execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            [r["id"] for r in rows],
-        )
+        try:
+            found = await conn.fetch(
+                "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL"
+                " AND created_at <= now() - make_interval(secs => $2) ORDER BY id LIMIT $1",
+                limit,
+                older_than,
+            )
+            rows = [Staged(r["id"], r["topic"], r["key"], r["value"]) for r in found]
+            if not rows:
+                return 0
+            await _send(producer, rows, fault)
+            await _mark(conn, [r.id for r in rows])
+        finally:
+            # a broken connection loses the lock with it (and the pool's reset unlocks all)
+            with contextlib.suppress(*_LOST):
+                await conn.execute("SELECT pg_advisory_unlock($1)", AdvisoryLock.RELAY)
     fault.reach("relay.after-mark", "relay")
     return len(rows)
 
 
-RELAY = "outbox relay"  # its part in the process's conditions (and /health)
+RELAY = "outbox relay"  # the sweeper's part in the process's conditions (and /health)
+PUBLISHER = "outbox publisher"  # the publisher's
 
 
 def _trouble(error: BaseException) -> str:
@@ -81,21 +131,90 @@ def _trouble(error: BaseException) -> str:
     return f"failed ({what})"
 
 
-async def relay_forever(
+class Publisher:
+    """Publishes, in commit order, the rows this process's transactions inserted, right after
+    each commit (the unit of work hands them over), and marks them published.
+
+    Nothing polls: the loop sleeps until rows are handed over. A failure (broker or database
+    unreachable) is reported in `conditions` and retried with backoff, the same rows first, so
+    per-key order within the process holds; the sweeper may publish them meanwhile (a
+    duplicate with the same event_id, which readers drop). Handing over waits while more than
+    `max_pending` rows are queued, so a slow broker slows the consumers instead of growing
+    memory.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        limit: int,
+        conditions: Conditions,
+        backoff: Backoff,
+        fault: Fault,
+        max_pending: int = 20_000,
+    ):
+        self._pool, self._producer, self._limit = pool, producer, limit
+        self._conditions, self._backoff, self._fault = conditions, backoff, fault
+        self._max = max_pending
+        self._queue: list[Staged] = []
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.failed = asyncio.Event()  # set on a failure: the sweeper looks at once
+
+    async def hand(self, rows: Sequence[Staged]) -> None:
+        """Queue rows a transaction just committed (waits while too many are queued)."""
+        if not rows:
+            return
+        self._queue.extend(rows)
+        self._wake.set()
+        while len(self._queue) > self._max:
+            self._room.clear()
+            await self._room.wait()
+
+    async def run(self) -> None:
+        """Publish what is handed over until cancelled."""
+        attempt = 0
+        while True:
+            await self._wake.wait()
+            rows = self._queue[: self._limit]
+            try:
+                await _send(self._producer, rows, self._fault)
+                await _mark(self._pool, [r.id for r in rows])
+            except Exception as error:  # reported, retried: a row is marked only once sent
+                self._conditions.fail(PUBLISHER, _trouble(error))
+                self.failed.set()
+                await asyncio.sleep(self._backoff.delay(attempt))
+                attempt += 1
+                continue
+            self._fault.reach("relay.after-mark", "relay")
+            attempt = 0
+            self._conditions.recover(PUBLISHER)
+            del self._queue[: len(rows)]
+            if not self._queue:
+                self._wake.clear()
+            if len(self._queue) <= self._max:
+                self._room.set()
+
+
+async def sweep_forever(
     pool: asyncpg.Pool,
     producer: AIOKafkaProducer,
     limit: int,
-    idle_seconds: float,
+    interval: float,
+    grace: float,
     conditions: Conditions,
     backoff: Backoff,
     fault: Fault,
+    wake: asyncio.Event,
 ) -> None:
-    """Run the relay until cancelled. Any failure leaves the rows unpublished (the transaction
-    rolled back); it is reported in `conditions` (logged once) and retried with backoff."""
+    """The sweeper, until cancelled: publishes rows older than `grace` seconds that nobody
+    marked, once at start, then every `interval` seconds or at once when `wake` is set. Off
+    the hot path: the publisher has normally marked a row long before it is `grace` old."""
     attempt = 0
     while True:
         try:
-            published = await relay_once(pool, producer, limit, fault)
+            published = await relay_once(pool, producer, limit, fault, grace)
         except Exception as error:  # reported, retried: no row is marked that was not sent
             conditions.fail(RELAY, _trouble(error))
             await asyncio.sleep(backoff.delay(attempt))
@@ -104,48 +223,57 @@ async def relay_forever(
         attempt = 0
         conditions.recover(RELAY)
         if published < limit:
-            await asyncio.sleep(idle_seconds)
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)
 
 
 class Relay:
-    """Owns the relay task for a service process."""
+    """Owns the publisher and the sweeper of a service process (one producer for both)."""
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         producer: AIOKafkaProducer,
         limit: int,
-        idle: float,
+        interval: float,
+        grace: float,
         conditions: Conditions,
         backoff: Backoff,
         fault: Fault,
     ):
-        self._pool, self._producer, self._limit, self._idle = pool, producer, limit, idle
+        self._pool, self._producer, self._limit = pool, producer, limit
+        self._interval, self._grace = interval, grace
         self._conditions, self._backoff, self._fault = conditions, backoff, fault
-        self._task: asyncio.Task[None] | None = None
+        self.publisher = Publisher(pool, producer, limit, conditions, backoff, fault)
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start the producer and the loop."""
+        """Start the producer, the publisher and the sweeper."""
         await self._producer.start()
-        self._task = asyncio.create_task(
-            relay_forever(
-                self._pool,
-                self._producer,
-                self._limit,
-                self._idle,
-                self._conditions,
-                self._backoff,
-                self._fault,
-            ),
-            name="relay",
+        sweeper = sweep_forever(
+            self._pool,
+            self._producer,
+            self._limit,
+            self._interval,
+            self._grace,
+            self._conditions,
+            self._backoff,
+            self._fault,
+            self.publisher.failed,
         )
+        self._tasks = [
+            asyncio.create_task(self.publisher.run(), name="outbox-publisher"),
+            asyncio.create_task(sweeper, name="outbox-sweeper"),
+        ]
 
     async def stop(self) -> None:
-        """Cancel the loop and flush the producer."""
-        if self._task is not None:
-            self._task.cancel()
+        """Cancel both loops and flush the producer (what is left unmarked is swept later)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self._producer.stop()
 
 

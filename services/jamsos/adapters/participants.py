@@ -8,18 +8,12 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from jamsos.adapters.locks import AdvisoryLock
 from jamsos.domain.dedup import Participant
 from jamsos.usecases.rows import Enrolment
 
 
-async def lock_enrolment(conn: asyncpg.Connection) -> None:
-    """Serialise enrolment decisions so quota and ceiling counts stay exact."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.ENROLMENT)
-
-
 async def active_counts(conn: asyncpg.Connection) -> dict[str, int]:
-    """Active participants per agency."""
+    """Active participants per agency (what `capacity` counts, for checks and reports)."""
     rows = await conn.fetch(
         "SELECT agency_code, count(*) AS n FROM participants WHERE status = 'ACTIVE'"
         " GROUP BY agency_code"

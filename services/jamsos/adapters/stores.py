@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ from jamsos.adapters import (
     accrual,
     audit,
     billing_runs,
+    capacity,
     coverage_ledger,
     dead_letters,
     inbox,
@@ -50,18 +51,27 @@ from jamsos.usecases.rows import (
     Terminated,
 )
 
+Committed = Callable[[Sequence[outbox.Staged]], Awaitable[None]]
+
 
 @dataclass
 class PostgresUnitOfWork:
-    """A transaction on a pooled connection per `transaction()` block."""
+    """A transaction on a pooled connection per `transaction()` block. After the commit (and
+    after the connection went back to the pool) the outbox rows it inserted go to `committed`,
+    the process's publisher; without one they wait for the sweeper."""
 
     pool: asyncpg.Pool
+    committed: Committed | None = None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresStore]:
         """Commit when the block ends, roll back when it raises."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield PostgresStore(conn)
+        async with self.pool.acquire() as conn:
+            store = PostgresStore(conn)
+            async with conn.transaction():
+                yield store
+        if self.committed is not None and store.staged:
+            await self.committed(store.staged)
 
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[PostgresStore]:
@@ -78,12 +88,13 @@ class PostgresStore:
     """Every port, on one connection inside its transaction."""
 
     conn: asyncpg.Connection
+    staged: list[outbox.Staged] = field(default_factory=list)  # outbox rows inserted
 
     async def add_dead_letters(self, letters: Sequence[DeadLetter], failed_at: dt.datetime) -> None:
         await dead_letters.add_dead_letters(self.conn, letters, failed_at)
 
     async def add_events(self, events: Sequence[OutboxEvent]) -> None:
-        await outbox.add(self.conn, events)
+        self.staged.extend(await outbox.add(self.conn, events))
 
     async def claim_messages(
         self, consumer: str, messages: Mapping[str, str], now: dt.datetime
@@ -115,11 +126,13 @@ class PostgresStore:
     async def release_claims(self, ids: Sequence[Identity]) -> None:
         await nik_claims.release_claims(self.conn, ids)
 
-    async def lock_enrolment(self) -> None:
-        await participants.lock_enrolment(self.conn)
+    async def capacity(self, agencies: Sequence[str], lock: bool) -> tuple[dict[str, int], int]:
+        return await capacity.places(self.conn, agencies, lock)
 
-    async def active_counts(self) -> dict[str, int]:
-        return await participants.active_counts(self.conn)
+    async def use_capacity(
+        self, deltas: Mapping[str, int], quotas: Mapping[str, int | None], ceiling: int | None
+    ) -> bool:
+        return await capacity.use(self.conn, deltas, quotas, ceiling)
 
     async def deceased(self, niks: Sequence[str]) -> set[str]:
         return await participants.deceased(self.conn, niks)

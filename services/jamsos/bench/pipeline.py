@@ -113,12 +113,15 @@ def _messages(f: Feed, stamp: bool) -> Iterator[list[tuple[bytes | None, bytes]]
         yield chunk
 
 
+def messages(f: Feed) -> Iterator[tuple[bytes | None, bytes]]:
+    """The feed as (key, value) pairs, each chunk stamped as the producer reaches it."""
+    return (m for chunk in _messages(f, stamp=True) for m in chunk)
+
+
 async def _publish(settings: Settings, f: Feed) -> float:
     """Publish the whole feed at once, stamping as it goes; returns the seconds it took."""
     started = time.perf_counter()
-    # one producer; the generator stamps each chunk as the producer reaches it
-    messages = (m for chunk in _messages(f, stamp=True) for m in chunk)
-    await publish_raw(settings, topics.SUBMITTED, messages)
+    await publish_raw(settings, topics.SUBMITTED, messages(f))  # one producer
     return time.perf_counter() - started
 
 
@@ -140,9 +143,9 @@ class Services:
         return {name: round(peak_rss_mb(p.pid), 1) for name, p in self.procs.items()}
 
 
-def _start(name: str, env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
-    """`jamsos run NAME`, its output to NAME.log in `workdir`."""
-    with (workdir / f"{name}.log").open("wb") as log:
+def _start(name: str, label: str, env: dict[str, str], workdir: Path) -> subprocess.Popen[bytes]:
+    """`jamsos run NAME`, its output to LABEL.log in `workdir`."""
+    with (workdir / f"{label}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "jamsos", "run", name],
             env=env,
@@ -153,9 +156,12 @@ def _start(name: str, env: dict[str, str], workdir: Path) -> subprocess.Popen[by
 
 
 @contextlib.asynccontextmanager
-async def services(settings: Settings, workdir: Path) -> AsyncIterator[Services]:
-    """Start registration, verification and billing as processes; yields once each has its
-    partitions assigned (`jamsos run` prints "running" then)."""
+async def services(
+    settings: Settings, workdir: Path, instances: int = 1
+) -> AsyncIterator[Services]:
+    """Start registration, verification and billing as processes, `instances` of each in the
+    same consumer groups; yields once each has its partitions assigned (`jamsos run` prints
+    "running" then)."""
     env = child_environment(
         JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
         JAMSOS_DATABASE_URL=settings.database_url or "",
@@ -169,7 +175,9 @@ async def services(settings: Settings, workdir: Path) -> AsyncIterator[Services]
     running = Services()
     try:
         for name in SERVICES:
-            running.procs[name] = _start(name, env, workdir)
+            for i in range(instances):
+                label = name if instances == 1 else f"{name}-{i + 1}"
+                running.procs[label] = _start(name, label, env, workdir)
         deadline = time.monotonic() + 120
         for name, proc in running.procs.items():
             log_path = workdir / f"{name}.log"
@@ -208,7 +216,7 @@ async def _wait_settled(pool: Any, f: Feed, started: float, timeout: float) -> t
         await asyncio.sleep(0.05)
 
 
-async def run(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
+async def run(settings: Settings, n: int, workdir: Path, instances: int = 1) -> dict[str, Any]:
     """The whole pipeline benchmark on `settings`' broker and (fresh) database."""
     settings = replace(
         settings,
@@ -223,7 +231,7 @@ async def run(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
     assert settings.database_url is not None
     pool = await db.create_pool(settings.database_url, max_size=2)
     try:
-        async with services(settings, workdir) as running:
+        async with services(settings, workdir, instances) as running:
             started = time.perf_counter()
             publish_seconds = await _publish(settings, f)
             _, ledger_seconds = await _wait_settled(pool, f, started, max(300.0, n / 100))
@@ -243,6 +251,8 @@ async def run(settings: Settings, n: int, workdir: Path) -> dict[str, Any]:
     throughput = n / seconds if seconds else 0.0
     return {
         "n": n,
+        "instances": instances,
+        "batch_size": settings.batch_size,
         "mix": f.mix,
         "baseline": {"seconds": round(baseline, 3), "msg_per_s": round(n / baseline, 1)},
         "pipeline": {

@@ -50,6 +50,9 @@ def bench(
     ctx: typer.Context,
     n: int = typer.Option(31_200, "--n", min=20, help="messages in the bulk feed"),
     as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
+    instances: int = typer.Option(
+        1, "--instances", min=1, max=4, help="processes of each service, in the same groups"
+    ),
 ) -> None:
     """The pipeline: N submissions (80% valid, 10% cross-agency duplicates, 5% redeliveries,
     5% invalid) through `jamsos run registration|verification|billing` processes, against the
@@ -67,7 +70,7 @@ def bench(
         assert ready.database_url is not None
         admin = bootstrap.with_database(ready.database_url, "postgres")
         try:
-            doc = asyncio.run(pipeline.run(ready, n, Path(tmp)))
+            doc = asyncio.run(pipeline.run(ready, n, Path(tmp), instances))
         finally:
             asyncio.run(bench_db.drop_database(admin, name))
     p, b, out = doc["pipeline"], doc["baseline"], doc["pipeline"]["outcomes"]
@@ -94,7 +97,8 @@ def bench(
         ("outcomes", ", ".join(f"{v:,} {k}" for k, v in out.items())),
         *[(f"peak RSS {name}", f"{mb:,.0f} MB") for name, mb in p["peak_rss_mb"].items()],
     ]
-    _print(f"jamsos bench, N = {n:,}", rows, as_json, doc)
+    each = "" if instances == 1 else f", {instances} instances of each service"
+    _print(f"jamsos bench, N = {n:,}{each}", rows, as_json, doc)
 
 
 @bench_app.command("billing")

@@ -72,6 +72,7 @@ class Capacity:
         self._by_agency = dict(active_by_agency)
         self._total = active_total
         self._policy = policy
+        self.taken: dict[str, int] = {}  # places taken since, per agency code
 
     def reasons(self, agency: Agency) -> list[Reason]:
         """[QUOTA_EXCEEDED] if the agency's quota or the regency ceiling is full, else []."""
@@ -94,6 +95,7 @@ class Capacity:
         """Count one more active participant for `agency` and the regency."""
         self._by_agency[agency.code] = self._by_agency.get(agency.code, 0) + 1
         self._total += 1
+        self.taken[agency.code] = self.taken.get(agency.code, 0) + 1
 
     def active(self, agency: Agency) -> int:
         """Active participants counted for `agency`."""

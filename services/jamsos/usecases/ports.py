@@ -109,11 +109,15 @@ class RegistrationStore(DeadLetterStore, Protocol):
 class EnrolmentStore(DeadLetterStore, Protocol):
     """What deciding enrolments needs (verification and review decisions)."""
 
-    async def lock_enrolment(self) -> None:
-        """Serialise enrolment decisions until the transaction ends."""
+    async def capacity(self, agencies: Sequence[str], lock: bool) -> tuple[dict[str, int], int]:
+        """Places used (active participants) by these agencies and in the regency; with
+        `lock`, their rows stay locked until the transaction ends."""
 
-    async def active_counts(self) -> dict[str, int]:
-        """Active participants per agency."""
+    async def use_capacity(
+        self, deltas: Mapping[str, int], quotas: Mapping[str, int | None], ceiling: int | None
+    ) -> bool:
+        """Take (or, negative, free) places per agency and their sum in the regency, each only
+        within its limit; False if a limit would be passed (the caller rolls back)."""
 
     async def deceased(self, niks: Sequence[str]) -> set[str]:
         """The NIKs among these terminated as deceased."""
@@ -169,8 +173,10 @@ class ReviewStore(EnrolmentStore, InboxStore, AuditStore, Protocol):
 class TerminationStore(DeadLetterStore, InboxStore, Protocol):
     """What terminations need."""
 
-    async def lock_enrolment(self) -> None:
-        """Serialise with enrolment decisions (quota counts)."""
+    async def use_capacity(
+        self, deltas: Mapping[str, int], quotas: Mapping[str, int | None], ceiling: int | None
+    ) -> bool:
+        """Free places (negative deltas) per agency and in the regency."""
 
     async def participant_states(self, niks: Sequence[str]) -> dict[str, ParticipantState]:
         """The participants with these NIKs, locked."""

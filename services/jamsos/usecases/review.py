@@ -27,12 +27,20 @@ from jamsos.usecases.reading import content_hash, schema_error
 from jamsos.usecases.rows import (
     AuditAction,
     AuditEntry,
+    DeadLetter,
     Decision,
     Identity,
     OutboxEvent,
     SubmissionStatus,
 )
-from jamsos.usecases.verification import Enroller, Outcomes, capacity
+from jamsos.usecases.verification import (
+    Enroller,
+    Outcomes,
+    capacity,
+    decided_exactly,
+    quota_check,
+    take_places,
+)
 from jamsos_schemas import topics
 from jamsos_schemas.registration import (
     RegistrationDuplicateV1,
@@ -47,68 +55,89 @@ async def decide_reviews(
     uow: UnitOfWork[ReviewStore], records: Sequence[Message], policy: Policy, now: dt.datetime
 ) -> BatchSummary:
     """Apply a batch of review decisions in one transaction."""
-    summary = BatchSummary(received=len(records))
-    outcomes = Outcomes()
+    letters: list[tuple[DeadLetter, OutboxEvent]] = []
     commands: list[_Command] = []
     for record in records:
         try:
             command = RegistrationReviewDecidedV1.model_validate_json(record.value)
         except ValidationError as error:
-            outcomes.letters.append(dead_letter(record, schema_error(error), now))
+            letters.append(dead_letter(record, schema_error(error), now))
             continue
         digest = content_hash(command.model_dump(mode="json"))
         commands.append(_Command(record, command, digest))
-    async with uow.transaction() as store:
-        await store.lock_enrolment()
-        first = idempotency.firsts(commands, _message_id)
-        held = await store.held([_identity(c) for c in first.values()])
-        # Only a decision that applies claims its identity: one that came too early (not held
-        # yet) goes to the DLQ and can be replayed once the submission is held.
-        new = await store.claim_messages(
-            CONSUMER, {m: c.digest for m, c in first.items() if _identity(c) in held}, now
-        )
-        stored = await store.message_hashes(CONSUMER, [m for m in first if m not in new])
-        decided = [c for c in commands if _message_id(c) in new or _message_id(c) in stored]
-        outcomes.letters += [
-            dead_letter(c.record, NOT_HELD, now) for c in commands if c not in decided
+
+    async def attempt(exact: bool) -> BatchSummary:
+        summary = BatchSummary(received=len(records))
+        async with uow.transaction() as store:
+            await _decide(
+                store, commands, Outcomes(letters=list(letters)), policy, now, exact, summary
+            )
+        return summary
+
+    return await decided_exactly(attempt)
+
+
+async def _decide(
+    store: ReviewStore,
+    commands: list[_Command],
+    outcomes: Outcomes,
+    policy: Policy,
+    now: dt.datetime,
+    exact: bool,
+    summary: BatchSummary,
+) -> None:
+    first = idempotency.firsts(commands, _message_id)
+    held = await store.held([_identity(c) for c in first.values()])
+    # Only a decision that applies claims its identity: one that came too early (not held
+    # yet) goes to the DLQ and can be replayed once the submission is held.
+    new = await store.claim_messages(
+        CONSUMER, {m: c.digest for m, c in first.items() if _identity(c) in held}, now
+    )
+    stored = await store.message_hashes(CONSUMER, [m for m in first if m not in new])
+    decided = [c for c in commands if _message_id(c) in new or _message_id(c) in stored]
+    outcomes.letters += [dead_letter(c.record, NOT_HELD, now) for c in commands if c not in decided]
+    batch = idempotency.sort_batch(decided, _message_id, _digest, first, new, stored)
+    summary.repeated = len(batch.repeated)
+    outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
+    fresh = {_identity(c): c for c in batch.fresh}
+    held = {i: h for i, h in held.items() if i in fresh}
+    held_submissions = {
+        i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
+    }
+    niks = [s.worker.nik for s in held_submissions.values()]
+    dead = await store.deceased(niks)
+    enroller = await Enroller.load(store, niks, policy, now)
+    agencies = [s.agency_code for s in held_submissions.values()]
+    room = await capacity(store, policy, agencies, exact)
+    eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
+    reviewers: list[tuple[Identity, str]] = []
+    audit: list[AuditEntry] = []
+    for identity, s in held_submissions.items():
+        command = fresh[identity].command
+        reviewers.append((identity, command.decided_by))
+        audit.append(_audit_entry(command))
+        if command.decision == "DUPLICATE":
+            _duplicate(s, held[identity].candidates, outcomes, now)
+            continue
+        agency = policy.agency(s.agency_code)
+        reasons = [
+            *(
+                [unknown_agency(s.agency_code)]
+                if agency is None
+                else quota_check(room, agency, exact)
+            ),
+            *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
         ]
-        batch = idempotency.sort_batch(decided, _message_id, _digest, first, new, stored)
-        summary.repeated = len(batch.repeated)
-        outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
-        fresh = {_identity(c): c for c in batch.fresh}
-        held = {i: h for i, h in held.items() if i in fresh}
-        held_submissions = {
-            i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
-        }
-        niks = [s.worker.nik for s in held_submissions.values()]
-        dead = await store.deceased(niks)
-        room = await capacity(store, policy)
-        enroller = await Enroller.load(store, niks, policy, now)
-        eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
-        reviewers: list[tuple[Identity, str]] = []
-        audit: list[AuditEntry] = []
-        for identity, s in held_submissions.items():
-            command = fresh[identity].command
-            reviewers.append((identity, command.decided_by))
-            audit.append(_audit_entry(command))
-            if command.decision == "DUPLICATE":
-                _duplicate(s, held[identity].candidates, outcomes, now)
-                continue
-            agency = policy.agency(s.agency_code)
-            reasons = [
-                *([unknown_agency(s.agency_code)] if agency is None else room.reasons(agency)),
-                *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
-            ]
-            if reasons or agency is None:
-                outcomes.reject(s, reasons, now)
-                continue
-            room.take(agency)
-            eligible.append((s, agency))
-        await outcomes.finish(store, enroller, eligible, summary, now)
-        await store.set_reviewer(reviewers)
-        await store.add_audit(audit, now)
+        if reasons or agency is None:
+            outcomes.reject(s, reasons, now)
+            continue
+        room.take(agency)
+        eligible.append((s, agency))
+    await outcomes.finish(store, enroller, eligible, summary, now)
+    await store.set_reviewer(reviewers)
+    await store.add_audit(audit, now)
+    await take_places(store, room, policy)  # last: the rows are held only until the commit
     summary.new = len(held_submissions)
-    return summary
 
 
 CONFLICT = DeadLetterError.REVIEW_DECISION_CONFLICT.of("this submission was already decided")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -150,7 +151,6 @@ async def terminate(
     events: list[OutboxEvent] = []
     logged: list[LoggedRequest] = []
     async with uow.transaction() as store:
-        await store.lock_enrolment()
         new = await store.claim_messages(
             CONSUMER, {i: r.content_hash for i, r in first.items()}, now
         )
@@ -184,11 +184,15 @@ async def terminate(
             )
             summary.count(Outcome.NOT_FOUND if state is None else Outcome.TERMINATED)
         ended = [n for n, s in before.items() if s.status == "ACTIVE" and after[n] != s]
+        freed = Counter(before[n].agency_code for n in ended)
         await store.release_participant_claims(ended)
         await store.write_states([s for n, s in after.items() if s != before[n]])
         await store.log_requests(logged, now)
         await store.add_dead_letters([d for d, _ in letters], now)
         await store.add_events([*events, *(e for _, e in letters)])
+        # last, so that the capacity rows are held only until the commit
+        if not await store.use_capacity({a: -n for a, n in freed.items()}, {}, None):
+            raise RuntimeError(f"capacity rows missing for {sorted(freed)}")  # a bug of ours
     summary.new = len(todo)
     summary.dead_lettered(d.error for d, _ in letters)
     return summary

@@ -1,14 +1,21 @@
 """Verification and enrolment: every eligibility rule, then enrol, hold or reject; one batch per
 transaction.
 
-Decisions are serialised by an advisory lock so that agency quotas and the regency ceiling are
-counted exactly even with several verification consumers.
+Agency quotas and the regency ceiling are counted exactly with several verification instances
+deciding at once, without a lock around the whole decision: the places used are capacity rows
+(adapters/capacity.py). A batch reads them unlocked and, when everyone fits, takes its places
+with a conditional update as its last statement (`used + n <= quota`), so the rows are held
+only from there to the commit. When that update finds a limit passed by a concurrent batch,
+or when the batch would reject anyone with QUOTA_EXCEEDED, the transaction is rolled back and
+decided again with the rows locked first: the last places then go to the batch's submissions
+in batch (offset) order, and every decision about the limits is made on counts nobody else
+can change before the commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -190,10 +197,41 @@ class Enroller:
             outcomes.events.append(OutboxEvent.of(topics.ENROLLED, w.nik, enrolled, eid))
 
 
-async def capacity(store: EnrolmentStore, policy: Policy) -> Capacity:
-    """Active participants per agency and in total, for quota and ceiling checks."""
-    by_agency = await store.active_counts()
-    return Capacity(by_agency, sum(by_agency.values()), policy)
+class Contended(Exception):
+    """The places a batch read have changed or run out: decide it again with them locked."""
+
+
+async def capacity(
+    store: EnrolmentStore, policy: Policy, agencies: Sequence[str], exact: bool
+) -> Capacity:
+    """Places used per agency and in the regency, for quota and ceiling checks; `exact`
+    locks them until the commit."""
+    by_agency, total = await store.capacity(agencies, lock=exact)
+    return Capacity(by_agency, total, policy)
+
+
+def quota_check(room: Capacity, agency: Agency, exact: bool) -> list[Reason]:
+    """QUOTA_EXCEEDED if `agency` or the regency is full; on unlocked counts, `Contended`
+    instead (a full limit is only ever decided on locked ones)."""
+    reasons = room.reasons(agency)
+    if reasons and not exact:
+        raise Contended
+    return reasons
+
+
+async def take_places(store: EnrolmentStore, room: Capacity, policy: Policy) -> None:
+    """Write the places `room` took; `Contended` if a limit would be passed."""
+    quotas = {a.code: a.quota for a in policy.agencies}
+    if not await store.use_capacity(room.taken, quotas, policy.ceiling):
+        raise Contended
+
+
+async def decided_exactly(attempt: Callable[[bool], Awaitable[BatchSummary]]) -> BatchSummary:
+    """`attempt(False)`; decided again as `attempt(True)` when its places were contended."""
+    try:
+        return await attempt(False)
+    except Contended:
+        return await attempt(True)
 
 
 def _review_event(
@@ -233,61 +271,80 @@ async def verify(
 ) -> BatchSummary:
     """Decide a batch of accepted submissions: enrol the eligible, hold look-alikes for
     review, reject with every reason."""
-    summary = BatchSummary(received=len(records))
-    outcomes = Outcomes()
+    letters: list[tuple[DeadLetter, OutboxEvent]] = []
     batch: dict[Identity, RegistrationSubmittedV1] = {}
     for record in records:
         try:
             accepted = RegistrationAcceptedV1.model_validate_json(record.value)
         except ValidationError as error:
-            outcomes.letters.append(dead_letter(record, DeadLetterError.UNREADABLE.of(error), now))
+            letters.append(dead_letter(record, DeadLetterError.UNREADABLE.of(error), now))
             continue
         batch.setdefault(identity_of(accepted.submission), accepted.submission)
-    niks = [s.worker.nik for s in batch.values()]
-    async with uow.transaction() as store:
-        await store.lock_enrolment()
-        todo = await store.pending(list(batch))
-        summary.repeated = len(batch) - len(todo)
-        dead = await store.deceased(niks)
-        room = await capacity(store, policy)
-        enroller = await Enroller.load(store, niks, policy, now)
-        screened: list[tuple[RegistrationSubmittedV1, Agency | None, list[Reason]]] = []
-        for identity, s in batch.items():
-            if identity not in todo:
-                continue
-            agency = policy.agency(s.agency_code)
-            reasons = [
-                # the agency may have been removed from the registry while this was in flight
-                *([] if agency is not None else [unknown_agency(s.agency_code)]),
-                *personal_reasons(s.worker, s.submitted_at, policy),
-            ]
-            screened.append((s, agency, reasons))
-        known = Lookalikes(
-            await store.active_by_birth_date(
-                [s.worker.birth_date for s, _, reasons in screened if not reasons]
+
+    async def attempt(exact: bool) -> BatchSummary:
+        summary = BatchSummary(received=len(records))
+        async with uow.transaction() as store:
+            await _decide(
+                store, batch, Outcomes(letters=list(letters)), policy, now, exact, summary
             )
+        return summary
+
+    return await decided_exactly(attempt)
+
+
+async def _decide(
+    store: VerificationStore,
+    batch: dict[Identity, RegistrationSubmittedV1],
+    outcomes: Outcomes,
+    policy: Policy,
+    now: dt.datetime,
+    exact: bool,
+    summary: BatchSummary,
+) -> None:
+    niks = [s.worker.nik for s in batch.values()]
+    todo = await store.pending(list(batch))
+    summary.repeated = len(batch) - len(todo)
+    dead = await store.deceased(niks)
+    enroller = await Enroller.load(store, niks, policy, now)
+    screened: list[tuple[RegistrationSubmittedV1, Agency | None, list[Reason]]] = []
+    for identity, s in batch.items():
+        if identity not in todo:
+            continue
+        agency = policy.agency(s.agency_code)
+        reasons = [
+            # the agency may have been removed from the registry while this was in flight
+            *([] if agency is not None else [unknown_agency(s.agency_code)]),
+            *personal_reasons(s.worker, s.submitted_at, policy),
+        ]
+        screened.append((s, agency, reasons))
+    known = Lookalikes(
+        await store.active_by_birth_date(
+            [s.worker.birth_date for s, _, reasons in screened if not reasons]
         )
-        held: list[tuple[Identity, list[dict[str, object]]]] = []
-        eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
-        for s, agency, personal in screened:
-            reasons = [
-                *personal,
-                *(room.reasons(agency) if agency is not None else []),
-                *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
-            ]
-            if reasons or agency is None:
-                outcomes.reject(s, reasons, now)
-                continue
-            found = known.find(s.worker)
-            if found:
-                candidates, event = _review_event(s, found, now)
-                held.append((identity_of(s), candidates))
-                outcomes.decisions.append(Decision(*identity_of(s), SubmissionStatus.REVIEW))
-                outcomes.events.append(event)
-                continue
-            room.take(agency)
-            eligible.append((s, agency))
-        await outcomes.finish(store, enroller, eligible, summary, now)
-        await store.record_candidates(held)
+    )
+    agencies = [a.code for _, a, _ in screened if a is not None]
+    room = await capacity(store, policy, agencies, exact)
+    held: list[tuple[Identity, list[dict[str, object]]]] = []
+    eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
+    for s, agency, personal in screened:
+        reasons = [
+            *personal,
+            *(quota_check(room, agency, exact) if agency is not None else []),
+            *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
+        ]
+        if reasons or agency is None:
+            outcomes.reject(s, reasons, now)
+            continue
+        found = known.find(s.worker)
+        if found:
+            candidates, event = _review_event(s, found, now)
+            held.append((identity_of(s), candidates))
+            outcomes.decisions.append(Decision(*identity_of(s), SubmissionStatus.REVIEW))
+            outcomes.events.append(event)
+            continue
+        room.take(agency)
+        eligible.append((s, agency))
+    await outcomes.finish(store, enroller, eligible, summary, now)
+    await store.record_candidates(held)
+    await take_places(store, room, policy)  # last: the rows are held only until the commit
     summary.new = len(screened)
-    return summary

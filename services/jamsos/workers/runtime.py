@@ -18,7 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from jamsos.adapters.kafka import inbound, raw_records
 from jamsos.adapters.metrics import Metrics
-from jamsos.adapters.stores import PostgresUnitOfWork
+from jamsos.adapters.stores import Committed, PostgresUnitOfWork
 from jamsos.conditions import Backoff, Conditions
 from jamsos.domain.coverage import JAKARTA
 from jamsos.faults import Fault
@@ -49,6 +49,8 @@ class Runtime:
     fault: Fault = field(default_factory=Fault)  # crash tests only: see jamsos/faults.py
     failures: dict[str, int] = field(default_factory=dict)  # batches failed in a row, by part
     _pool: asyncpg.Pool | None = field(default=None, repr=False)
+    # publishes what a transaction committed to the outbox, right after the commit
+    publish: Committed | None = field(default=None, repr=False)
 
     @property
     def backoff(self) -> Backoff:
@@ -65,7 +67,7 @@ class Runtime:
     @property
     def uow(self) -> PostgresUnitOfWork:
         """Transactions on the pool, for the use cases."""
-        return PostgresUnitOfWork(self.pool)
+        return PostgresUnitOfWork(self.pool, self.publish)
 
     def open(self, pool: asyncpg.Pool) -> None:
         """Attach the pool opened at startup."""
