@@ -146,7 +146,7 @@ def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
         client_id=client_id,
         enable_idempotence=settings.kafka_idempotence,
         acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
-        linger_ms=5,
+        linger_ms=settings.kafka_linger_ms,
         max_batch_size=256 * 1024,
         max_request_size=dlq_message_bytes(settings.max_message_bytes),
         **client_security(settings.kafka_security),

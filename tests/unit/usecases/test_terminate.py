@@ -67,3 +67,11 @@ async def test_terminate_deceased_after_moving_out_keeps_the_nik_from_reenrollin
     died = request(request_id="T-2", reason="DECEASED")
     await terminate(uow, [message(died, topics.TERMINATION_REQUESTED)], POLICY, NOW)
     assert uow.state.participants[SITI]["termination_reason"] == "DECEASED"
+
+
+async def test_terminate_frees_the_agency_place_the_enrolment_took() -> None:
+    uow = FakeUnitOfWork()
+    await enrol(uow, [submission()])
+    assert uow.state.capacity == {"DISDAG": 1}
+    await terminate(uow, [message(request(), topics.TERMINATION_REQUESTED)], POLICY, NOW)
+    assert uow.state.capacity == {"DISDAG": 0}

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
 from tests.factory import submission
-from tests.fakes import FakeUnitOfWork
-from tests.unit.usecases.support import NOW, POLICY, accepted, enrol, status, with_quota
+from tests.fakes import FakeStore, FakeUnitOfWork
+from tests.unit.usecases.support import (
+    NOW,
+    POLICY,
+    accepted,
+    enrol,
+    message,
+    status,
+    with_quota,
+)
 
 SITI = "3319014506900001"
 
@@ -73,3 +84,30 @@ async def test_verify_lookalike_under_another_nik_is_held_with_candidates() -> N
     assert held["candidates"][0]["nik"] == SITI
     assert status(uow, "DISHUB", "DISHUB-9") == "REVIEW"
     assert uow.state.submissions[("DISHUB", "DISHUB-9")]["candidates"][0]["agency_code"] == "DISDAG"
+
+
+async def test_verify_places_taken_meanwhile_decides_again_with_them_locked() -> None:
+    uow = FakeUnitOfWork()
+    policy = with_quota("DISDAG", 1)
+    await register(uow, [message(submission())], policy, NOW)
+    uow.state.capacity["DISDAG"] = 1  # another instance took the last place …
+    read = FakeStore.capacity
+    locks: list[bool] = []
+
+    async def stale_first(store: FakeStore, agencies: Any, lock: bool) -> Any:
+        locks.append(lock)
+        if not lock:  # … after this batch read the places unlocked
+            return ({}, 0)
+        return await read(store, agencies, lock)
+
+    FakeStore.capacity = stale_first  # type: ignore[method-assign]
+    try:
+        summary = await verify(uow, accepted(uow), policy, NOW)
+    finally:
+        FakeStore.capacity = read  # type: ignore[method-assign]
+    assert locks == [False, True]  # the conditional update failed: decided again, locked
+    assert summary.counts.get("REJECTED") == 1
+    [rejected] = uow.state.events(topics.REJECTED)
+    assert [r["code"] for r in rejected["reasons"]] == ["QUOTA_EXCEEDED"]
+    assert uow.state.events(topics.ENROLLED) == []
+    assert uow.state.capacity == {"DISDAG": 1}
