@@ -392,7 +392,13 @@ class FakeStore:
     async def unchanged_since_billed(self, period: Period, changes: tuple[int, int]) -> bool:
         return False
 
-    async def record_billed(self, period: Period, coverage_changes: int) -> None:
+    async def ledger_horizon(self) -> int:
+        return 0
+
+    async def written_since(self, period: Period, changes: tuple[int, int]) -> Sequence[str] | None:
+        return None  # every run looks at every membership
+
+    async def record_billed(self, period: Period, coverage_changes: int, horizon: int) -> None:
         return None
 
     async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
@@ -405,7 +411,7 @@ class FakeStore:
                 )
         return out
 
-    async def payers(self, period: Period) -> list[str]:
+    async def payers(self, period: Period, only: Sequence[str] | None = None) -> list[str]:
         found = {r["payer_code"] for r in self.db.coverage.values() if r["payer_code"]}
         found |= {c["payer_code"] for c in self.db.charges if c["period"] == str(period)}
         return sorted(found)
@@ -418,7 +424,12 @@ class FakeStore:
         ]
 
     async def accrue(
-        self, period: Period, tariff: Tariff, numbers: Mapping[str, str], now: dt.datetime
+        self,
+        period: Period,
+        tariff: Tariff,
+        numbers: Mapping[str, str],
+        now: dt.datetime,
+        only: Sequence[str] | None = None,
     ) -> dict[str, list[Line]]:
         charged = {c["membership_no"] for c in self._uncredited(period)}
         new = [
@@ -435,7 +446,11 @@ class FakeStore:
                       for c in new)  # fmt: skip
 
     async def credit(
-        self, period: Period, numbers: Mapping[str, str], now: dt.datetime
+        self,
+        period: Period,
+        numbers: Mapping[str, str],
+        now: dt.datetime,
+        only: Sequence[str] | None = None,
     ) -> dict[str, list[Line]]:
         open_ = [c for c in self._uncredited(period) if c["payer_code"] in numbers]
         gone = set(to_credit(self.coverage_records(), period, {c["membership_no"] for c in open_}))

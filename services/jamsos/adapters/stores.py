@@ -216,24 +216,39 @@ class PostgresStore:
     async def unchanged_since_billed(self, period: Period, changes: tuple[int, int]) -> bool:
         return await accrual.unchanged_since_billed(self.conn, period, changes)
 
-    async def record_billed(self, period: Period, coverage_changes: int) -> None:
-        await accrual.record_billed(self.conn, period, coverage_changes)
+    async def ledger_horizon(self) -> int:
+        return await accrual.horizon(self.conn)
+
+    async def written_since(self, period: Period, changes: tuple[int, int]) -> Sequence[str] | None:
+        return await accrual.written_since(self.conn, period, changes)
+
+    async def record_billed(self, period: Period, coverage_changes: int, horizon: int) -> None:
+        await accrual.record_billed(self.conn, period, coverage_changes, horizon)
 
     async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
         return await invoices.invoice_history(self.conn, period)
 
-    async def payers(self, period: Period) -> list[str]:
-        return await accrual.payers(self.conn, period)
+    async def payers(self, period: Period, only: Sequence[str] | None = None) -> list[str]:
+        return await accrual.payers(self.conn, period, only)
 
     async def accrue(
-        self, period: Period, tariff: Tariff, numbers: Mapping[str, str], now: dt.datetime
+        self,
+        period: Period,
+        tariff: Tariff,
+        numbers: Mapping[str, str],
+        now: dt.datetime,
+        only: Sequence[str] | None = None,
     ) -> dict[str, list[Line]]:
-        return await accrual.accrue(self.conn, period, tariff, numbers, now)
+        return await accrual.accrue(self.conn, period, tariff, numbers, now, only)
 
     async def credit(
-        self, period: Period, numbers: Mapping[str, str], now: dt.datetime
+        self,
+        period: Period,
+        numbers: Mapping[str, str],
+        now: dt.datetime,
+        only: Sequence[str] | None = None,
     ) -> dict[str, list[Line]]:
-        return await accrual.credit(self.conn, period, numbers, now)
+        return await accrual.credit(self.conn, period, numbers, now, only)
 
     async def insert_invoices(
         self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime

@@ -187,15 +187,20 @@ async def bill_period(
     changes = await store.ledger_changes()
     if await store.unchanged_since_billed(period, changes):
         return []
+    horizon = await store.ledger_horizon()
+    # Only coverage rows written since the last run: look at their memberships alone.
+    only = await store.written_since(period, changes)
     history = await store.invoice_history(period)
     plans = [
         InvoicePlan(payer, period, history.get(payer, PayerHistory()))
-        for payer in await store.payers(period)
+        for payer in await store.payers(period, only)
     ]
     debit_numbers = {p.payer_code: p.debit_no for p in plans}
-    debits = await store.accrue(period, tariff, debit_numbers, now)
+    debits = await store.accrue(period, tariff, debit_numbers, now, only)
     credit_numbers = {p.payer_code: p.credit_no(p.debit_no in debits) for p in plans}
-    credits = await store.credit(period, credit_numbers, now)
+    # A period never invoiced has no earlier charges to credit (charges are only written with
+    # their invoices): its first run does not scan the million charges it has just written.
+    credits = await store.credit(period, credit_numbers, now, only) if history else {}
     issued = [
         invoice
         for plan in plans
@@ -205,7 +210,7 @@ async def bill_period(
     ]
     await store.insert_invoices(issued, request_id, now)
     await store.add_events([invoice_event(invoice, now) for invoice in issued])
-    await store.record_billed(period, changes[0])
+    await store.record_billed(period, changes[0], horizon)
     return issued
 
 

@@ -233,24 +233,43 @@ class BillingStore(DeadLetterStore, Protocol):
     async def unchanged_since_billed(self, period: Period, changes: tuple[int, int]) -> bool:
         """Whether nothing was written to coverage or charges since `period`'s last run."""
 
-    async def record_billed(self, period: Period, coverage_changes: int) -> None:
-        """Remember the counters a completed run of `period` leaves."""
+    async def ledger_horizon(self) -> int:
+        """The oldest transaction still running now: older writes are visible to this run."""
+
+    async def written_since(self, period: Period, changes: tuple[int, int]) -> Sequence[str] | None:
+        """If only coverage rows were inserted or updated since `period`'s last run, the
+        memberships they belong to (a run may look at those alone); None: look at all."""
+
+    async def record_billed(self, period: Period, coverage_changes: int, horizon: int) -> None:
+        """Remember the counters and the horizon a completed run of `period` leaves."""
 
     async def invoice_history(self, period: Period) -> dict[str, PayerHistory]:
         """Per payer: the last invoice sequence of `period` and whether a REGULAR one exists."""
 
-    async def payers(self, period: Period) -> list[str]:
-        """Every payer that may be charged or credited for `period`."""
+    async def payers(self, period: Period, only: Sequence[str] | None = None) -> list[str]:
+        """Every payer that may be charged or credited for `period` (for the memberships in
+        `only`, if given)."""
 
     async def accrue(
-        self, period: Period, tariff: Tariff, numbers: Mapping[str, str], now: dt.datetime
+        self,
+        period: Period,
+        tariff: Tariff,
+        numbers: Mapping[str, str],
+        now: dt.datetime,
+        only: Sequence[str] | None = None,
     ) -> dict[str, list[Line]]:
-        """Charge every covered, uncharged membership once; new lines per invoice number."""
+        """Charge every covered, uncharged membership once (of those in `only`, if
+        given); new lines per invoice number."""
 
     async def credit(
-        self, period: Period, numbers: Mapping[str, str], now: dt.datetime
+        self,
+        period: Period,
+        numbers: Mapping[str, str],
+        now: dt.datetime,
+        only: Sequence[str] | None = None,
     ) -> dict[str, list[Line]]:
-        """Credit every charge no coverage covers any more; credited lines per note number."""
+        """Credit every charge no coverage covers any more (of the memberships in
+        `only`, if given); credited lines per note number."""
 
     async def insert_invoices(
         self, invoices: Sequence[Invoice], request_id: str, issued_at: dt.datetime
