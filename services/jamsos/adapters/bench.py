@@ -141,6 +141,14 @@ async def load_coverage(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]
     await conn.execute("ANALYZE coverage")
 
 
+async def empty_ledger(pool: asyncpg.Pool) -> int:
+    """Empty the billing ledger and the inbox (after the intake benchmark); returns how many
+    coverage rows it held."""
+    covered: int = await pool.fetchval("SELECT count(*) FROM coverage")
+    await pool.execute("TRUNCATE coverage, inbox")
+    return covered
+
+
 async def terminate_first(
     conn: asyncpg.Connection, count: int, ended_on: dt.date, at: dt.datetime
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import openpyxl
@@ -28,43 +28,65 @@ XLSX_HEADERS = (
 RUPIAH_FORMAT = "#,##0"
 
 
-def write_xlsx(lines: Sequence[ChargeLine], path: Path) -> None:
-    """The per-participant lines as a workbook a clerk opens: NIK and membership number are
-    text cells (format `@`), amounts numbers with thousands separators, a total row."""
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Rincian peserta")
-    for column, width in zip("ABCDEFGHIJ", (28, 9, 16, 19, 28, 18, 12, 11, 11, 12), strict=True):
-        sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
+class ChargeWorkbook:
+    """The per-participant lines as a workbook a clerk opens, written a line at a time (a
+    write-only sheet serialises each row as it is appended, so memory stays flat whatever the
+    count): NIK and membership number are text cells (format `@`), amounts numbers with
+    thousands separators, a total row at `close`."""
 
-    def cell(value: object, fmt: str = "General", font: Font | None = None) -> WriteOnlyCell:
-        result = WriteOnlyCell(sheet, value=value)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.book = openpyxl.Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("Rincian peserta")
+        widths = (28, 9, 16, 19, 28, 18, 12, 11, 11, 12)
+        for column, width in zip("ABCDEFGHIJ", widths, strict=True):
+            self.sheet.column_dimensions[column].width = width
+        self.sheet.freeze_panes = "A2"
+        self.bold = Font(bold=True)
+        self.sheet.append([self._cell(h, font=self.bold) for h in XLSX_HEADERS])
+        # One styled cell per column, refilled for every row: styling 260,000 fresh cells
+        # would cost more than writing them.
+        self.row = [
+            self._cell(None, fmt)
+            for fmt in ("General", "@", "@", "@", "General", "General", "General")
+            + (RUPIAH_FORMAT,) * 3
+        ]
+        self.count = 0
+        self.totals = [0, 0, 0]
+
+    def _cell(self, value: object, fmt: str = "General", font: Font | None = None) -> WriteOnlyCell:
+        result = WriteOnlyCell(self.sheet, value=value)
         result.number_format = fmt
         if font is not None:
             result.font = font
         return result
 
-    sheet.append([cell(h, font=bold) for h in XLSX_HEADERS])
-    # One styled cell per column, refilled for every row: a write-only sheet serialises each row
-    # as it is appended, and styling 260,000 fresh cells would cost more than writing them.
-    row = [
-        cell(None, fmt)
-        for fmt in ("General", "@", "@", "@", "General", "General", "General")
-        + (RUPIAH_FORMAT,) * 3
-    ]
-    for line in lines:
-        for target, value in zip(row, dataclasses.astuple(line), strict=True):
+    def append(self, line: ChargeLine) -> None:
+        for target, value in zip(self.row, dataclasses.astuple(line), strict=True):
             target.value = value
-        sheet.append(row)
-    totals = (sum(x.jkk for x in lines), sum(x.jkm for x in lines), sum(x.jumlah for x in lines))
-    sheet.append(
-        [
-            cell("Total", font=bold),
-            *[cell(None)] * 3,
-            cell(f"{number(len(lines))} peserta", font=bold),
-        ]
-        + [cell(None)] * 2
-        + [cell(v, RUPIAH_FORMAT, bold) for v in totals]
-    )
-    book.save(path)
+        self.sheet.append(self.row)
+        self.count += 1
+        self.totals[0] += line.jkk
+        self.totals[1] += line.jkm
+        self.totals[2] += line.jumlah
+
+    def close(self) -> None:
+        """The total row, and the file."""
+        self.sheet.append(
+            [
+                self._cell("Total", font=self.bold),
+                *[self._cell(None)] * 3,
+                self._cell(f"{number(self.count)} peserta", font=self.bold),
+            ]
+            + [self._cell(None)] * 2
+            + [self._cell(v, RUPIAH_FORMAT, self.bold) for v in self.totals]
+        )
+        self.book.save(self.path)
+
+
+def write_xlsx(lines: Iterable[ChargeLine], path: Path) -> None:
+    """The per-participant lines as the clerk's workbook (see ChargeWorkbook)."""
+    book = ChargeWorkbook(path)
+    for line in lines:
+        book.append(line)
+    book.close()

@@ -13,7 +13,8 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from jamsos.adapters import invoices, tariff_table
-from jamsos.adapters.charge_workbook import write_xlsx
+from jamsos.adapters.charge_workbook import ChargeWorkbook
+from jamsos.adapters.charge_workbook import write_xlsx as write_xlsx  # the tests write it directly
 from jamsos.adapters.invoices import (
     InvoiceDetail,
     InvoiceRow,
@@ -365,17 +366,25 @@ async def export_invoice(
     """Write INVOICE.pdf, INVOICE.xlsx and INVOICE.csv into `out_dir`, all three from one
     snapshot of the database; None when there is no such invoice."""
     csv_path = out_dir / f"{invoice_no}.csv"
+    xlsx_path = out_dir / f"{invoice_no}.xlsx"
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         detail = await invoices.invoice_detail(conn, invoice_no)
         if detail is None:
             return None
         period = Period.parse(detail.invoice.period)
         tariff = tariff_on(await tariff_table.tariffs(conn), period.first_day)
-        lines = await invoices.charge_lines(conn, invoice_no)
+        count = await write_charge_workbook(conn, invoice_no, xlsx_path)
         await invoices.copy_charge_lines(conn, invoice_no, csv_path)
-    exported = Exported(
-        out_dir / f"{invoice_no}.pdf", out_dir / f"{invoice_no}.xlsx", csv_path, len(lines)
-    )
+    exported = Exported(out_dir / f"{invoice_no}.pdf", xlsx_path, csv_path, count)
     write_pdf(detail, tariff, letterhead, exported.pdf)
-    write_xlsx(lines, exported.xlsx)
     return exported
+
+
+async def write_charge_workbook(conn: asyncpg.Connection, invoice_no: str, path: Path) -> int:
+    """The invoice's lines streamed from a cursor into the clerk's workbook (in the caller's
+    transaction); returns the line count."""
+    book = ChargeWorkbook(path)
+    async for line in invoices.stream_charge_lines(conn, invoice_no):
+        book.append(line)
+    book.close()
+    return book.count

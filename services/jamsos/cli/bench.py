@@ -104,10 +104,12 @@ def bench(
 @bench_app.command("billing")
 def bench_billing(
     participants: int = typer.Option(100_000, min=100, help="participants in the ledger"),
+    batch: int = typer.Option(5_000, min=1, help="enrolled events per ledger batch (intake)"),
     as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
 ) -> None:
-    """One month for N participants with the billing use case: first run, unchanged re-run,
-    after 1% late enrolments + 1% terminations, CSV export of the lines, reconcile."""
+    """One month for N participants with the billing use case: ledger intake of N enrolled
+    events, first run, unchanged re-run, after 1% late enrolments + 1% terminations, CSV and
+    XLSX export of the lines (time, peak RSS added), reconcile."""
     settings = load_settings()
     with contextlib.ExitStack() as stack:
         server = settings.database_url
@@ -115,9 +117,14 @@ def bench_billing(
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="jamsos-bench-"))
             server = stack.enter_context(embedded_database(Path(tmp)))
         admin = bootstrap.with_database(server, "postgres")
-        doc = asyncio.run(billing.run_fresh(admin, _database_name(), participants))
+        doc = asyncio.run(billing.run_fresh(admin, _database_name(), participants, batch))
     rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
+    taken = doc["intake"]
     rows = [
+        (
+            f"ledger intake of {taken['events']:,} enrolled events ({taken['batch']:,} a batch)",
+            f"{taken['seconds']:.3f} s, {taken['events_per_s']:,.0f} events/s",
+        ),
         (f"load {participants:,} coverage rows (COPY)", f"{doc['load_seconds']:.3f} s"),
         (
             "first run (accrual + REGULAR invoice)",
@@ -128,7 +135,14 @@ def bench_billing(
             f"after {doc['changed']:,} late enrolments + {doc['changed']:,} terminations",
             f"{doc['changed_rerun_seconds']:.3f} s",
         ),
-        (f"CSV export, {doc['exported_lines']:,} lines", f"{doc['export_seconds']:.3f} s"),
+        (
+            f"CSV export, {doc['exported_lines']:,} lines ({doc['export_mb']:,.0f} MB)",
+            f"{doc['export_seconds']:.3f} s, +{doc['export_peak_rss_added_mb']:,.0f} MB RSS",
+        ),
+        (
+            f"XLSX workbook (streamed), {doc['xlsx_lines']:,} lines of the supplementary",
+            f"{doc['xlsx_seconds']:.3f} s, +{doc['xlsx_peak_rss_added_mb']:,.0f} MB RSS",
+        ),
         ("reconcile", f"{doc['reconcile_seconds']:.3f} s, {doc['mismatches']} mismatches"),
         (
             "invoices",
