@@ -65,6 +65,7 @@ GRANTS: dict[str, dict[str, str]] = {
     "charges": dict(registration="", verification="", billing=SIU, operator=S, monitor=S),
     "ledger_changes": dict(registration="", verification="", billing=SU, operator=S, monitor=""),
     "billed_periods": dict(registration="", verification="", billing=SIU, operator=S, monitor=""),
+    "coverage_deletions": dict(registration="", verification="", billing=S, operator=S, monitor=""),
     "billing_runs": dict(registration="", verification="", billing=SIU, operator=S, monitor=S),
     "invoices": dict(
         registration="",

@@ -44,3 +44,8 @@ END
 $$;
 CREATE TRIGGER coverage_deleted AFTER DELETE OR TRUNCATE ON coverage
     FOR EACH STATEMENT EXECUTE FUNCTION note_coverage_deletion();
+
+-- Rights (0008's pattern): the billing service reads the deletion mark when it decides what a
+-- re-run looks at; nobody but the owner deletes coverage, so only the owner's trigger writes
+-- it. The operator reads every table, this one too.
+GRANT SELECT ON coverage_deletions TO jamsos_billing, jamsos_operator;
