@@ -160,7 +160,7 @@ async def test_participant_show_unknown_nik_says_so_in_one_line_and_exits_1(
     )
 
     assert (code, out) == (1, "")
-    assert err.splitlines() == ["error: no submission or participant with NIK 3319010101900009"]
+    assert err.splitlines() == ["error: no submission or participant with NIK 3319**********09"]
 
 
 async def test_participant_show_malformed_nik_is_refused_before_any_lookup(tmp_path: Path) -> None:

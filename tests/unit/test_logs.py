@@ -58,3 +58,18 @@ def test_masking_formatter_masks_arguments_and_tracebacks() -> None:
     text = out.getvalue()
     assert "3319014506900001" not in text and "81234567890" not in text
     assert text.count("3319**********01") == 3  # message and the traceback's two lines
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ('{"street": "Jl. Sunan Muria 4 RT 02", "village_code": "3319012001"}',
+         '{"street": "***", "village_code": "3319012001"}'),
+        ("{'street': 'Gang Mawar 7'}", "{'street': '***'}"),
+        ('input {\\"street\\": \\"Jl. Kenanga 9\\"}', 'input {\\"street\\": \\"***\\"}'),
+        ("alamat='Jl. \"A\" 1' ok", "alamat='***' ok"),
+        ('street="" next', 'street="***" next'),
+    ],
+)  # fmt: skip
+def test_mask_hides_street_addresses_quoted_from_a_payload(text: str, masked: str) -> None:
+    assert mask(text) == masked

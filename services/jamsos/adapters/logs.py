@@ -16,6 +16,14 @@ _NIK = re.compile(r"(?<!\d)(\d{4})\d{10}(\d{2})(?!\d)")
 # spaces or dashes between groups (as clerks type them).
 _PHONE = re.compile(r"(?<![\w+])(\+62|62|0)(8[\d][\d -]{6,14}\d)(?!\d)")
 
+# A street address as a payload quotes it: the value of a `street` / `alamat` key, in JSON or
+# in a Python repr (a validation error, a traceback's locals); kept: the key.
+_STREET = re.compile(
+    r"""(?P<key>(?:\\?["'])?(?:street|alamat)(?:\\?["'])?\s*[:=]\s*)"""
+    r"""(?P<q>\\?["'])(?P<value>.*?)(?<!\\)(?P=q)""",
+    re.IGNORECASE,
+)
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -29,8 +37,10 @@ def _phone(match: re.Match[str]) -> str:
 
 def mask(text: str) -> str:
     """`text` with every NIK and Indonesian phone number masked (first and last digits kept,
-    so that an operator can still tell two apart: `3319**********12`, `+6281*******90`)."""
+    so that an operator can still tell two apart: `3319**********12`, `+6281*******90`), and
+    the value of every `street`/`alamat` key replaced by `***`."""
     text = _NIK.sub(lambda m: m.group(1) + "*" * 10 + m.group(2), text)
+    text = _STREET.sub(lambda m: f"{m['key']}{m['q']}***{m['q']}", text)
     return _PHONE.sub(_phone, text)
 
 

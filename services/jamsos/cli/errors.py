@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
+from jamsos.adapters import logs
 from jamsos.adapters.db import AgenciesDiffer, NotMigrated
 from jamsos.adapters.embedded import StateInUse
 from jamsos.domain.signatures import BadKey
@@ -36,8 +37,9 @@ class Failure(Exception):
 
 
 def print_failure(failure: Failure) -> None:
-    """The one line, on stderr (stdout stays clean for --json)."""
-    sys.stderr.write(f"error: {failure.message}\n")
+    """The one line, on stderr (stdout stays clean for --json), masked like a log line: an
+    error line may be pasted into a ticket or a chat, the NIK it names is not needed there."""
+    sys.stderr.write(f"error: {logs.mask(failure.message)}\n")
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -112,6 +112,8 @@ def unknown_agency(code: str) -> Reason:
     return Reason(code=ReasonCode.UNKNOWN_AGENCY, detail=f"agency {code!r} is not registered")
 
 
-def deceased_reason(nik: str) -> Reason:
-    """DECEASED: the NIK's coverage was terminated because the person died."""
-    return Reason(code=ReasonCode.DECEASED, detail=f"NIK {nik} was terminated as deceased")
+def deceased_reason() -> Reason:
+    """DECEASED: the NIK's coverage was terminated because the person died. The detail does
+    not repeat the NIK: it is the submission's own, and reasons travel to logs, result files
+    and the rejected topic (README, "Personal data")."""
+    return Reason(code=ReasonCode.DECEASED, detail="this NIK was terminated as deceased")

@@ -126,7 +126,7 @@ async def _decide(
                 if agency is None
                 else quota_check(room, agency, exact)
             ),
-            *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
+            *([deceased_reason()] if s.worker.nik in dead else []),
         ]
         if reasons or agency is None:
             outcomes.reject(s, reasons, now)

@@ -330,7 +330,7 @@ async def _decide(
         reasons = [
             *personal,
             *(quota_check(room, agency, exact) if agency is not None else []),
-            *([deceased_reason(s.worker.nik)] if s.worker.nik in dead else []),
+            *([deceased_reason()] if s.worker.nik in dead else []),
         ]
         if reasons or agency is None:
             outcomes.reject(s, reasons, now)
