@@ -47,4 +47,4 @@ def render_png(path: Path, png: Path, page: int = 0) -> tuple[int, int, int]:
         document.close()
     image.save(png)
     width, height = image.size
-    return width, height, sum(1 for value in image.getdata() if value < 128)
+    return width, height, sum(image.histogram()[:128])
