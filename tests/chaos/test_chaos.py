@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -264,8 +264,19 @@ async def _check(
             " WHERE credit_invoice_no IS NULL GROUP BY 1, 2"
         )
         letters = await conn.fetchval("SELECT count(*) FROM dead_letters")
+        stored_status = {
+            (r["agency_code"], r["submission_id"]): r["status"]
+            for r in await conn.fetch("SELECT agency_code, submission_id, status FROM submissions")
+        }
     finally:
         await conn.close()
+    mismatched = [
+        (i, want, stored_status.get(i))
+        for i, want in oracle.outcomes.items()
+        if stored_status.get(i) != want
+    ]
+    if mismatched or len(stored_status) != len(oracle.outcomes):
+        problems.append(f"{len(mismatched)} submissions stored otherwise: {mismatched[:5]}")
     if letters:
         problems.append(f"{letters} dead letters (the feed has no unreadable record)")
     expected = chaos_feed.charges(oracle, terminated)
@@ -349,6 +360,12 @@ def _reconcile(chaos: Chaos) -> subprocess.CompletedProcess[str]:
 def _figures(chaos: Chaos, feed: chaos_feed.Feed, report: dict[str, Any]) -> str:
     f, sup = chaos.figures, chaos.supervisor
     mix = ", ".join(f"{n} {kind}" for kind, n in sorted(feed.mix.items()))
+    causes = Counter((e.service, e.cause) for e in sup.exits)
+    by_service = "; ".join(
+        f"{service}: "
+        + ", ".join(f"{n} {cause}" for (s, cause), n in sorted(causes.items()) if s == service)
+        for service in sorted({s for s, _ in causes})
+    )
     return (
         f"\nchaos ({chaos.size.name}): {f.submissions} submissions ({mix}); "
         f"{f.identities} distinct\n"
@@ -356,7 +373,7 @@ def _figures(chaos: Chaos, feed: chaos_feed.Feed, report: dict[str, Any]) -> str
         f" topics), {report['enrolled']} enrolled, {report['terminated']} terminations,"
         f" charged {report['charged']}\n"
         f"  kills: {sup.count(KILLED)} SIGKILL + {f.faults} crashes mid-batch (JAMSOS_FAULT);"
-        f" {sup.started} processes started\n"
+        f" {sup.started} processes started ({by_service})\n"
         f"  outages: {'; '.join(f.outages)} (undecided when they began: {f.in_flight})\n"
         f"  lost = {report['lost']}, doubled = {report['doubled']},"
         f" wrong = {report['wrong']}, self-exits = {sup.count(SELF)}\n"
