@@ -299,7 +299,9 @@ async def test_invoice_list_and_show_print_totals(db_settings: Settings, billed:
     assert listed.exit_code == 0 and REGULAR in listed.output and "Rp117.600" in listed.output
     shown = await cli(db_settings, "invoice", "show", REGULAR)
     assert shown.exit_code == 0 and "DISDAG" in shown.output and "Rp50.400" in shown.output
-    assert (await cli(db_settings, "invoice", "show", "JMS-NOPE")).exit_code == 1
+    missing = await cli(db_settings, "invoice", "show", REGULAR[:-1])  # numbers are exact
+    assert missing.exit_code == 1
+    assert f"error: no invoice {REGULAR[:-1]} (see `jamsos invoice list`)" in missing.output
 
 
 async def test_unpaid_period_after_the_15th_warns_until_paid(

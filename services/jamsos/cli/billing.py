@@ -139,9 +139,10 @@ async def _invoice(pool: asyncpg.Pool, invoice_no: str) -> tuple[InvoiceDetail, 
         return detail, tariff_on(await tariff_table.tariffs(conn), period.first_day)
 
 
-def _no_such_invoice(invoice_no: str) -> typer.Exit:
-    console.print(f"[red]no invoice {invoice_no}[/red]")
-    return typer.Exit(1)
+def _no_such_invoice(invoice_no: str) -> Failure:
+    """Invoice numbers are taken exactly (no prefixes: one character apart is another month or
+    another payer's invoice)."""
+    return Failure(f"no invoice {invoice_no} (see `jamsos invoice list`)", 1)
 
 
 @invoice_app.command("show")
