@@ -140,16 +140,16 @@ async def _timed(times: dict[str, float], label: str, work: Callable[[], Awaitab
     return result
 
 
-async def run(database_url: str, participants: int, batch: int) -> dict[str, Any]:
+async def run(database_url: str, participants: int, batch: int, events: int) -> dict[str, Any]:
     """Bill 2025-02 for `participants` on the (fresh, empty) database `database_url`; the
-    ledger intake first, `batch` events at a time."""
+    ledger intake of `events` enrolled events first, `batch` at a time."""
     times: dict[str, float] = {}
     pool = await db.create_pool(database_url, max_size=4)
     uow = PostgresUnitOfWork(pool)
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn)
-        taken = await intake(pool, participants, batch)
+        taken = await intake(pool, events, batch)
         async with pool.acquire() as conn:
             await _timed(
                 times,
@@ -232,11 +232,11 @@ async def run(database_url: str, participants: int, batch: int) -> dict[str, Any
 
 
 async def run_fresh(
-    admin_dsn: str, name: str, participants: int, batch: int = 5_000
+    admin_dsn: str, name: str, participants: int, batch: int = 5_000, events: int = 100_000
 ) -> dict[str, Any]:
     """`run` on a database `name` created for it on the server of `admin_dsn`, dropped after."""
     await db.recreate_database(admin_dsn, name)
     try:
-        return await run(with_database(admin_dsn, name), participants, batch)
+        return await run(with_database(admin_dsn, name), participants, batch, events)
     finally:
         await bench.drop_database(admin_dsn, name)

@@ -127,6 +127,7 @@ def _print_backlog(doc: dict[str, Any], title: str, as_json: bool) -> None:
 def bench_billing(
     participants: int = typer.Option(100_000, min=100, help="participants in the ledger"),
     batch: int = typer.Option(5_000, min=1, help="enrolled events per ledger batch (intake)"),
+    events: int = typer.Option(100_000, min=1, help="enrolled events of the intake benchmark"),
     as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
 ) -> None:
     """One month for N participants with the billing use case: ledger intake of N enrolled
@@ -139,7 +140,7 @@ def bench_billing(
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="jamsos-bench-"))
             server = stack.enter_context(embedded_database(Path(tmp)))
         admin = bootstrap.with_database(server, "postgres")
-        doc = asyncio.run(billing.run_fresh(admin, _database_name(), participants, batch))
+        doc = asyncio.run(billing.run_fresh(admin, _database_name(), participants, batch, events))
     rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
     taken = doc["intake"]
     rows = [
