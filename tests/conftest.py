@@ -46,6 +46,11 @@ hypothesis.settings.register_profile(
 hypothesis.settings.register_profile(
     "fuzz", parent=hypothesis.settings.get_profile("default"), max_examples=5000
 )
+# `fuzz-ci` is the bounded run that scripts/test.sh makes beside the suite (about a minute of
+# CPU on the CI machine; README, "Tests").
+hypothesis.settings.register_profile(
+    "fuzz-ci", parent=hypothesis.settings.get_profile("default"), max_examples=800
+)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
