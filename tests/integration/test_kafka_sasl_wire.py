@@ -88,11 +88,19 @@ def _settings(tmp_path: Path, bootstrap: str) -> Settings:
 
 
 async def _producer(settings: Settings) -> None:
-    await make_producer(settings, "wire-test").start()
+    producer = make_producer(settings, "wire-test")
+    try:
+        await producer.start()
+    finally:
+        await producer.stop()
 
 
 async def _broker(settings: Settings) -> None:
-    await make_broker(settings, "wire-test").connect()
+    broker = make_broker(settings, "wire-test")
+    try:
+        await broker.connect()
+    finally:
+        await broker.stop()
 
 
 async def _admin(settings: Settings) -> None:
