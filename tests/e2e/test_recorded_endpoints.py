@@ -5,7 +5,6 @@ endpoints in the state directory, other commands find them without exported vari
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,27 +15,18 @@ import pytest
 
 from jamsos.domain.period import Period
 from jamsos.workers.runtime import jakarta_now
-from tests.conftest import wait_until
+from tests.conftest import clean_env, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    """No JAMSOS_* endpoint exported; a private state dir; no fixed ports."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
-    env.update(
-        JAMSOS_STATE_DIR=str(tmp_path / "state"),
-        JAMSOS_DASHBOARD_PORT="0",
-        JAMSOS_HTTP_PORT="0",
-        COLUMNS="200",
-    )
-    return env
-
-
-def jamsos(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def jamsos(
+    tmp_path: Path, state: Path, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """No JAMSOS_* endpoint exported (clean_env); a private state dir; no fixed ports."""
     return subprocess.run(
         [sys.executable, "-m", "jamsos", *args],
-        env=_env(tmp_path),
+        env=clean_env(JAMSOS_STATE_DIR=str(state)),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -45,12 +35,12 @@ def jamsos(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.Compl
 
 
 @pytest.fixture
-def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+def up(tmp_path: Path, embedded_state_dir: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     log = tmp_path / "up.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "jamsos", "up"],
-            env=_env(tmp_path),
+            env=clean_env(JAMSOS_STATE_DIR=str(embedded_state_dir)),
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -67,7 +57,7 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
 
 
 async def test_commands_find_a_running_up_and_report_it_once_stopped(
-    up: tuple[subprocess.Popen[str], Path], tmp_path: Path
+    up: tuple[subprocess.Popen[str], Path], tmp_path: Path, embedded_state_dir: Path
 ) -> None:
     proc, log = up
 
@@ -77,12 +67,12 @@ async def test_commands_find_a_running_up_and_report_it_once_stopped(
 
     await wait_until(started, timeout=180, what="jamsos up to start")
 
-    live = jamsos(tmp_path, "report", "--json")
+    live = jamsos(tmp_path, embedded_state_dir, "report", "--json")
     assert live.returncode == 0, live.stderr
     assert json.loads(live.stdout)["submissions"] == 0  # stdout is the JSON document only
     assert f"using those of `jamsos up` (pid {proc.pid})" in live.stderr
 
-    second = jamsos(tmp_path, "up")
+    second = jamsos(tmp_path, embedded_state_dir, "up")
     assert second.returncode == 2, second.stderr
     assert f"`jamsos up` (pid {proc.pid}) already runs on state directory" in second.stderr
     assert "Traceback" not in second.stderr
@@ -91,23 +81,25 @@ async def test_commands_find_a_running_up_and_report_it_once_stopped(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, log.read_text()
 
-    stopped = jamsos(tmp_path, "invoice", "list", "--json")
+    stopped = jamsos(tmp_path, embedded_state_dir, "invoice", "list", "--json")
     assert stopped.returncode == 0, stopped.stderr
     assert json.loads(stopped.stdout) == []
     assert f"`jamsos up` (pid {proc.pid}) has stopped; reading its embedded database" in (
         stopped.stderr
     )
-    no_broker = jamsos(tmp_path, "bill", str(Period.of(jakarta_now().date())))
+    no_broker = jamsos(tmp_path, embedded_state_dir, "bill", str(Period.of(jakarta_now().date())))
     assert no_broker.returncode == 2
     [line] = no_broker.stderr.splitlines()
     assert "has stopped (its broker with it): start `jamsos up`" in line
 
 
-def test_report_after_the_demo_shows_the_demos_data(tmp_path: Path) -> None:
-    demo = jamsos(tmp_path, "demo", "--workers", "20", timeout=600)
+def test_report_after_the_demo_shows_the_demos_data(
+    tmp_path: Path, embedded_state_dir: Path
+) -> None:
+    demo = jamsos(tmp_path, embedded_state_dir, "demo", "--workers", "20", timeout=600)
     assert demo.returncode == 0, demo.stdout + demo.stderr
 
-    after = jamsos(tmp_path, "report", "--json")
+    after = jamsos(tmp_path, embedded_state_dir, "report", "--json")
 
     assert after.returncode == 0, after.stderr
     data = json.loads(after.stdout)

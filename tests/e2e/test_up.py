@@ -37,8 +37,8 @@ def _get_json(url: str) -> Any:
 
 
 @pytest.fixture
-def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    env = clean_env(JAMSOS_STATE_DIR=str(tmp_path / "state"))
+def up(tmp_path: Path, embedded_state_dir: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    env = clean_env(JAMSOS_STATE_DIR=str(embedded_state_dir))
     log = tmp_path / "up.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

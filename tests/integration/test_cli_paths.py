@@ -195,7 +195,9 @@ async def test_lookalike_name_at_the_threshold_is_held_and_just_below_it_is_enro
     assert [c["score"] for r in reviews for c in r["candidates"]] == ([0.9] if held else [])
 
 
-async def test_demo_runs_the_whole_flow_and_reconciles(tmp_path: Path) -> None:
+async def test_demo_runs_the_whole_flow_and_reconciles(
+    tmp_path: Path, embedded_state_dir: Path
+) -> None:
     import asyncio
     import sys
 
@@ -207,7 +209,7 @@ async def test_demo_runs_the_whole_flow_and_reconciles(tmp_path: Path) -> None:
         "demo",
         "--workers",
         "20",
-        env=clean_env(JAMSOS_STATE_DIR=str(tmp_path / "state")),
+        env=clean_env(JAMSOS_STATE_DIR=str(embedded_state_dir)),
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
