@@ -125,6 +125,7 @@ async def test_no_nik_phone_or_street_of_the_feed_in_logs_or_operator_output(
     assert not leaks(logs), [line for line in logs.splitlines() if leaks(line)][:5]
     for command, text in outputs.items():
         assert not leaks(text), (command, [line for line in text.splitlines() if leaks(line)])
-    assert "error: no submission or participant with NIK 3319" in outputs[
-        f"participant show {TRUNCATED_NIK}"
-    ]
+    assert (
+        "error: no submission or participant with NIK 3319"
+        in outputs[f"participant show {TRUNCATED_NIK}"]
+    )

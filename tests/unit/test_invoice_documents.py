@@ -63,11 +63,20 @@ def rendered(doc: InvoiceDetail, letterhead: Letterhead, tmp_path: Path) -> list
     return page_texts(path)
 
 
-def test_invoice_pdf_has_letterhead_addressee_terbilang_payment_and_signature(
-    letterhead: Letterhead, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def regular(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], Letterhead]:
+    """A REGULAR invoice of three agencies, written once for this module: its path, its
+    pages' text, and the letterhead it was written with."""
+    tmp_path = tmp_path_factory.mktemp("regular")
+    letterhead = load_settings(env={}, cwd=tmp_path).letterhead
     doc = detail("REGULAR", 1, [line("DISDAG", 3), line("DINSOS", 2), line("DISHUB", 2)])
-    [text] = rendered(doc, letterhead, tmp_path)
+    return tmp_path / f"{REGULAR}.pdf", rendered(doc, letterhead, tmp_path), letterhead
+
+
+def test_invoice_pdf_has_letterhead_addressee_terbilang_payment_and_signature(
+    regular: tuple[Path, list[str], Letterhead],
+) -> None:
+    _, [text], letterhead = regular
     for expected in (
         "PEMERINTAH KABUPATEN KUDUS",
         "DINAS TENAGA KERJA, PERINDUSTRIAN, KOPERASI DAN UKM",
@@ -92,10 +101,10 @@ def test_invoice_pdf_has_letterhead_addressee_terbilang_payment_and_signature(
         assert expected in text, expected
 
 
-def test_invoice_pdf_embeds_every_font_it_uses(letterhead: Letterhead, tmp_path: Path) -> None:
-    path = tmp_path / "invoice.pdf"
-    write_pdf(detail("REGULAR", 1, [line("DISDAG", 3)]), TARIFF_2025, letterhead, path)
-    fonts = text_fonts(path)
+def test_invoice_pdf_embeds_every_font_it_uses(
+    regular: tuple[Path, list[str], Letterhead],
+) -> None:
+    fonts = text_fonts(regular[0])
     assert fonts, "no text drawn"
     assert all(fonts.values()), fonts  # a PDF/A-minded office needs no font on its machine
     assert {name.split("+")[-1] for name in fonts} == {
