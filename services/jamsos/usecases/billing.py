@@ -46,41 +46,66 @@ def _read_participant_event(record: Message) -> Enrolled | Terminated | str | No
     """The ledger change an event carries (None: nothing to record), or a DLQ error."""
     try:
         if record.topic == topics.ENROLLED:
-            enrolled = ParticipantEnrolledV1.model_validate_json(record.value)
-            return Enrolled(
-                membership_no=enrolled.membership_no,
-                coverage_start=enrolled.coverage_start,
-                nik=enrolled.nik,
-                agency_code=enrolled.agency_code,
-                payer_code=enrolled.payer_code,
-                funding_source=enrolled.funding_source,
-                enrolled_at=enrolled.enrolled_at,
-            )
+            return _change(ParticipantEnrolledV1.model_validate_json(record.value))
         if record.topic == topics.TERMINATED:
-            terminated = ParticipantTerminatedV1.model_validate_json(record.value)
-        else:
-            return DeadLetterError.UNEXPECTED_TOPIC.of(
-                f"the billing ledger does not read {record.topic}"
-            )
+            return _change(ParticipantTerminatedV1.model_validate_json(record.value))
     except ValidationError as error:
         return schema_error(error)
-    if terminated.status == "NOT_FOUND":
+    return DeadLetterError.UNEXPECTED_TOPIC.of(f"the billing ledger does not read {record.topic}")
+
+
+def _change(
+    event: ParticipantEnrolledV1 | ParticipantTerminatedV1,
+) -> Enrolled | Terminated | str | None:
+    if isinstance(event, ParticipantEnrolledV1):
+        return Enrolled(
+            membership_no=event.membership_no,
+            coverage_start=event.coverage_start,
+            nik=event.nik,
+            agency_code=event.agency_code,
+            payer_code=event.payer_code,
+            funding_source=event.funding_source,
+            enrolled_at=event.enrolled_at,
+        )
+    if event.status == "NOT_FOUND":
         return None
-    if (
-        terminated.membership_no is None
-        or terminated.coverage_start is None
-        or terminated.coverage_end is None
-    ):
+    if event.membership_no is None or event.coverage_start is None or event.coverage_end is None:
         return DeadLetterError.SCHEMA_INVALID.of(
             "TERMINATED needs membership_no, coverage_start and coverage_end"
         )
     return Terminated(
-        membership_no=terminated.membership_no,
-        coverage_start=terminated.coverage_start,
-        nik=terminated.nik,
-        coverage_end=terminated.coverage_end,
-        terminated_at=terminated.decided_at,
+        membership_no=event.membership_no,
+        coverage_start=event.coverage_start,
+        nik=event.nik,
+        coverage_end=event.coverage_end,
+        terminated_at=event.decided_at,
     )
+
+
+_MODELS: dict[str, type[ParticipantEnrolledV1] | type[ParticipantTerminatedV1]] = {
+    topics.ENROLLED: ParticipantEnrolledV1,
+    topics.TERMINATED: ParticipantTerminatedV1,
+}
+
+
+def _ledger_change(record: Message) -> tuple[str, Enrolled | Terminated | None] | str:
+    """The event's id and ledger change, or a DLQ error. A value its topic's model takes is
+    parsed once (its event_id is the model's UUID, as text); anything else is read as plain
+    JSON first, to tell a missing event_id from a schema error, as before."""
+    model = _MODELS.get(record.topic)
+    if model is not None and b"\\u0000" not in record.value:  # NUL: read_object refuses it
+        try:
+            event = model.model_validate_json(record.value)
+        except ValidationError:
+            pass
+        else:
+            change = _change(event)
+            return change if isinstance(change, str) else (str(event.event_id), change)
+    eid = _event_id(record)
+    if eid is None:
+        return DeadLetterError.UNREADABLE.of("no event_id")
+    read = _read_participant_event(record)
+    return read if isinstance(read, str) else (eid, read)
 
 
 def _event_id(record: Message) -> str | None:
@@ -102,16 +127,11 @@ async def record_coverage(
     changes: dict[str, Enrolled | Terminated | None] = {}
     hashes: dict[str, str] = {}
     for record in records:
-        eid = _event_id(record)
-        change = (
-            _read_participant_event(record)
-            if eid is not None
-            else DeadLetterError.UNREADABLE.of("no event_id")
-        )
-        if isinstance(change, str):
-            letters.append(dead_letter(record, change, now))
+        read = _ledger_change(record)
+        if isinstance(read, str):
+            letters.append(dead_letter(record, read, now))
             continue
-        assert eid is not None
+        eid, change = read
         if eid in changes:
             summary.repeated += 1
             continue
