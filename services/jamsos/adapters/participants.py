@@ -13,7 +13,7 @@ from jamsos.usecases.rows import Enrolment
 
 
 async def active_counts(conn: asyncpg.Connection) -> dict[str, int]:
-    """Active participants per agency (what `capacity` counts, for checks and reports)."""
+    """Active participants per agency (what the `capacity` rows count; tests compare them)."""
     rows = await conn.fetch(
         "SELECT agency_code, count(*) AS n FROM participants WHERE status = 'ACTIVE'"
         " GROUP BY agency_code"
