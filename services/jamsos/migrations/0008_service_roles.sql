@@ -8,9 +8,9 @@
 --                        the figures count (which includes submissions and participants);
 --                        not nik_claims, inbox, termination_requests or dead letters' bytes
 -- The roles are NOLOGIN: a deployment grants them to its login users (docker-compose.yml
--- does it in postgres-init/). The owner (the user that runs `jamsos db migrate`, which needs
--- CREATEROLE the first time, or a DBA who created the roles beforehand) keeps DDL, the
--- agencies sync and every right not granted here. Roles belong to the whole cluster, so they
+-- does it with deploy/postgres-logins.sh). The owner (the user that runs `jamsos db
+-- migrate`; it needs CREATEROLE the first time, unless a DBA created the roles beforehand)
+-- keeps DDL, the agencies sync and every right not granted here. Roles belong to the whole cluster, so they
 -- are created only when missing (a second jamsos database on the cluster reuses them).
 --
 -- A migration that adds a table decides each role's rights in the same file (none is a
