@@ -42,7 +42,7 @@ DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # `pytest --hypothesis-profile=fuzz`; a property test sets no example count of its own.
 _HEALTH = [hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large]
 hypothesis.settings.register_profile(
-    "default", max_examples=25, deadline=None, suppress_health_check=_HEALTH
+    "default", max_examples=15, deadline=None, suppress_health_check=_HEALTH
 )
 hypothesis.settings.register_profile(
     "fuzz", parent=hypothesis.settings.get_profile("default"), max_examples=5000
