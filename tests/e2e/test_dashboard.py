@@ -28,7 +28,6 @@ from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.bootstrap import consumer_groups
 from jamsos.cli.demo import build_cohort
 from jamsos.dashboard import Dashboard
-from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
 from jamsos.indonesian import number, rupiah
 from jamsos.publishing import publish_raw, publish_submissions
@@ -116,7 +115,8 @@ async def _run_cohort(settings: Settings, pool: asyncpg.Pool) -> None:
         what="the look-alike to be held",
     )
     await billing_requests.wait_ledger(pool)
-    first = Period.of(coverage_start(now, settings.policy.coverage_start_rule))
+    # the services' own enrolment stamp, not this test's clock (a month may turn meanwhile)
+    first = Period.of(await pool.fetchval("SELECT min(coverage_start) FROM participants"))
     paid = await billing_requests.bill(settings, pool, first)
     await billing_requests.bill(settings, pool, first.next())
     for invoice in paid.invoices:

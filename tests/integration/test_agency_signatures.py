@@ -316,10 +316,6 @@ async def test_submit_and_terminate_with_key_are_signed_and_processed_when_signa
     nik = payload["worker"]["nik"]
     file = tmp_path / "workers.json"
     file.write_text(json.dumps([payload]))
-    # in the month after the services' enrolment (coverage starts the month after enrolment)
-    today = dt.datetime.now(JAN_20.tzinfo).date()
-    effective = (today.replace(day=1) + dt.timedelta(days=40)).replace(day=10)
-    last_day = (effective.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(1)
     async with running(settings, ["registration", "verification"]):
         code, out = await jamsos_cli(
             settings, keys_dir, "submit", str(file), "--agency", "DISDAG", "--key", str(key_file)
@@ -331,6 +327,11 @@ async def test_submit_and_terminate_with_key_are_signed_and_processed_when_signa
             return bool(status == "ACTIVE")
 
         await wait_until(active, what="the signed submission enrolled")
+        # in the first month of coverage, as the services stamped it (not this test's clock,
+        # which may have turned a month meanwhile)
+        start = await pool.fetchval("SELECT coverage_start FROM participants WHERE nik = $1", nik)
+        effective = start.replace(day=10)
+        last_day = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
         code, out = await jamsos_cli(
             settings,
             keys_dir,

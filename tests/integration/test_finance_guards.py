@@ -35,7 +35,8 @@ async def pay(settings: Settings, *extra: str) -> Any:
 async def test_bill_more_than_a_month_ahead_is_refused_without_force(
     db_settings: Settings,
 ) -> None:
-    far = Period.of(jakarta_now().date()).next().next()
+    # three months on: still "more than one month ahead" should a month turn before the CLI runs
+    far = Period.of(jakarta_now().date()).next().next().next()
     result = await cli(db_settings, "bill", str(far))
     assert result.exit_code == 2
     assert f"{far} is more than one month ahead of today" in result.output
@@ -45,7 +46,8 @@ async def test_bill_more_than_a_month_ahead_is_refused_without_force(
 async def test_payment_with_a_future_date_is_refused(
     db_settings: Settings, pool: asyncpg.Pool, billed: Any
 ) -> None:
-    tomorrow = (jakarta_now() + dt.timedelta(days=1)).date()
+    # two days on: still in the future should the day turn before the CLI runs
+    later = (jakarta_now() + dt.timedelta(days=2)).date()
     result = await pay(
         db_settings,
         "--amount",
@@ -53,7 +55,7 @@ async def test_payment_with_a_future_date_is_refused(
         "--reference",
         "T1",
         "--paid-on",
-        tomorrow.strftime("%d/%m/%Y"),
+        later.strftime("%d/%m/%Y"),
     )
     assert result.exit_code == 2 and "is in the future" in result.output
     assert await pool.fetchval("SELECT count(*) FROM payments") == 0
