@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -266,6 +267,27 @@ def clean_env(**jamsos: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAMSOS_")}
     defaults = {"COLUMNS": "200", "JAMSOS_HTTP_PORT": "0", "JAMSOS_DASHBOARD_PORT": "0"}
     return {**env, **defaults, **jamsos}
+
+
+@pytest.fixture
+def refused_port() -> Iterator[Callable[[], int]]:
+    """Ports on 127.0.0.1 where a connection is refused for the whole test: each is held by a
+    bound socket that never listens (and sets no SO_REUSEADDR), so no other process, such as
+    a concurrent test's broker, can start listening there. A port found free and released
+    (`free_port`) could be taken meanwhile, and the "unreachable" broker or database would
+    then answer."""
+    held: list[socket.socket] = []
+
+    def port() -> int:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        held.append(sock)
+        number: int = sock.getsockname()[1]
+        return number
+
+    yield port
+    for sock in held:
+        sock.close()
 
 
 class ServiceProcesses:

@@ -14,7 +14,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from jamsos.adapters.embedded import free_port
 from jamsos.domain.period import Period
 from jamsos.settings import ENDPOINTS_FILE
 from jamsos.workers.runtime import jakarta_now
@@ -30,7 +29,11 @@ class Place:
     tmp_path: Path
     migrated: str  # a migrated database
     empty: str  # a database with no tables
-    dead_broker: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
+    refused: Callable[[], int]  # a port where nothing listens (conftest.refused_port)
+    dead_broker: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dead_broker = f"127.0.0.1:{self.refused()}"
 
     @property
     def state(self) -> Path:
@@ -47,7 +50,7 @@ class Place:
         self.state.mkdir(parents=True, exist_ok=True)
         recorded = {
             "JAMSOS_KAFKA_BOOTSTRAP": self.dead_broker,
-            "JAMSOS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
+            "JAMSOS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{self.refused()}/postgres",
         }
         (self.state / ENDPOINTS_FILE).write_text(
             json.dumps(
@@ -96,7 +99,7 @@ MISTAKES = [
     Mistake(
         "wrong database port",
         lambda p: ["report", "--json"],
-        lambda p: {"JAMSOS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"},
+        lambda p: {"JAMSOS_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{p.refused()}/x"},
         "cannot connect to PostgreSQL at 127.0.0.1:",
     ),
     Mistake(
@@ -174,8 +177,10 @@ def jamsos(place: Place, args: list[str], env: dict[str, str]) -> subprocess.Com
 
 
 @pytest.fixture
-def place(tmp_path: Path, database_url: str, empty_database: str) -> Place:
-    return Place(tmp_path, database_url, empty_database)
+def place(
+    tmp_path: Path, database_url: str, empty_database: str, refused_port: Callable[[], int]
+) -> Place:
+    return Place(tmp_path, database_url, empty_database, refused_port)
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.name for m in MISTAKES])

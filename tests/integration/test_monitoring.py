@@ -13,6 +13,7 @@ import sys
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -259,15 +260,8 @@ async def ops_health(settings: Settings, cwd: Path) -> tuple[int, dict[str, Any]
     return proc.returncode, document
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 async def test_ops_health_json_checks_broker_database_and_each_service_and_exits_1_on_a_dead_one(
-    settings: Settings, pool: asyncpg.Pool, tmp_path: Path
+    settings: Settings, pool: asyncpg.Pool, tmp_path: Path, refused_port: Callable[[], int]
 ) -> None:
     async with running(settings, ALL, http_port=0) as runtime:
         code, report = await ops_health(settings, tmp_path)
@@ -280,7 +274,7 @@ async def test_ops_health_json_checks_broker_database_and_each_service_and_exits
 
         # a process killed without a clean stop: its row stays, nothing listens on its port
         host = socket.gethostname()
-        dead, stale = _closed_port(), _closed_port()
+        dead, stale = refused_port(), refused_port()
         await pool.execute(
             "INSERT INTO service_processes (id, host, http_port, services, pid, heartbeat_at)"
             " VALUES ($1, $2, $3, '{billing}', 1, now()),"

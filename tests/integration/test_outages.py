@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,9 @@ async def own_broker(tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[byt
         proc.wait()
 
 
-@contextlib.contextmanager
-def service(
-    settings: Settings, log: Path, **extra: str
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`jamsos run all` with /health on a free port (plus `extra` JAMSOS_* variables); yields
-    the process and its /health URL."""
-    port = free_port()
+def _start_service(
+    settings: Settings, log: Path, port: int, extra: dict[str, str]
+) -> subprocess.Popen[bytes]:
     env = clean_env(
         JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
         JAMSOS_DATABASE_URL=settings.database_url or "",
@@ -67,13 +63,52 @@ def service(
         **extra,
     )
     with log.open("wb") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "jamsos", "run", "all"],
             env=env,
             cwd=settings.state_dir,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def _serving(proc: subprocess.Popen[bytes], log: Path, port: int) -> bool | None:
+    """True once the service says it serves on `port`; False if it exited because another
+    process took that port first; None meanwhile."""
+    text = log.read_text()
+    if f"/metrics on port {port} " in text:
+        return True
+    if proc.poll() is None:
+        return None
+    assert f"JAMSOS_HTTP_PORT={port} cannot be used" in text, text
+    return False
+
+
+@contextlib.asynccontextmanager
+async def service(
+    settings: Settings, log: Path, *, http: bool = True, **extra: str
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """`jamsos run all` (plus `extra` JAMSOS_* variables); yields the process and its /health
+    URL. With `http`, /health is served on a port found free, and on another one should a
+    concurrent process take that port before the service binds it (the service then exits
+    saying so); the URL is yielded once the service says it serves there."""
+    for _ in range(5):
+        port = free_port() if http else 0
+        proc = _start_service(settings, log, port, extra)
+        if not http:
+            break
+
+        async def settled(
+            proc: subprocess.Popen[bytes] = proc, port: int = port
+        ) -> tuple[bool] | None:
+            state = _serving(proc, log, port)
+            return None if state is None else (state,)
+
+        [serving] = await wait_until(settled, timeout=120, what=f"the service on port {port}")
+        if serving:
+            break
+    else:
+        raise AssertionError("the port found free was taken every time")
     try:
         yield proc, f"http://127.0.0.1:{port}/health"
     finally:
@@ -146,7 +181,7 @@ async def test_service_waits_out_a_stopped_database_and_loses_and_doubles_nothin
     dsn = own_postgres.get_uri("postgres")
     settings = replace(settings, database_url=dsn)
     payloads = cohort(COUNT)
-    with service(settings, tmp_path / "service.log") as (proc, url):
+    async with service(settings, tmp_path / "service.log") as (proc, url):
         await feed_until_first_decisions(settings, url, dsn, payloads)
         stop_postgres(own_postgres)
         assert (await count(dsn, DECIDED)) is None, "the database is still reachable"
@@ -186,7 +221,7 @@ async def test_service_waits_out_a_frozen_broker_and_loses_and_doubles_nothing(
     broker, bootstrap = own_broker
     settings = replace(settings, kafka_bootstrap=bootstrap)
     payloads = cohort(COUNT)
-    with service(settings, tmp_path / "service.log") as (proc, url):
+    async with service(settings, tmp_path / "service.log") as (proc, url):
         await feed_until_first_decisions(settings, url, database_url, payloads)
         os.kill(broker.pid, signal.SIGSTOP)
         try:
@@ -206,11 +241,12 @@ async def test_service_waits_out_a_frozen_broker_and_loses_and_doubles_nothing(
 
 
 async def test_service_started_while_its_broker_is_down_waits_and_says_so_once(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, refused_port: Callable[[], int]
 ) -> None:
-    nobody = f"127.0.0.1:{free_port()}"  # nothing listens there
+    nobody = f"127.0.0.1:{refused_port()}"  # nothing listens there
     log = tmp_path / "service.log"
-    with service(replace(settings, kafka_bootstrap=nobody), log) as (proc, _):
+    settings = replace(settings, kafka_bootstrap=nobody)
+    async with service(settings, log, http=False) as (proc, _):
 
         async def says_waiting() -> bool:
             return "startup: broker unreachable at " + nobody in log.read_text()
