@@ -17,6 +17,20 @@ from jamsos.adapters.kafka import wait_for_broker
 from jamsos.bootstrap import with_database
 from tests.conftest import clean_env
 
+# Every e2e test drives `jamsos` as processes, and each process spends about 1.5 s of CPU on
+# imports before it does anything: on 2 cores shared by 4 workers, or by other runs on the
+# machine, a test of a dozen commands takes minutes (test_cli_billing measured 173 s, against
+# 25 s on a quiet machine). So their budget is E2E_TIMEOUT, not pyproject's 180 s; a test's own
+# timeout mark wins, and a wait inside a test keeps a deadline of its own below it.
+E2E_TIMEOUT = 360
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
+
 
 @dataclass
 class Cli:

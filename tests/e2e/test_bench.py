@@ -19,7 +19,7 @@ def _bench(pg_admin_dsn: str, cwd: Path, *args: str) -> dict[str, Any]:
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     doc: dict[str, Any] = json.loads(result.stdout)

@@ -43,12 +43,18 @@ async def test_spreadsheet_submitted_through_cli_gets_one_outcome_per_valid_row(
     assert submitted.returncode == 1, submitted.stdout  # one row has an impossible date
     assert "3 dikirim (published)" in submitted.stdout and "tanggal_lahir" in submitted.stdout
 
-    async def decided() -> dict[str, Any] | None:
-        data = report(cli)
-        outcomes = data["outcomes"]
-        return data if outcomes.get("ENROLLED", 0) + outcomes.get("REJECTED", 0) == 3 else None
+    # The wait polls the database: a `jamsos` process per poll takes seconds on a loaded machine.
+    conn = await asyncpg.connect(cli.env["JAMSOS_DATABASE_URL"])
+    try:
 
-    data = await wait_until(decided, timeout=120, what="three outcomes in the report")
+        async def decided() -> bool:
+            n = await conn.fetchval("SELECT count(*) FROM submissions WHERE status <> 'RECEIVED'")
+            return bool(n == 3)
+
+        await wait_until(decided, timeout=120, what="three outcomes")
+    finally:
+        await conn.close()
+    data = report(cli)
     assert data["outcomes"] == {"ENROLLED": 2, "REJECTED": 1}
     assert data["rejection_reasons"] == {"OUT_OF_REGION": 1}
     assert {row["kecamatan"]: row["active"] for row in data["per_kecamatan"]} == {

@@ -96,7 +96,7 @@ async def test_commands_find_a_running_up_and_report_it_once_stopped(
 def test_report_after_the_demo_shows_the_demos_data(
     tmp_path: Path, embedded_state_dir: Path
 ) -> None:
-    demo = jamsos(tmp_path, embedded_state_dir, "demo", "--workers", "20", timeout=600)
+    demo = jamsos(tmp_path, embedded_state_dir, "demo", "--workers", "20", timeout=300)
     assert demo.returncode == 0, demo.stdout + demo.stderr
 
     after = jamsos(tmp_path, embedded_state_dir, "report", "--json")

@@ -18,7 +18,9 @@ from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
 from tests.conftest import ServiceProcesses, read_topic, running, wait_until
 
-pytestmark = pytest.mark.integration
+# service processes started, killed mid-stream and started again over 5,000 submissions:
+# 80 s on a loaded 2-core machine, and a wait of up to 240 s for the ledger
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(360)]
 
 COUNT = 5000
 

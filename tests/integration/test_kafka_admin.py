@@ -40,9 +40,10 @@ async def produce_batches(bootstrap: str, topic: str, sizes: dict[int, list[int]
         await producer.stop()
 
 
-async def read_to_the_end(bootstrap: str, topic: str) -> dict[int, list[int]]:
-    """Offsets of every record a plain consumer reads from the beginning until nothing more
-    comes (no end offset is trusted)."""
+async def read_to_the_end(bootstrap: str, topic: str, produced: int) -> dict[int, list[int]]:
+    """Offsets of every record a plain consumer reads from the beginning (no end offset is
+    trusted): until `produced` records have come (a deadline, however slow a loaded broker
+    is to answer), and then for another second, for any record beyond them."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -51,12 +52,20 @@ async def read_to_the_end(bootstrap: str, topic: str) -> dict[int, list[int]]:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         seen: dict[int, list[int]] = {tp.partition: [] for tp in parts}
-        quiet = 0
-        while quiet < 3:
-            batch = await consumer.getmany(timeout_ms=300)
-            quiet = 0 if batch else quiet + 1
+
+        async def fetch(timeout_ms: int) -> int:
+            batch = await consumer.getmany(timeout_ms=timeout_ms)
             for tp, records in batch.items():
                 seen[tp.partition] += [r.offset for r in records]
+            return sum(map(len, batch.values()))
+
+        async def all_come() -> bool:
+            await fetch(300)
+            return sum(map(len, seen.values())) >= produced
+
+        await wait_until(all_come, what=f"{produced} records on {topic}")
+        while await fetch(1000):  # and none beyond them
+            pass
         return seen
     finally:
         await consumer.stop()
@@ -79,7 +88,7 @@ async def test_topic_offsets_multi_record_batches_end_where_a_consumer_stops_rea
     await produce_batches(kafka_bootstrap, TOPIC, {0: [4, 3], 1: [1], 2: [5, 1, 6]})
 
     [offsets] = await topic_offsets(kafka_bootstrap, [TOPIC])
-    read = await read_to_the_end(kafka_bootstrap, TOPIC)
+    read = await read_to_the_end(kafka_bootstrap, TOPIC, produced=20)
 
     assert read == {0: list(range(7)), 1: [0], 2: list(range(12))}
     assert {p.partition: (p.start_offset, p.end_offset) for p in offsets.partitions} == {
