@@ -215,6 +215,7 @@ def run_on_empty(place: Place, bare_broker: str) -> Iterator[subprocess.Popen[by
         proc = subprocess.Popen(
             [sys.executable, "-m", "jamsos", "run", "registration"],
             env=env,
+            cwd=place.tmp_path,  # no developer's ./jamsos.yaml
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -19,7 +19,7 @@ from jamsos.bootstrap import consumer_groups
 from jamsos.publishing import publish_submissions
 from jamsos.settings import Settings
 from jamsos_schemas import topics
-from tests.conftest import running, wait_until
+from tests.conftest import clean_env, running, wait_until
 from tests.integration.billing_support import JAN_20, cli_env, workers
 
 TOPIC = topics.REVIEW_DECIDED  # any topic no service of these tests consumes
@@ -144,15 +144,22 @@ async def test_consumer_lag_of_registration_group_before_and_after_it_consumes(
     assert sum(lag for _, _, lag in accepted.values()) == len(payloads)
 
 
+def _env(settings: Settings) -> dict[str, str]:
+    """clean_env (no inherited JAMSOS_*, width pinned) pointing at this test's broker and
+    database."""
+    configured = {k: v for k, v in cli_env(settings).items() if v is not None}
+    return clean_env(**configured, JAMSOS_GROUP_PREFIX=settings.group_prefix)
+
+
 async def jamsos(settings: Settings, *args: str) -> tuple[int, bytes, bytes]:
     """Run the `jamsos` CLI as a process; (exit code, stdout, stderr)."""
-    env = {**os.environ, **cli_env(settings), "JAMSOS_GROUP_PREFIX": settings.group_prefix}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "jamsos",
         *args,
-        env=env,
+        env=_env(settings),
+        cwd=settings.state_dir,  # no developer's ./jamsos.yaml
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -208,13 +215,7 @@ async def test_ops_lag_watch_refreshes_on_a_terminal_and_ctrl_c_exits_cleanly(
     settings: Settings,
 ) -> None:
     await publish_submissions(settings, workers({"DISDAG": 3}, JAN_20))
-    env = {
-        **os.environ,
-        **cli_env(settings),
-        "JAMSOS_GROUP_PREFIX": settings.group_prefix,
-        "COLUMNS": "200",
-        "TERM": "xterm",
-    }
+    env = {**_env(settings), "TERM": "xterm"}
     main, terminal = pty.openpty()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -224,6 +225,7 @@ async def test_ops_lag_watch_refreshes_on_a_terminal_and_ctrl_c_exits_cleanly(
         "lag",
         "--watch",
         env=env,
+        cwd=settings.state_dir,
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,

@@ -145,7 +145,7 @@ async def jamsos(database_url: str, tmp_path: Path, *args: str) -> tuple[int, st
         "JAMSOS_STATE_DIR": str(tmp_path / "state"),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "jamsos", *args, env=env, stdout=PIPE, stderr=PIPE
+        sys.executable, "-m", "jamsos", *args, env=env, cwd=tmp_path, stdout=PIPE, stderr=PIPE
     )
     out, err = await proc.communicate()
     assert proc.returncode is not None
