@@ -187,7 +187,8 @@ def pg_admin_dsn() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def template_db(pg_admin_dsn: str) -> AsyncIterator[str]:
     """A migrated database that every test database is copied from."""
-    name = f"jamsos_tmpl_{os.getpid()}"
+    # unique beyond the pid: runs in other pid namespaces (containers) may share the server
+    name = f"jamsos_tmpl_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(pg_admin_dsn)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
     await admin.execute(f'CREATE DATABASE "{name}"')
