@@ -18,12 +18,12 @@ fi
 # Bounded fuzzing (issue 10, hostile input): the hostile-input property tests at the `fuzz-ci`
 # example count (tests/conftest.py), beside the suite, whose workers mostly wait: it uses CPU
 # the suite leaves idle (about 1-2 minutes of it) and adds little to the wall time. Hard bound:
-# FUZZ_SECONDS (default 420), then it fails. Only for the whole suite (no arguments);
+# FUZZ_SECONDS (default 600), then it fails. Only for the whole suite (no arguments);
 # JAMSOS_FUZZ=0 skips it.
 fuzz_pid=""
 if [ "$#" -eq 0 ] && [ "${JAMSOS_FUZZ:-1}" != "0" ]; then
   fuzz_log="$(mktemp)"
-  HYPOTHESIS_PROFILE=fuzz-ci timeout "${FUZZ_SECONDS:-420}" .venv/bin/pytest -q \
+  HYPOTHESIS_PROFILE=fuzz-ci timeout "${FUZZ_SECONDS:-600}" .venv/bin/pytest -q \
     -p no:cacheprovider --timeout=600 \
     tests/unit/test_hostile_input.py tests/unit/test_hostile_batches.py > "$fuzz_log" 2>&1 &
   fuzz_pid=$!
@@ -41,7 +41,7 @@ if [ -n "$fuzz_pid" ]; then
   fuzz_code=$?
   echo "== bounded fuzz run (HYPOTHESIS_PROFILE=fuzz-ci): exit $fuzz_code"
   if [ "$fuzz_code" -eq 124 ]; then
-    echo "fuzz run exceeded FUZZ_SECONDS=${FUZZ_SECONDS:-420}" >&2
+    echo "fuzz run exceeded FUZZ_SECONDS=${FUZZ_SECONDS:-600}" >&2
   fi
   tail -n 40 "$fuzz_log"
   rm -f "$fuzz_log"
