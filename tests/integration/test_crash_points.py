@@ -49,7 +49,7 @@ async def test_crash_at_a_step_boundary_then_restart_ends_as_a_run_without_crash
         return bool(coverage == COUNT and unpublished == 0)
 
     if fault is not None:
-        with service(settings, tmp_path / "crashing.log", JAMSOS_FAULT=fault) as (proc, _):
+        async with service(settings, tmp_path / "crashing.log", JAMSOS_FAULT=fault) as (proc, _):
 
             async def crashed() -> bool:
                 return proc.poll() is not None
@@ -57,7 +57,7 @@ async def test_crash_at_a_step_boundary_then_restart_ends_as_a_run_without_crash
             await wait_until(crashed, timeout=60, what=f"the crash at {fault}")
             assert proc.returncode == EXIT_CODE, (tmp_path / "crashing.log").read_text()
         assert not await finished(), "the crash came after everything: nothing was tested"
-    with service(settings, tmp_path / "restarted.log") as (proc, _):
+    async with service(settings, tmp_path / "restarted.log") as (proc, _):
         await wait_until(finished, timeout=90, what="every outcome after the restart")
         assert proc.poll() is None
 
