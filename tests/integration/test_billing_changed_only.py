@@ -86,3 +86,19 @@ async def test_rerun_after_a_coverage_row_is_deleted_credits_its_charge(
     await bill(pool, "2025-02", LATER)
     assert kinds(await invoices(pool, "2025-02")) == [("REGULAR", 3), ("CREDIT", -1)]
     assert await uncredited(pool, "2025-02") == 2
+
+
+async def test_rerun_on_a_restored_database_whose_horizon_is_ahead_looks_at_everyone(
+    pool: asyncpg.Pool, tmp_path: Any
+) -> None:
+    """A restored or replicated database counts transactions anew, so the stored horizon can
+    be ahead of every new row: trusted, it would hide the late enrolment below."""
+    await billed_cohort(pool, tmp_path)
+    await pool.execute(
+        "UPDATE billed_periods SET horizon = txid_current() + 5000000 WHERE period = '2025-02'"
+    )
+    late = [record(enrolled_event("KDS-LATE-01", "2025-02-01"), topics.ENROLLED)]
+    await record_coverage(PostgresUnitOfWork(pool), late, LATER)
+    await bill(pool, "2025-02", LATER)
+    assert kinds(await invoices(pool, "2025-02")) == [("REGULAR", 3), ("SUPPLEMENTARY", 1)]
+    assert await uncredited(pool, "2025-02") == 4

@@ -71,16 +71,18 @@ async def written_since(
     row was deleted: a run need only look at those. None: look at every membership.
 
     A row's xmin is the 32-bit id of the transaction that last inserted or updated it (set by
-    PostgreSQL itself, triggers or not); it is compared by age with the run's horizon, so a
-    frozen or wrapped xmin can only make a membership look written (looked at, never missed).
-    A horizon over a billion transactions old is not trusted.
+    PostgreSQL itself, triggers or not); it is compared by age with the run's horizon (freezing
+    keeps the raw xmin since PostgreSQL 9.4; a wrapped age can only make a membership look
+    written: looked at, never missed). A horizon over a billion transactions old is not
+    trusted, nor one ahead of this cluster's transaction counter (a restored or replicated
+    database starts its counter anew: every new row would look older than the horizon).
     """
     since: int | None = await conn.fetchval(
         """
         SELECT b.horizon FROM billed_periods b
         WHERE b.period = $1 AND b.horizon IS NOT NULL AND b.charges_changes = $2
           AND b.horizon > (SELECT last_xid FROM coverage_deletions)
-          AND txid_current() - b.horizon < 1000000000
+          AND txid_current() - b.horizon BETWEEN 0 AND 999999999
         """,
         str(period),
         changes[1],
