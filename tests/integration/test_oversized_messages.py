@@ -12,11 +12,14 @@ from dataclasses import replace
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from faststream.kafka.message import KafkaAckableMessage
+from faststream.message import StreamMessage
 
 from jamsos.adapters.embedded import embedded_broker
 from jamsos.adapters.kafka import create_topics, topic_configs, wait_for_broker
 from jamsos.settings import Settings
 from jamsos.usecases.deadletters import OVERSIZED_PREFIX_BYTES
+from jamsos.workers import runtime as worker_runtime
 from jamsos_schemas import topics
 from tests.conftest import read_topic, running, wait_until
 from tests.factory import submission
@@ -106,3 +109,35 @@ async def test_dlq_topic_is_created_with_room_for_the_largest_dead_letter(
         await wait_for_broker(bootstrap)
         created = await create_topics(bootstrap, topics.ALL_TOPICS, 1, configs=configs)
         assert created == list(topics.ALL_TOPICS)
+
+
+async def test_failed_batch_of_only_an_oversized_record_is_read_again_without_the_libraries_nack(
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker seeks back every partition of a failed batch, also one that held only
+    records split off as oversized: a `nack()` that seeks nothing must lose none of them."""
+    async def nack_without_seek(self: KafkaAckableMessage) -> None:
+        await StreamMessage.nack(self)
+
+    monkeypatch.setattr(KafkaAckableMessage, "nack", nack_without_seek)
+    real = worker_runtime.refuse_oversized
+    failed: list[bool] = []
+
+    async def fail_once(*args: object, **kwargs: object) -> object:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("injected: the oversized record's batch fails once")
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker_runtime, "refuse_oversized", fail_once)
+    settings = replace(settings, max_message_bytes=256 * 1024, retry_initial_seconds=0.05)
+    huge = json.dumps(submission(submission_id="BIG-1", note="x" * (1024 * 1024))).encode()
+    async with running(settings, ["registration"]):
+        await _publish(settings.kafka_bootstrap or "", [huge])
+        letters = await wait_until(
+            lambda: pool.fetch("SELECT error FROM dead_letters"),
+            timeout=60,
+            what="the oversized record's dead letter after its batch failed once",
+        )
+    assert failed
+    assert [r["error"].split(":")[0] for r in letters] == ["MESSAGE_TOO_LARGE"]

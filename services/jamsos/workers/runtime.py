@@ -234,12 +234,12 @@ def consume(
         return refuse_oversized(runtime.uow, records, limit, runtime.clock())
 
     async def handle(records: Any, message: KafkaMessage) -> None:
-        batch = inbound(records)
-        metrics.taken(batch)
+        whole = inbound(records)
+        metrics.taken(whole)
         started = time.perf_counter()
         try:
             # Records above JAMSOS_MAX_MESSAGE_BYTES never reach the use case: MESSAGE_TOO_LARGE.
-            batch, too_large = oversized(batch, settings.max_message_bytes)
+            batch, too_large = oversized(whole, settings.max_message_bytes)
             summary = BatchSummary(received=len(batch) + len(too_large))
             if too_large:
                 summary.add(await until_committed(runtime, too_large, refuse, group))
@@ -250,8 +250,9 @@ def consume(
                 summary.add(await until_committed(runtime, batch, decide, group))
             runtime.fault.reach("consume.after-commit", group)
         except BaseException:
-            # Before the library's nack: every partition of the batch goes back (recovery.py).
-            rewind(message.consumer, batch)
+            # Before the library's nack: every partition of the whole batch goes back, the
+            # oversized records' too (recovery.py).
+            rewind(message.consumer, whole)
             raise
         finally:
             seconds = time.perf_counter() - started
