@@ -6,6 +6,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
+import os
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
@@ -173,3 +175,21 @@ async def with_connection(
         return await work(conn)
     finally:
         await conn.close()
+
+
+def write_secret_files(out: Path, names: dict[str, str]) -> None:
+    """Write a random password (mode 0600) to OUT/name for each name that has no file there
+    yet (existing files are kept), printing `wrote PATH  (label)`; one error line if OUT is
+    unusable."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, label in names.items():
+            path = out / name
+            if path.exists():
+                continue
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as file:
+                file.write(secrets.token_hex(24) + "\n")
+            console.print(f"wrote {path}" + (f"  ({label})" if label else ""), highlight=False)
+    except OSError as error:
+        raise Failure(f"--out {out}: {error}") from None

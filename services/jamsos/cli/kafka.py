@@ -3,16 +3,13 @@ compose file, generated from the code (jamsos/kafka_acls.py; README, "Kafka secu
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 from pathlib import Path
 
 import typer
 
 from jamsos import kafka_acls
-from jamsos.cli.common import app, console
-from jamsos.cli.errors import Failure
+from jamsos.cli.common import app, write_secret_files
 from jamsos.settings import load_settings
 
 kafka_app = typer.Typer(no_args_is_help=True, help="Kafka users and ACLs (production).")
@@ -31,15 +28,5 @@ def kafka_secrets(
 ) -> None:
     """Write a random password (mode 0600) for every principal that has none in OUT yet;
     existing files are kept. Give each agency its own password, nothing else."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for principal in kafka_acls.principals(load_settings()):
-            path = out / kafka_acls.secret_name(principal)
-            if path.exists():
-                continue
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as file:
-                file.write(secrets.token_hex(24) + "\n")
-            console.print(f"wrote {path}  ({principal})", highlight=False)
-    except OSError as error:
-        raise Failure(f"--out {out}: {error}") from None
+    principals = kafka_acls.principals(load_settings())
+    write_secret_files(out, {kafka_acls.secret_name(p): p for p in principals})

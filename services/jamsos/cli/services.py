@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
 import signal
 from pathlib import Path
 
@@ -16,7 +14,15 @@ from jamsos import bootstrap
 from jamsos.adapters import db
 from jamsos.adapters.http import PortUnavailable
 from jamsos.adapters.kafka import client_security, create_topics, topic_configs, wait_for_broker
-from jamsos.cli.common import app, configured, console, db_app, topics_app, with_connection
+from jamsos.cli.common import (
+    app,
+    configured,
+    console,
+    db_app,
+    topics_app,
+    with_connection,
+    write_secret_files,
+)
 from jamsos.cli.dashboard import open_dashboard
 from jamsos.cli.errors import Failure
 from jamsos.dashboard import Dashboard
@@ -149,18 +155,8 @@ def db_secrets(
     """Write a random password (mode 0600) for the database owner and each role's login
     (postgres_password_owner, postgres_password_ROLE) that has none in OUT yet; existing files
     are kept (docker-compose.yml, README "Database roles")."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for login in ("owner", *db.ROLES):
-            path = out / f"postgres_password_{login}"
-            if path.exists():
-                continue
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as file:
-                file.write(secrets.token_hex(24) + "\n")
-            console.print(f"wrote {path}", highlight=False)
-    except OSError as error:
-        raise Failure(f"--out {out}: {error}") from None
+    logins = ("owner", *db.ROLES)
+    write_secret_files(out, {f"postgres_password_{login}": "" for login in logins})
 
 
 @app.command()
