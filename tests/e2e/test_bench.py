@@ -78,3 +78,20 @@ def test_bench_billing_small_ledger_reports_every_step_with_exact_invoices(
     ]
     assert doc["exported_lines"] == 500
     assert doc["mismatches"] == 0
+
+
+def test_bench_backlog_drains_then_bills_the_month_of_everyone_enrolled(
+    pg_admin_dsn: str, tmp_path: Path
+) -> None:
+    doc = _bench(pg_admin_dsn, tmp_path, "--backlog", "--n", "200")
+
+    assert doc["n"] == 200 and doc["enrolled"] == 160
+    for key in ("publish_seconds", "drain_seconds", "ledger_seconds", "submissions_per_s"):
+        assert doc[key] > 0, key
+    assert set(doc["peak_rss_mb"]) == {"registration", "verification", "billing"}
+    month = doc["billing_month"]
+    assert month["outcome"] == "DONE" and month["seconds"] > 0
+    # one REGULAR invoice for the 160 enrolled, at the 2025 tariff
+    assert [(i["kind"], i["participants"], i["amount"]) for i in month["invoices"]] == [
+        ("REGULAR", 160, 160 * 16_800)
+    ]

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jamsos import bootstrap, synthetic
+from jamsos import billing_requests, bootstrap, synthetic
 from jamsos.adapters import bench, db
+from jamsos.domain.coverage import coverage_start
+from jamsos.domain.period import Period
 from jamsos.publishing import publish_raw, submission_key
 from jamsos.settings import Settings, child_environment
 from jamsos.workers.runtime import jakarta_now
@@ -275,8 +277,9 @@ async def run_backlog(
     settings: Settings, n: int, workdir: Path, instances: int = 1
 ) -> dict[str, Any]:
     """Bounded memory: the whole feed is published first (a backlog of N submissions on the
-    topic), then the services start and drain it; their peak RSS (VmHWM) says whether any of
-    them loaded the backlog. The broker's memory is not the services': tansu keeps topics in
+    topic), then the services start and drain it, then bill the first month of everyone they
+    enrolled (request -> invoice); their peak RSS (VmHWM) says whether any of them loaded the
+    backlog. The broker's memory is not the services': tansu keeps topics in
     RAM."""
     settings = replace(
         settings,
@@ -292,6 +295,12 @@ async def run_backlog(
         async with services(settings, workdir, instances) as running:
             started = time.perf_counter()
             decided, ledger = await _wait_settled(pool, f, started, max(600.0, n / 50))
+            # One billing month of everyone just enrolled, through the running billing
+            # service: a run request on its topic -> the invoices in the database.
+            period = Period.of(coverage_start(jakarta_now(), settings.policy.coverage_start_rule))
+            month = await billing_requests.bill(
+                settings, pool, period, timeout=max(300.0, n / 1_000)
+            )
             rss = running.peak_rss_mb()
         counts = await bench.outcome_counts(pool)
     finally:
@@ -306,5 +315,19 @@ async def run_backlog(
         "ledger_seconds": round(ledger, 3),
         "submissions_per_s": round(n / decided, 1) if decided else 0.0,
         "enrolled": counts.get("ENROLLED", 0),
+        "billing_month": {
+            "period": str(month.period),
+            "outcome": month.outcome,
+            "seconds": round(month.seconds, 3),
+            "invoices": [
+                {
+                    "invoice_no": i.invoice_no,
+                    "kind": i.kind,
+                    "participants": i.participants,
+                    "amount": i.amount,
+                }
+                for i in month.invoices
+            ],
+        },
         "peak_rss_mb": rss,
     }

@@ -118,6 +118,14 @@ def _print_backlog(doc: dict[str, Any], title: str, as_json: bool) -> None:
         ),
         ("billing ledger holds every enrolment", f"{doc['ledger_seconds']:.2f} s"),
         ("enrolled", f"{doc['enrolled']:,}"),
+        (
+            f"billing month {doc['billing_month']['period']}, request → invoice",
+            f"{doc['billing_month']['seconds']:.2f} s, {doc['billing_month']['outcome']}: "
+            + ", ".join(
+                f"{i['invoice_no']} {i['participants']:,} Rp{i['amount']:,}"
+                for i in doc["billing_month"]["invoices"]
+            ),
+        ),
         *[(f"peak RSS {name}", f"{mb:,.0f} MB") for name, mb in doc["peak_rss_mb"].items()],
     ]
     _print(title, rows, as_json, doc)
