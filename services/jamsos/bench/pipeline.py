@@ -315,6 +315,11 @@ async def run_backlog(
         "ledger_seconds": round(ledger, 3),
         "submissions_per_s": round(n / decided, 1) if decided else 0.0,
         "enrolled": counts.get("ENROLLED", 0),
+        # a valid submission that looks like an enrolled worker under another NIK goes to
+        # review: the synthetic feed makes a few such look-alikes per 100,000 by chance
+        "outcomes": {
+            k.lower(): counts.get(k, 0) for k in ("ENROLLED", "DUPLICATE", "REJECTED", "REVIEW")
+        },
         "billing_month": {
             "period": str(month.period),
             "outcome": month.outcome,

@@ -117,7 +117,7 @@ def _print_backlog(doc: dict[str, Any], title: str, as_json: bool) -> None:
             f"{doc['drain_seconds']:.2f} s, {doc['submissions_per_s']:,.0f} submissions/s",
         ),
         ("billing ledger holds every enrolment", f"{doc['ledger_seconds']:.2f} s"),
-        ("enrolled", f"{doc['enrolled']:,}"),
+        ("outcomes", ", ".join(f"{v:,} {k}" for k, v in doc["outcomes"].items())),
         (
             f"billing month {doc['billing_month']['period']}, request → invoice",
             f"{doc['billing_month']['seconds']:.2f} s, {doc['billing_month']['outcome']}: "
