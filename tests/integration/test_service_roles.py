@@ -46,7 +46,13 @@ GRANTS: dict[str, dict[str, str]] = {
     "service_processes": dict(
         registration=SIUD, verification=SIUD, billing=SIUD, operator=S, monitor=S
     ),
-    "outbox": dict(registration=SIU, verification=SIU, billing=SIU, operator=S, monitor=S),
+    "outbox": dict(
+        registration=SIU,
+        verification=SIU,
+        billing=SIU,
+        operator="S UPDATE(failed_at,failure)",
+        monitor=S,
+    ),
     "dead_letters": dict(
         registration="I SELECT(event_id)",
         verification="I SELECT(event_id)",

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import BrokerResponseError, KafkaError, MessageSizeTooLargeError
 
 from jamsos.adapters.locks import AdvisoryLock
 from jamsos.conditions import Backoff, Conditions
@@ -26,6 +27,7 @@ from jamsos.usecases.rows import OutboxEvent
 
 NO_FAULT = Fault()
 _LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+log = logging.getLogger("jamsos.outbox")
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,92 @@ def _what(e: OutboxEvent) -> tuple[str, bytes | None, bytes]:
     return (e.topic, e.key, e.value)
 
 
-async def _send(producer: AIOKafkaProducer, rows: Sequence[Staged], fault: Fault) -> None:
-    """Send rows in order and wait for every ack."""
+def refused(error: BaseException) -> bool:
+    """Whether the broker (or the producer itself) refuses this record for good: an error
+    response that aiokafka does not call retriable (record too large for the topic, a missing
+    ACL, an invalid record or topic), or a record larger than the producer's
+    max_request_size. Everything else (connection lost, leader moved, not enough replicas, a
+    timeout, an unknown topic that may yet be created) is retried."""
+    if isinstance(error, MessageSizeTooLargeError):
+        return True
+    return isinstance(error, BrokerResponseError) and not error.retriable
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A row the broker refused for good, and its error."""
+
+    row: Staged
+    error: str
+
+
+async def _send(producer: AIOKafkaProducer, rows: Sequence[Staged], fault: Fault) -> list[Refusal]:
+    """Send rows in order and wait for every ack. Returns the rows refused for good; raises
+    the first retriable error once every ack is in (nothing is marked then, so all are sent
+    again: at-least-once)."""
     fault.reach("relay.before-publish", "relay")
-    sent = [await producer.send(r.topic, r.value, key=r.key) for r in rows]
-    await asyncio.gather(*sent)
+    sent: list[tuple[Staged, asyncio.Future[object] | BaseException]] = []
+    for r in rows:
+        try:
+            sent.append((r, await producer.send(r.topic, r.value, key=r.key)))
+        except MessageSizeTooLargeError as too_large:  # refused before it reaches the broker
+            sent.append((r, too_large))
+    refusals: list[Refusal] = []
+    retry: BaseException | None = None
+    for r, future in sent:
+        error: BaseException | None = None
+        if isinstance(future, BaseException):
+            error = future
+        else:
+            try:
+                await future
+            except KafkaError as failed:
+                error = failed
+        if error is None:
+            continue
+        if refused(error):
+            refusals.append(Refusal(r, _what_failed(error)))
+        elif retry is None:
+            retry = error
+    if retry is not None:
+        raise retry
     fault.reach("relay.after-publish", "relay")
+    return refusals
+
+
+def _what_failed(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def _fail(conn: asyncpg.Connection | asyncpg.Pool, refusals: Sequence[Refusal]) -> None:
+    """Mark rows refused for good (an ERROR line each); they are no longer pending."""
+    if not refusals:
+        return
+    for f in refusals:
+        log.error(
+            "outbox row %d (topic %s) refused for good by the broker, marked failed: %s"
+            " (retry it with `jamsos ops outbox retry` after fixing the cause)",
+            f.row.id,
+            f.row.topic,
+            f.error,
+        )
+    await conn.execute(
+        "UPDATE outbox o SET failed_at = now(), failure = f.failure"
+        " FROM unnest($1::bigint[], $2::text[]) AS f(id, failure)"
+        " WHERE o.id = f.id AND o.published_at IS NULL",
+        [f.row.id for f in refusals],
+        [f.error for f in refusals],
+    )
+
+
+async def _settle(
+    conn: asyncpg.Connection | asyncpg.Pool, rows: Sequence[Staged], refusals: Sequence[Refusal]
+) -> None:
+    """Mark the sent rows published and the refused ones failed."""
+    out = {f.row.id for f in refusals}
+    await _fail(conn, refusals)
+    await _mark(conn, [r.id for r in rows if r.id not in out])
 
 
 async def _mark(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
@@ -100,15 +182,15 @@ async def relay_once(
         try:
             found = await conn.fetch(
                 "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL"
-                " AND created_at <= now() - make_interval(secs => $2) ORDER BY id LIMIT $1",
+                " AND failed_at IS NULL AND created_at <= now() - make_interval(secs => $2)"
+                " ORDER BY id LIMIT $1",
                 limit,
                 older_than,
             )
             rows = [Staged(r["id"], r["topic"], r["key"], r["value"]) for r in found]
             if not rows:
                 return 0
-            await _send(producer, rows, fault)
-            await _mark(conn, [r.id for r in rows])
+            await _settle(conn, rows, await _send(producer, rows, fault))
         finally:
             # a broken connection loses the lock with it (and the pool's reset unlocks all)
             with contextlib.suppress(*_LOST):
@@ -179,8 +261,7 @@ class Publisher:
             await self._wake.wait()
             rows = self._queue[: self._limit]
             try:
-                await _send(self._producer, rows, self._fault)
-                await _mark(self._pool, [r.id for r in rows])
+                await _settle(self._pool, rows, await _send(self._producer, rows, self._fault))
             except Exception as error:  # reported, retried: a row is marked only once sent
                 self._conditions.fail(PUBLISHER, _trouble(error))
                 self.failed.set()
@@ -279,5 +360,24 @@ class Relay:
 
 async def pending(conn: asyncpg.Connection) -> int:
     """How many outbox rows are not published yet (served by the partial index)."""
-    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND failed_at IS NULL"
+    )
     return count
+
+
+async def failed(conn: asyncpg.Connection) -> int:
+    """How many outbox rows the broker refused for good (marked failed, not retried)."""
+    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL")
+    return count
+
+
+async def retry(conn: asyncpg.Connection, ids: Sequence[int] | None) -> list[int]:
+    """Clear the failure of `ids` (all failed rows when None): the sweeper publishes them.
+    Returns the ids cleared."""
+    rows = await conn.fetch(
+        "UPDATE outbox SET failed_at = NULL, failure = NULL WHERE failed_at IS NOT NULL"
+        " AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[])) RETURNING id",
+        None if ids is None else list(ids),
+    )
+    return sorted(r["id"] for r in rows)
