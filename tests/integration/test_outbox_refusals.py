@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import uuid
+from dataclasses import replace
 
 import asyncpg
 import pytest
@@ -20,8 +21,11 @@ from jamsos.settings import Settings
 from jamsos.usecases.rows import OutboxEvent
 from jamsos_schemas import topics
 from tests.conftest import read_topic, wait_until
+from tests.integration.billing_support import cli
+from tests.integration.roles_support import role_urls
 
 pytestmark = pytest.mark.integration
+__all__ = ["role_urls"]  # the fixture
 
 
 def row(n: int, size: int = 0) -> OutboxEvent:
@@ -101,7 +105,34 @@ def test_refused_is_only_what_the_broker_refuses_for_good() -> None:
         NotLeaderForPartitionError(),
         RequestTimedOutError(),
         UnknownTopicOrPartitionError(),
-        RecordTooLargeError(),  # aiokafka's own client-side batch error, not a broker answer
+        RecordTooLargeError(),  # aiokafka raises it on the consumer side only
         OSError(),
     ):
         assert not outbox.refused(error), error
+
+
+async def test_ops_outbox_list_and_retry_as_the_operator_are_audited(
+    pool: asyncpg.Pool, settings: Settings, role_urls: dict[str, str]
+) -> None:
+    async with pool.acquire() as conn:
+        staged = await outbox.add(conn, [row(1), row(2)])
+    await pool.execute(
+        "UPDATE outbox SET failed_at = now(), failure = 'TopicAuthorizationFailedError'"
+        " WHERE id = $1",
+        staged[0].id,
+    )
+    operator = replace(settings, database_url=role_urls["operator"], actor="budi")
+    listed = await cli(operator, "ops", "outbox", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    document = json.loads(listed.stdout)
+    assert [(d["id"], d["topic"], d["key"]) for d in document] == [
+        (staged[0].id, topics.DLQ, "one-key")
+    ]
+    assert document[0]["failure"] == "TopicAuthorizationFailedError"
+    nothing = await cli(operator, "ops", "outbox", "retry", str(staged[1].id))
+    assert nothing.exit_code == 1  # not failed: nothing to retry, nothing audited
+    retried = await cli(operator, "ops", "outbox", "retry", str(staged[0].id))
+    assert retried.exit_code == 0, retried.output
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL") == 0
+    audited = await pool.fetch("SELECT actor, action, subject FROM audit_log")
+    assert [tuple(r) for r in audited] == [("budi", "outbox.retry", str(staged[0].id))]

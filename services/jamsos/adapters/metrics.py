@@ -61,6 +61,11 @@ class Metrics:
         self.outbox_pending = Gauge(
             "jamsos_outbox_pending", "Unpublished outbox rows (whole database).", registry=r
         )
+        self.outbox_failed = Gauge(  # an extension of the contract's metrics (README)
+            "jamsos_outbox_failed",
+            "Outbox rows the broker refused for good (whole database; `jamsos ops outbox`).",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "jamsos_consumer_lag",
             "Records on a partition not yet committed by the group (end offset - committed).",

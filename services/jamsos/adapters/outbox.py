@@ -372,6 +372,16 @@ async def failed(conn: asyncpg.Connection) -> int:
     return count
 
 
+async def failures(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The failed rows, oldest first (served by the outbox_failed index)."""
+    return list(
+        await conn.fetch(
+            "SELECT id, event_id, topic, key, failed_at, failure FROM outbox"
+            " WHERE failed_at IS NOT NULL ORDER BY id"
+        )
+    )
+
+
 async def retry(conn: asyncpg.Connection, ids: Sequence[int] | None) -> list[int]:
     """Clear the failure of `ids` (all failed rows when None): the sweeper publishes them.
     Returns the ids cleared."""

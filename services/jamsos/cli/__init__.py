@@ -18,6 +18,7 @@ from jamsos.cli import (  # noqa: F401
     dlq,
     health,
     ops,
+    outbox,
     participant,
     report,
     review,

@@ -14,3 +14,9 @@ CREATE INDEX outbox_failed ON outbox (id) WHERE failed_at IS NOT NULL;
 -- Grants: no new table or sequence. The services already hold UPDATE on outbox (0008) and
 -- mark failures with it; the operator (SELECT) may clear a failure to retry the row.
 GRANT UPDATE (failed_at, failure) ON outbox TO jamsos_operator;
+
+-- The retry is audited like a DLQ replay (the operator already inserts into audit_log).
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_action_check
+    CHECK (action IN ('review.enrol', 'review.duplicate', 'invoice.pay', 'dlq.replay',
+                      'dlq.discard', 'outbox.retry'));

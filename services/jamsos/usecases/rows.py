@@ -203,6 +203,7 @@ class AuditAction(StrEnum):
     INVOICE_PAY = "invoice.pay"
     DLQ_REPLAY = "dlq.replay"
     DLQ_DISCARD = "dlq.discard"
+    OUTBOX_RETRY = "outbox.retry"
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,7 @@ class Monitor:
         try:
             async with self._runtime.pool.acquire(timeout=CHECK_TIMEOUT) as conn:
                 self._runtime.metrics.outbox_pending.set(await outbox.pending(conn))
+                self._runtime.metrics.outbox_failed.set(await outbox.failed(conn))
                 if not await processes.heartbeat(conn, self._id):
                     await processes.register(
                         conn, self._id, self._host, self.port, self._services, os.getpid()
