@@ -220,9 +220,10 @@ class Publisher:
     Nothing polls: the loop sleeps until rows are handed over. A failure (broker or database
     unreachable) is reported in `conditions` and retried with backoff, the same rows first, so
     per-key order within the process holds; the sweeper may publish them meanwhile (a
-    duplicate with the same event_id, which readers drop). Handing over waits while more than
-    `max_pending` rows are queued, so a slow broker slows the consumers instead of growing
-    memory.
+    duplicate with the same event_id, which readers drop). A row refused for good (`refused`)
+    is marked failed and leaves the queue; later rows, of its key too, go on. Handing over
+    waits while more than `max_pending` rows are queued, so a slow broker slows the consumers
+    instead of growing memory.
     """
 
     def __init__(
