@@ -92,3 +92,41 @@ async def test_relay_after_lost_marking_resends_the_same_events(
     assert len(published) == 4
     stored = {str(r["event_id"]) for r in await pool.fetch("SELECT event_id FROM outbox")}
     assert {p["event_id"] for p in published} == stored and len(stored) == 2
+
+
+async def test_relay_batches_land_on_the_partitions_and_in_the_order_send_chooses(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Rows go out as one batch per partition; each lands where `producer.send` puts the same
+    key, and each key's rows keep their order."""
+    from aiokafka import AIOKafkaConsumer
+
+    topic = topics.SUBMITTED  # several partitions on the test broker
+    keys = [f"33190112038500{n:02d}".encode() for n in range(40)]
+    rows = [OutboxEvent(uuid.uuid4(), topic, keys[n % 40], b'{"n": %d}' % n) for n in range(400)]
+    async with pool.acquire() as conn:
+        await outbox.add(conn, rows)
+    producer = make_producer(settings, "test-relay")
+    await producer.start()
+    try:
+        assert len(await producer.partitions_for(topic)) > 1
+        assert await outbox.relay_once(pool, producer, 1000) == 400
+        by_send = {k: (await (await producer.send(topic, b"probe", key=k))).partition for k in keys}
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        seen: list[tuple[bytes, int, bytes]] = []
+        while len(seen) < 440:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                seen += [(r.key, r.partition, r.value) for r in records]
+    finally:
+        await consumer.stop()
+    for key, partition, _ in seen:
+        assert partition == by_send[key], key
+    for k in keys:
+        values = [v for key, _, v in seen if key == k and v != b"probe"]
+        assert values == [b'{"n": %d}' % n for n in range(400) if keys[n % 40] == k]

@@ -15,10 +15,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import BrokerResponseError, KafkaError, MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
 
 from jamsos.adapters.locks import AdvisoryLock
 from jamsos.conditions import Backoff, Conditions
@@ -26,6 +28,8 @@ from jamsos.faults import Fault
 from jamsos.usecases.rows import OutboxEvent
 
 NO_FAULT = Fault()
+_PARTITIONER = DefaultPartitioner()
+_BATCHED_BYTES = 64 * 1024  # rows larger than this go through `send` (size checked there)
 _LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 log = logging.getLogger("jamsos.outbox")
 
@@ -89,20 +93,84 @@ class Refusal:
     error: str
 
 
-async def _send(producer: AIOKafkaProducer, rows: Sequence[Staged], fault: Fault) -> list[Refusal]:
+_Sent = list[tuple[list[Staged], "asyncio.Future[object] | BaseException"]]
+
+
+class _Batches:
+    """One open record batch per topic-partition; a batch full, or a row sent on its own, sends
+    what its partition holds first, so each partition's rows leave in their order."""
+
+    def __init__(self, producer: AIOKafkaProducer, sent: _Sent):
+        self._producer, self._sent = producer, sent
+        self._open: dict[tuple[str, int], tuple[Any, list[Staged]]] = {}
+        self._partitions: dict[str, list[int]] = {}
+
+    async def partition(self, topic: str, key: bytes) -> int:
+        """The partition the producer's default partitioner gives `key` (what `send` does)."""
+        known = self._partitions.get(topic)
+        if known is None:
+            known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+        chosen: int = _PARTITIONER(key, known, known)
+        return chosen
+
+    async def add(self, r: Staged, partition: int) -> None:
+        tp = (r.topic, partition)
+        if tp in self._open:
+            batch, held = self._open[tp]
+            if batch.append(key=r.key, value=r.value, timestamp=None) is not None:
+                held.append(r)
+                return
+            await self.flush(tp)
+        batch = self._producer.create_batch()
+        if batch.append(key=r.key, value=r.value, timestamp=None) is None:
+            await self.single(r, partition)  # larger than a batch: `send` checks its size
+            return
+        self._open[tp] = (batch, [r])
+
+    async def single(self, r: Staged, partition: int | None) -> None:
+        if partition is not None:
+            await self.flush((r.topic, partition))
+        try:
+            self._sent.append(([r], await self._producer.send(r.topic, r.value, key=r.key)))
+        except MessageSizeTooLargeError as too_large:  # refused before it reaches the broker
+            self._sent.append(([r], too_large))
+
+    async def flush(self, tp: tuple[str, int] | None = None) -> None:
+        for each in [tp] if tp is not None else list(self._open):
+            if each in self._open:
+                batch, held = self._open.pop(each)
+                batch.close()
+                future = await self._producer.send_batch(batch, each[0], partition=each[1])
+                self._sent.append((held, future))
+
+
+async def _send(
+    producer: AIOKafkaProducer, rows: Sequence[Staged], fault: Fault, batched: bool = True
+) -> list[Refusal]:
     """Send rows in order and wait for every ack. Returns the rows refused for good; raises
     the first retriable error once every ack is in (nothing is marked then, so all are sent
-    again: at-least-once)."""
+    again: at-least-once).
+
+    Rows go as one record batch per partition (`send_batch`), the partition computed with the
+    producer's default partitioner as `send` would (keyed rows; a row without a key, or larger
+    than a batch, goes through `send`). A batch refused for good is sent again row by row, so
+    only the rows refused on their own are marked failed."""
     fault.reach("relay.before-publish", "relay")
-    sent: list[tuple[Staged, asyncio.Future[object] | BaseException]] = []
+    sent: _Sent = []
+    batches = _Batches(producer, sent)
     for r in rows:
-        try:
-            sent.append((r, await producer.send(r.topic, r.value, key=r.key)))
-        except MessageSizeTooLargeError as too_large:  # refused before it reaches the broker
-            sent.append((r, too_large))
+        if r.key is None or not batched:
+            await batches.single(r, None)
+        else:
+            partition = await batches.partition(r.topic, r.key)
+            if len(r.value) + len(r.key) > _BATCHED_BYTES:
+                await batches.single(r, partition)
+            else:
+                await batches.add(r, partition)
+    await batches.flush()
     refusals: list[Refusal] = []
     retry: BaseException | None = None
-    for r, future in sent:
+    for held, future in sent:
         error: BaseException | None = None
         if isinstance(future, BaseException):
             error = future
@@ -113,8 +181,13 @@ async def _send(producer: AIOKafkaProducer, rows: Sequence[Staged], fault: Fault
                 error = failed
         if error is None:
             continue
-        if refused(error):
-            refusals.append(Refusal(r, _what_failed(error)))
+        if refused(error) and len(held) > 1:
+            try:
+                refusals += await _send(producer, held, NO_FAULT, batched=False)  # which ones?
+            except KafkaError as failed:
+                retry = retry or failed
+        elif refused(error):
+            refusals.append(Refusal(held[0], _what_failed(error)))
         elif retry is None:
             retry = error
     if retry is not None:
