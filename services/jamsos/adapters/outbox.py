@@ -15,33 +15,22 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import BrokerResponseError, KafkaError, MessageSizeTooLargeError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.errors import KafkaError
 
+from jamsos.adapters.batches import Batches, Sent, Staged, refused, what_failed
 from jamsos.adapters.locks import AdvisoryLock
 from jamsos.conditions import Backoff, Conditions
 from jamsos.faults import Fault
 from jamsos.usecases.rows import OutboxEvent
 
+__all__ = ["Staged", "refused"]
 NO_FAULT = Fault()
-_PARTITIONER = DefaultPartitioner()
 _BATCHED_BYTES = 64 * 1024  # rows larger than this go through `send` (size checked there)
 _LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 log = logging.getLogger("jamsos.outbox")
-
-
-@dataclass(frozen=True)
-class Staged:
-    """An outbox row a transaction inserted: its id and what to send."""
-
-    id: int
-    topic: str
-    key: bytes | None
-    value: bytes
 
 
 async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> list[Staged]:
@@ -74,74 +63,12 @@ def _what(e: OutboxEvent) -> tuple[str, bytes | None, bytes]:
     return (e.topic, e.key, e.value)
 
 
-def refused(error: BaseException) -> bool:
-    """Whether the broker (or the producer itself) refuses this record for good: an error
-    response that aiokafka does not call retriable (record too large for the topic, a missing
-    ACL, an invalid record or topic), or a record larger than the producer's
-    max_request_size. Everything else (connection lost, leader moved, not enough replicas, a
-    timeout, an unknown topic that may yet be created) is retried."""
-    if isinstance(error, MessageSizeTooLargeError):
-        return True
-    return isinstance(error, BrokerResponseError) and not error.retriable
-
-
 @dataclass(frozen=True)
 class Refusal:
     """A row the broker refused for good, and its error."""
 
     row: Staged
     error: str
-
-
-_Sent = list[tuple[list[Staged], "asyncio.Future[object] | BaseException"]]
-
-
-class _Batches:
-    """One open record batch per topic-partition; a batch full, or a row sent on its own, sends
-    what its partition holds first, so each partition's rows leave in their order."""
-
-    def __init__(self, producer: AIOKafkaProducer, sent: _Sent):
-        self._producer, self._sent = producer, sent
-        self._open: dict[tuple[str, int], tuple[Any, list[Staged]]] = {}
-        self._partitions: dict[str, list[int]] = {}
-
-    async def partition(self, topic: str, key: bytes) -> int:
-        """The partition the producer's default partitioner gives `key` (what `send` does)."""
-        known = self._partitions.get(topic)
-        if known is None:
-            known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
-        chosen: int = _PARTITIONER(key, known, known)
-        return chosen
-
-    async def add(self, r: Staged, partition: int) -> None:
-        tp = (r.topic, partition)
-        if tp in self._open:
-            batch, held = self._open[tp]
-            if batch.append(key=r.key, value=r.value, timestamp=None) is not None:
-                held.append(r)
-                return
-            await self.flush(tp)
-        batch = self._producer.create_batch()
-        if batch.append(key=r.key, value=r.value, timestamp=None) is None:
-            await self.single(r, partition)  # larger than a batch: `send` checks its size
-            return
-        self._open[tp] = (batch, [r])
-
-    async def single(self, r: Staged, partition: int | None) -> None:
-        if partition is not None:
-            await self.flush((r.topic, partition))
-        try:
-            self._sent.append(([r], await self._producer.send(r.topic, r.value, key=r.key)))
-        except MessageSizeTooLargeError as too_large:  # refused before it reaches the broker
-            self._sent.append(([r], too_large))
-
-    async def flush(self, tp: tuple[str, int] | None = None) -> None:
-        for each in [tp] if tp is not None else list(self._open):
-            if each in self._open:
-                batch, held = self._open.pop(each)
-                batch.close()
-                future = await self._producer.send_batch(batch, each[0], partition=each[1])
-                self._sent.append((held, future))
 
 
 async def _send(
@@ -156,8 +83,8 @@ async def _send(
     than a batch, goes through `send`). A batch refused for good is sent again row by row, so
     only the rows refused on their own are marked failed."""
     fault.reach("relay.before-publish", "relay")
-    sent: _Sent = []
-    batches = _Batches(producer, sent)
+    sent: Sent = []
+    batches = Batches(producer, sent)
     for r in rows:
         if r.key is None or not batched:
             await batches.single(r, None)
@@ -187,18 +114,13 @@ async def _send(
             except KafkaError as failed:
                 retry = retry or failed
         elif refused(error):
-            refusals.append(Refusal(held[0], _what_failed(error)))
+            refusals.append(Refusal(held[0], what_failed(error)))
         elif retry is None:
             retry = error
     if retry is not None:
         raise retry
     fault.reach("relay.after-publish", "relay")
     return refusals
-
-
-def _what_failed(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 async def _fail(conn: asyncpg.Connection | asyncpg.Pool, refusals: Sequence[Refusal]) -> None:
