@@ -4,6 +4,7 @@ outcome read-outs, and the billing ledger it loads (the benchmark's own Kafka an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Sequence
@@ -136,9 +137,17 @@ COVERAGE_COLUMNS = [
 
 
 async def load_coverage(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """COPY complete coverage rows (COVERAGE_COLUMNS) into the billing ledger."""
+    """COPY complete coverage rows (COVERAGE_COLUMNS) into the billing ledger, then leave it
+    as a ledger written over a month would be when the month is billed: vacuumed (hint bits
+    set, statistics current) and checkpointed. Without this the first run pays for the load:
+    it sets the hint bit of every row it reads (dirtying the whole table through 128 MB of
+    shared buffers) and runs into the checkpoint the load's WAL forces (8.5 s instead of
+    6.6 s for 1,000,000 rows, quiet machine). CHECKPOINT needs a superuser or pg_checkpoint;
+    without that right the bench goes on without it."""
     await conn.copy_records_to_table("coverage", records=rows, columns=COVERAGE_COLUMNS)
-    await conn.execute("ANALYZE coverage")
+    await conn.execute("VACUUM (ANALYZE) coverage")
+    with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+        await conn.execute("CHECKPOINT")
 
 
 async def empty_ledger(pool: asyncpg.Pool) -> int:
