@@ -35,11 +35,14 @@ def read_object(value: bytes) -> dict[str, Any] | str:
     return payload
 
 
+# json.dumps with these options builds a new encoder per call; one encoder, the same output
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def content_hash(payload: dict[str, Any]) -> str:
     """Digest of the canonical JSON (sorted keys, no whitespace): re-serialising the same
     content gives the same digest."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
 
 
 def submission_digest(payload: dict[str, Any]) -> str:
