@@ -57,9 +57,9 @@ def outbox_retry(
     every: bool = typer.Option(False, "--all", help="every failed row"),
 ) -> None:
     """Hand failed rows back to the sweeper after fixing the cause (audited)."""
+    if bool(ids) == every:
+        raise Failure("name the row ids to retry, or --all (not both)", 2)
     settings = configured(load_settings())
-    if not ids and not every:
-        raise Failure("name the row ids to retry, or --all", 2)
 
     async def go(conn: asyncpg.Connection) -> list[int]:
         async with conn.transaction():  # the retry and who made it, together
@@ -73,5 +73,5 @@ def outbox_retry(
 
     done = asyncio.run(with_connection(settings, go))
     if not done:
-        raise Failure("no such failed outbox row", 1)
+        raise Failure("no failed outbox rows" if every else "no such failed outbox row", 1)
     console.print(f"retrying {len(done)} outbox row(s): {', '.join(map(str, done))}")
