@@ -155,8 +155,22 @@ _CHARGE_LINES = """
            CASE WHEN ch.credit_invoice_no = $1 THEN -ch.amount ELSE ch.amount END AS jumlah
     FROM charges ch LEFT JOIN participants p ON p.membership_no = ch.membership_no
     WHERE ch.invoice_no = $1 OR ch.credit_invoice_no = $1
-    ORDER BY ch.agency_code, ch.funding_source, ch.membership_no
+    ORDER BY {order}
 """
+# The lines' order: OPD, funding source, membership number, in the database's collation.
+_BY_COLLATION = "ch.agency_code, ch.funding_source, ch.membership_no"
+# The same order as one byte string, when the database's collation is byte order (C, POSIX, and
+# glibc's C.UTF-8, which compares by code point, i.e. by UTF-8 bytes): each of the first two
+# keys with its \x01 bytes doubled as \x01\x02 and ended by \x01\x01 (an order-preserving,
+# prefix-free encoding), then the membership number. A sort on one key compares it with one
+# memcmp; on three keys PostgreSQL compares key by key, re-reading each tie's next column from
+# the sort tuple (1,000,000 lines: 1.5 s of CPU instead of 2.9 s, PostgreSQL 18, README).
+_AS_BYTES = (
+    "(replace(ch.agency_code, E'\\x01', E'\\x01\\x02') || E'\\x01\\x01'"
+    " || replace(ch.funding_source, E'\\x01', E'\\x01\\x02') || E'\\x01\\x01'"
+    ' || ch.membership_no) COLLATE "C"'
+)
+BYTE_ORDER_COLLATIONS = ("C", "POSIX", "C.UTF-8", "C.utf8")
 # Every text column is quoted in the CSV (NIK and membership number above all), amounts are not.
 _QUOTED = ["no_tagihan", "periode", "no_kepesertaan", "nik", "nama", "opd", "sumber_dana"]
 
@@ -169,9 +183,21 @@ async def _sort_in_memory(conn: asyncpg.Connection) -> None:
     await conn.execute("SET LOCAL jit = off")
 
 
+async def _charge_lines_sql(conn: asyncpg.Connection) -> str:
+    """The per-participant lines' query for this database: sorted as one byte string when its
+    collation orders text by bytes (the same order, cheaper), else key by key."""
+    bytewise = await conn.fetchval(
+        "SELECT datlocprovider = 'c' AND datcollate = ANY($1::text[])"
+        " FROM pg_database WHERE datname = current_database()",
+        list(BYTE_ORDER_COLLATIONS),
+    )
+    return _CHARGE_LINES.format(order=_AS_BYTES if bytewise else _BY_COLLATION)
+
+
 async def charge_lines(conn: asyncpg.Connection, invoice_no: str) -> list[ChargeLine]:
     """The invoice's per-participant lines (negative amounts on a credit note)."""
-    return [ChargeLine(**dict(r)) for r in await conn.fetch(_CHARGE_LINES, invoice_no)]
+    sql = await _charge_lines_sql(conn)
+    return [ChargeLine(**dict(r)) for r in await conn.fetch(sql, invoice_no)]
 
 
 async def stream_charge_lines(
@@ -180,7 +206,8 @@ async def stream_charge_lines(
     """The invoice's per-participant lines through a server-side cursor, `batch` rows at a
     time (memory stays flat); inside the caller's transaction."""
     await _sort_in_memory(conn)
-    async for r in conn.cursor(_CHARGE_LINES, invoice_no, prefetch=batch):
+    sql = await _charge_lines_sql(conn)
+    async for r in conn.cursor(sql, invoice_no, prefetch=batch):
         yield ChargeLine(**dict(r))
 
 
@@ -191,7 +218,7 @@ async def copy_charge_lines(conn: asyncpg.Connection, invoice_no: str, path: Pat
     async with conn.transaction():
         await _sort_in_memory(conn)
         status = await conn.copy_from_query(
-            _CHARGE_LINES,
+            await _charge_lines_sql(conn),
             invoice_no,
             output=str(path),
             format="csv",
