@@ -31,8 +31,8 @@ from jamsos.usecases.rows import (
     Claim,
     DeadLetter,
     Decision,
-    Enrolled,
     Enrolment,
+    Enrolments,
     Held,
     Holder,
     Identity,
@@ -42,6 +42,7 @@ from jamsos.usecases.rows import (
     ParticipantState,
     PaymentState,
     Terminated,
+    from_microseconds,
 )
 
 NO_SUMS = Sums(0, 0, 0, 0)
@@ -333,12 +334,25 @@ class FakeStore:
              "enrolled_at": None, "terminated_at": None, "ended_on": None},
         )  # fmt: skip
 
-    async def record_enrolments(self, rows: Sequence[Enrolled]) -> None:
-        for r in rows:
-            row = self._coverage(r.membership_no, r.coverage_start, r.nik)
-            if row["enrolled_at"] is None or r.enrolled_at > row["enrolled_at"]:
-                row.update(nik=r.nik, agency_code=r.agency_code, payer_code=r.payer_code,
-                           funding_source=r.funding_source, enrolled_at=r.enrolled_at)  # fmt: skip
+    async def record_enrolments(self, consumer: str, rows: Enrolments, now: dt.datetime) -> int:
+        ids = [str(e) for e in rows.event_ids]
+        claims = dict(zip(ids, rows.content_hashes, strict=True))
+        new = await self.claim_messages(consumer, claims, now)
+        latest: dict[tuple[str, dt.date], int] = {}  # the latest new enrolment per period
+        for i, eid in enumerate(ids):
+            key = (rows.membership_no[i], rows.coverage_start[i])
+            if eid in new and (
+                key not in latest or rows.enrolled_us[i] > rows.enrolled_us[latest[key]]
+            ):
+                latest[key] = i
+        for (number, start), i in latest.items():
+            at = from_microseconds(rows.enrolled_us[i])
+            row = self._coverage(number, start, rows.nik[i])
+            if row["enrolled_at"] is None or at > row["enrolled_at"]:
+                row.update(nik=rows.nik[i], agency_code=rows.agency_code[i],
+                           payer_code=rows.payer_code[i], funding_source=rows.funding_source[i],
+                           enrolled_at=at)  # fmt: skip
+        return len(new)
 
     async def record_terminations(self, rows: Sequence[Terminated]) -> None:
         for r in rows:

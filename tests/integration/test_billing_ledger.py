@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import uuid
 from typing import Any
 
 import asyncpg
@@ -125,3 +126,65 @@ async def test_unreadable_participant_event_goes_to_dlq(pool: asyncpg.Pool) -> N
     errors = sorted(r["error"] for r in await pool.fetch("SELECT error FROM dead_letters"))
     assert errors[0].startswith("SCHEMA_INVALID: payer_code")
     assert errors[1].startswith("UNREADABLE")
+
+
+async def test_one_period_twice_in_a_batch_keeps_the_latest_enrolment_in_either_order(
+    pool: asyncpg.Pool,
+) -> None:
+    early = enrolled(enrolled_at="2025-01-20T10:00:00+07:00")
+    late = enrolled(enrolled_at="2025-01-21T10:00:00+07:00", agency="DINSOS")
+    for batch in ([early, late], [late, early]):
+        await pool.execute("TRUNCATE coverage, inbox")
+        summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
+        assert (summary.new, summary.counts["ENROLLED"]) == (2, 2)
+        assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+
+
+async def test_tie_on_enrolled_at_in_a_batch_keeps_the_first(pool: asyncpg.Pool) -> None:
+    first = enrolled(agency="DINSOS")
+    second = record({**enrolled_event(M, "2025-02-01"), "event_id": str(uuid.uuid4())},
+                    topics.ENROLLED)  # fmt: skip
+    await record_coverage(PostgresUnitOfWork(pool), [first, second], JAN_20)
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+
+
+async def test_older_or_identical_redelivery_does_not_rewrite_the_coverage_row(
+    pool: asyncpg.Pool,
+) -> None:
+    late = enrolled(enrolled_at="2025-01-21T10:00:00+07:00", agency="DINSOS")
+    early = enrolled(enrolled_at="2025-01-20T10:00:00+07:00")
+    await record_coverage(PostgresUnitOfWork(pool), [late], JAN_20)
+    version = await pool.fetchval("SELECT xmin::text FROM coverage")
+    older = await record_coverage(PostgresUnitOfWork(pool), [early], JAN_20)
+    again = await record_coverage(PostgresUnitOfWork(pool), [late, early], JAN_20)
+    assert (older.new, again.new, again.repeated) == (1, 0, 2)
+    assert await pool.fetchval("SELECT xmin::text FROM coverage") == version
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+
+
+async def test_enrolment_and_termination_of_one_period_in_one_batch(pool: asyncpg.Pool) -> None:
+    batch = [terminated("2025-03-31"), enrolled()]
+    summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
+    assert summary.counts == {"ENROLLED": 1, "TERMINATED": 1, "DLQ": 0}
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS",
+                                   dt.date(2025, 3, 31))]  # fmt: skip
+    inbox = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'billing-ledger'")
+    assert inbox == 2
+
+
+async def test_ledger_reads_only_its_fields_of_an_enrolled_event(pool: asyncpg.Pool) -> None:
+    """A tolerant reader: a malformed field the ledger records is a dead letter naming it; a
+    malformed field it does not read (the worker) does not keep the enrolment out."""
+    bad_nik = {**enrolled_event(M, "2025-02-01"), "nik": "33190145069"}
+    bad_worker = enrolled_event("KDS-000000002", "2025-02-01")
+    bad_worker["worker"] = {"nik": 1}
+    summary = await record_coverage(
+        PostgresUnitOfWork(pool),
+        [record(bad_nik, topics.ENROLLED), record(bad_worker, topics.ENROLLED)],
+        JAN_20,
+    )
+    assert summary.counts == {"ENROLLED": 1, "DLQ": 1}
+    [error] = [r["error"] for r in await pool.fetch("SELECT error FROM dead_letters")]
+    assert error.startswith("SCHEMA_INVALID: nik: String should match pattern")
+    members = await pool.fetch("SELECT membership_no FROM coverage")
+    assert [r["membership_no"] for r in members] == ["KDS-000000002"]

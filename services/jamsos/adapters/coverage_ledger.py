@@ -3,41 +3,71 @@ filled from participant events), and how far it is behind the participants."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
 
 from jamsos.domain.period import Period
-from jamsos.usecases.rows import Enrolled, Terminated
+from jamsos.usecases.rows import Enrolments, Terminated
 
 
-async def record_enrolments(conn: asyncpg.Connection, rows: Sequence[Enrolled]) -> None:
-    """Fill the enrolment columns of each coverage period unless a later enrolment is there.
+async def record_enrolments(
+    conn: asyncpg.Connection, consumer: str, rows: Enrolments, now: dt.datetime
+) -> int:
+    """One statement: claim the event ids in the inbox, then, for the events that were new,
+    fill the enrolment columns of each coverage period unless a later enrolment is there.
+    Returns how many were new.
 
-    `rows` must hold one row per (membership_no, coverage_start).
+    Several new events of one period: the latest `enrolled_at` is written (on a tie the first
+    in the batch); DISTINCT ON picks it, since one INSERT … ON CONFLICT DO UPDATE may not
+    touch a row twice. The inbox's `message_id` is the UUID's text (lower case, hyphens), as
+    `str(uuid)` writes it. `enrolled_us` becomes the timestamptz it counts.
     """
     if not rows:
-        return
-    await conn.execute(
+        return 0
+    new: int = await conn.fetchval(
         """
-        INSERT INTO coverage AS c (membership_no, coverage_start, nik, agency_code, payer_code,
-                                   funding_source, enrolled_at)
-        SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[],
-                             $6::text[], $7::timestamptz[])
-        ON CONFLICT (membership_no, coverage_start) DO UPDATE SET
-            nik = EXCLUDED.nik, agency_code = EXCLUDED.agency_code,
-            payer_code = EXCLUDED.payer_code, funding_source = EXCLUDED.funding_source,
-            enrolled_at = EXCLUDED.enrolled_at
-        WHERE c.enrolled_at IS NULL OR EXCLUDED.enrolled_at > c.enrolled_at
+        WITH claimed AS (
+            INSERT INTO inbox (consumer, message_id, content_hash, processed_at)
+            SELECT $1, e::text, h, $2 FROM unnest($3::uuid[], $4::text[]) AS t(e, h)
+            ON CONFLICT (consumer, message_id) DO NOTHING
+            RETURNING message_id
+        ), latest AS (
+            SELECT DISTINCT ON (r.membership_no COLLATE "C", r.coverage_start) r.*
+            FROM unnest($3::uuid[], $5::text[], $6::date[], $7::text[], $8::text[],
+                        $9::text[], $10::text[], $11::bigint[]) WITH ORDINALITY
+                 AS r(event_id, membership_no, coverage_start, nik, agency_code, payer_code,
+                      funding_source, enrolled_us, n)
+            WHERE r.event_id::text IN (SELECT message_id FROM claimed)
+            ORDER BY r.membership_no COLLATE "C", r.coverage_start, r.enrolled_us DESC, r.n
+        ), written AS (
+            INSERT INTO coverage AS c (membership_no, coverage_start, nik, agency_code,
+                                       payer_code, funding_source, enrolled_at)
+            SELECT membership_no, coverage_start, nik, agency_code, payer_code, funding_source,
+                   timestamptz 'epoch' + enrolled_us * interval '1 microsecond'
+            FROM latest
+            ON CONFLICT (membership_no, coverage_start) DO UPDATE SET
+                nik = EXCLUDED.nik, agency_code = EXCLUDED.agency_code,
+                payer_code = EXCLUDED.payer_code, funding_source = EXCLUDED.funding_source,
+                enrolled_at = EXCLUDED.enrolled_at
+            WHERE c.enrolled_at IS NULL OR EXCLUDED.enrolled_at > c.enrolled_at
+        )
+        SELECT count(*) FROM claimed
         """,
-        [r.membership_no for r in rows],
-        [r.coverage_start for r in rows],
-        [r.nik for r in rows],
-        [r.agency_code for r in rows],
-        [r.payer_code for r in rows],
-        [r.funding_source for r in rows],
-        [r.enrolled_at for r in rows],
+        consumer,
+        now,
+        rows.event_ids,
+        rows.content_hashes,
+        rows.membership_no,
+        rows.coverage_start,
+        rows.nik,
+        rows.agency_code,
+        rows.payer_code,
+        rows.funding_source,
+        rows.enrolled_us,
     )
+    return new
 
 
 async def record_terminations(conn: asyncpg.Connection, rows: Sequence[Terminated]) -> None:

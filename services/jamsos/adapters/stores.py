@@ -38,8 +38,8 @@ from jamsos.usecases.rows import (
     Claim,
     DeadLetter,
     Decision,
-    Enrolled,
     Enrolment,
+    Enrolments,
     Held,
     Holder,
     Identity,
@@ -183,8 +183,8 @@ class PostgresStore:
     async def log_requests(self, rows: Sequence[LoggedRequest], decided_at: dt.datetime) -> None:
         await terminations.log_requests(self.conn, rows, decided_at)
 
-    async def record_enrolments(self, rows: Sequence[Enrolled]) -> None:
-        await coverage_ledger.record_enrolments(self.conn, rows)
+    async def record_enrolments(self, consumer: str, rows: Enrolments, now: dt.datetime) -> int:
+        return await coverage_ledger.record_enrolments(self.conn, consumer, rows, now)
 
     async def record_terminations(self, rows: Sequence[Terminated]) -> None:
         await coverage_ledger.record_terminations(self.conn, rows)

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Sequence
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from jamsos.domain.identity import event_id
 from jamsos.domain.invoicing import Invoice, InvoicePlan, PayerHistory
@@ -26,7 +29,7 @@ from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome, error_code
 from jamsos.usecases.ports import BillingStore, LedgerStore, UnitOfWork
 from jamsos.usecases.reading import read_object, schema_error, value_digest
-from jamsos.usecases.rows import DeadLetter, Enrolled, OutboxEvent, Terminated
+from jamsos.usecases.rows import DeadLetter, Enrolments, OutboxEvent, Terminated, microseconds
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
     BillingRunRequestedV1,
@@ -42,31 +45,77 @@ LEDGER = "billing-ledger"
 # --- coverage ledger ------------------------------------------------------------------------
 
 
-def _read_participant_event(record: Message) -> Enrolled | Terminated | str | None:
-    """The ledger change an event carries (None: nothing to record), or a DLQ error."""
+# The ledger's reading of `participant.enrolled` (a tolerant reader): exactly the fields it
+# records, each validated as the contract's model validates it (the annotation and constraints
+# are taken from ParticipantEnrolledV1 itself, so they cannot drift), the rest of the event
+# ignored. An event missing or malforming one of them is a SCHEMA_INVALID dead letter, as
+# before; a malformed field the ledger does not read (e.g. the worker) is no longer its concern.
+# A TypedDict validates in ~1.9 µs against ~7 µs for the whole event (README, performance).
+ENROLLED_FIELDS = (
+    "event_id",
+    "membership_no",
+    "coverage_start",
+    "nik",
+    "agency_code",
+    "payer_code",
+    "funding_source",
+    "enrolled_at",
+)
+_ENROLLED: TypeAdapter[dict[str, Any]] = TypeAdapter(
+    TypedDict(  # type: ignore[operator]
+        "EnrolledLedgerFields",
+        {
+            name: Annotated[
+                ParticipantEnrolledV1.model_fields[name].annotation,
+                ParticipantEnrolledV1.model_fields[name],
+            ]
+            for name in ENROLLED_FIELDS
+        },
+    )
+)
+
+Read = tuple[uuid.UUID, dict[str, Any] | Terminated | None]
+
+
+def _read(record: Message) -> Read | str:
+    """The event's id and what it tells the ledger (the enrolled fields, a termination, or
+    None: nothing to record), or a DLQ error."""
+    if b"\\u0000" not in record.value:  # NUL: read_object refuses it
+        try:
+            if record.topic == topics.ENROLLED:
+                fields = _ENROLLED.validate_json(record.value)
+                return fields["event_id"], fields
+            if record.topic == topics.TERMINATED:
+                event = ParticipantTerminatedV1.model_validate_json(record.value)
+                change = _termination(event)
+                return change if isinstance(change, str) else (event.event_id, change)
+        except ValidationError:
+            pass
+    return _why_unreadable(record)
+
+
+def _why_unreadable(record: Message) -> str:
+    """Why a record the fast path refused goes to the DLQ: no event_id when it has none (or is
+    not a JSON object), else its topic's validation errors, or an unexpected topic."""
+    payload = read_object(record.value)
+    eid = None if isinstance(payload, str) else payload.get("event_id")
+    if not isinstance(eid, str):
+        return DeadLetterError.UNREADABLE.of("no event_id")
     try:
         if record.topic == topics.ENROLLED:
-            return _change(ParticipantEnrolledV1.model_validate_json(record.value))
-        if record.topic == topics.TERMINATED:
-            return _change(ParticipantTerminatedV1.model_validate_json(record.value))
+            _ENROLLED.validate_json(record.value)
+        elif record.topic == topics.TERMINATED:
+            ParticipantTerminatedV1.model_validate_json(record.value)
+        else:
+            return DeadLetterError.UNEXPECTED_TOPIC.of(
+                f"the billing ledger does not read {record.topic}"
+            )
     except ValidationError as error:
         return schema_error(error)
-    return DeadLetterError.UNEXPECTED_TOPIC.of(f"the billing ledger does not read {record.topic}")
+    return DeadLetterError.UNREADABLE.of("refused by the ledger's reader")  # not reached
 
 
-def _change(
-    event: ParticipantEnrolledV1 | ParticipantTerminatedV1,
-) -> Enrolled | Terminated | str | None:
-    if isinstance(event, ParticipantEnrolledV1):
-        return Enrolled(
-            membership_no=event.membership_no,
-            coverage_start=event.coverage_start,
-            nik=event.nik,
-            agency_code=event.agency_code,
-            payer_code=event.payer_code,
-            funding_source=event.funding_source,
-            enrolled_at=event.enrolled_at,
-        )
+def _termination(event: ParticipantTerminatedV1) -> Terminated | str | None:
     if event.status == "NOT_FOUND":
         return None
     if event.membership_no is None or event.coverage_start is None or event.coverage_end is None:
@@ -82,38 +131,6 @@ def _change(
     )
 
 
-_MODELS: dict[str, type[ParticipantEnrolledV1] | type[ParticipantTerminatedV1]] = {
-    topics.ENROLLED: ParticipantEnrolledV1,
-    topics.TERMINATED: ParticipantTerminatedV1,
-}
-
-
-def _ledger_change(record: Message) -> tuple[str, Enrolled | Terminated | None] | str:
-    """The event's id and ledger change, or a DLQ error. A value its topic's model takes is
-    parsed once (its event_id is the model's UUID, as text); anything else is read as plain
-    JSON first, to tell a missing event_id from a schema error, as before."""
-    model = _MODELS.get(record.topic)
-    if model is not None and b"\\u0000" not in record.value:  # NUL: read_object refuses it
-        try:
-            event = model.model_validate_json(record.value)
-        except ValidationError:
-            pass
-        else:
-            change = _change(event)
-            return change if isinstance(change, str) else (str(event.event_id), change)
-    eid = _event_id(record)
-    if eid is None:
-        return DeadLetterError.UNREADABLE.of("no event_id")
-    read = _read_participant_event(record)
-    return read if isinstance(read, str) else (eid, read)
-
-
-def _event_id(record: Message) -> str | None:
-    payload = read_object(record.value)
-    value = None if isinstance(payload, str) else payload.get("event_id")
-    return value if isinstance(value, str) else None
-
-
 async def record_coverage(
     uow: UnitOfWork[LedgerStore], records: Sequence[Message], now: dt.datetime
 ) -> BatchSummary:
@@ -121,46 +138,58 @@ async def record_coverage(
 
     Events may come twice or out of order: each side of a coverage row keeps its latest
     version by the event's own timestamp (see migration 0002), so the order does not matter.
+    Enrolments go column by column to one statement that claims their ids and writes the
+    new ones (the hot path); terminations and ignored events go through the inbox claim.
     """
     summary = BatchSummary(received=len(records))
     letters: list[tuple[DeadLetter, OutboxEvent]] = []
-    changes: dict[str, Enrolled | Terminated | None] = {}
+    rows = Enrolments()
+    others: dict[str, Terminated | None] = {}
     hashes: dict[str, str] = {}
+    seen: set[uuid.UUID] = set()
     for record in records:
-        read = _ledger_change(record)
+        read = _read(record)
         if isinstance(read, str):
             letters.append(dead_letter(record, read, now))
             continue
         eid, change = read
-        if eid in changes:
+        if eid in seen:
             summary.repeated += 1
             continue
-        changes[eid] = change
-        hashes[eid] = value_digest(record.value)
+        seen.add(eid)
+        if isinstance(change, dict):
+            rows.event_ids.append(eid)
+            rows.content_hashes.append(value_digest(record.value))
+            rows.membership_no.append(change["membership_no"])
+            rows.coverage_start.append(change["coverage_start"])
+            rows.nik.append(change["nik"])
+            rows.agency_code.append(change["agency_code"])
+            rows.payer_code.append(change["payer_code"])
+            rows.funding_source.append(change["funding_source"])
+            rows.enrolled_us.append(microseconds(change["enrolled_at"]))
+        else:
+            others[str(eid)] = change
+            hashes[str(eid)] = value_digest(record.value)
     async with uow.transaction() as store:
+        enrolled = await store.record_enrolments(LEDGER, rows, now)
         new = await store.claim_messages(LEDGER, hashes, now)
-        summary.repeated += len(changes) - len(new)
-        enrolled: dict[tuple[str, dt.date], Enrolled] = {}
+        if enrolled:
+            summary.count(Outcome.ENROLLED, enrolled)
         terminated: dict[tuple[str, dt.date], Terminated] = {}
-        for eid in new:
-            change = changes[eid]
-            if isinstance(change, Enrolled):
-                key = (change.membership_no, change.coverage_start)
-                if key not in enrolled or change.enrolled_at > enrolled[key].enrolled_at:
-                    enrolled[key] = change
-                summary.count(Outcome.ENROLLED)
-            elif isinstance(change, Terminated):
-                key = (change.membership_no, change.coverage_start)
-                if key not in terminated or change.terminated_at > terminated[key].terminated_at:
-                    terminated[key] = change
-                summary.count(Outcome.TERMINATED)
-            else:
+        for message_id in new:
+            change = others[message_id]
+            if change is None:
                 summary.count(Outcome.IGNORED)
-        await store.record_enrolments(list(enrolled.values()))
+                continue
+            key = (change.membership_no, change.coverage_start)
+            if key not in terminated or change.terminated_at > terminated[key].terminated_at:
+                terminated[key] = change
+            summary.count(Outcome.TERMINATED)
         await store.record_terminations(list(terminated.values()))
         await store.add_dead_letters([d for d, _ in letters], now)
         await store.add_events([e for _, e in letters])
-    summary.new = len(new)
+    summary.new = enrolled + len(new)
+    summary.repeated += len(seen) - summary.new
     summary.dead_lettered(d.error for d, _ in letters)
     return summary
 

@@ -22,8 +22,8 @@ from jamsos.usecases.rows import (
     Claim,
     DeadLetter,
     Decision,
-    Enrolled,
     Enrolment,
+    Enrolments,
     Held,
     Holder,
     Identity,
@@ -194,8 +194,11 @@ class TerminationStore(DeadLetterStore, InboxStore, Protocol):
 class LedgerStore(DeadLetterStore, InboxStore, Protocol):
     """What the billing ledger needs."""
 
-    async def record_enrolments(self, rows: Sequence[Enrolled]) -> None:
-        """Fill the enrolment side of coverage rows unless a later enrolment is there."""
+    async def record_enrolments(self, consumer: str, rows: Enrolments, now: dt.datetime) -> int:
+        """Claim each enrolment's event id in the inbox of `consumer` and, for those that were
+        new, fill the enrolment side of their coverage period unless a later enrolment is
+        there (of several for one period, the latest; on a tie the first). Returns how many
+        were new. The ids must be distinct."""
 
     async def record_terminations(self, rows: Sequence[Terminated]) -> None:
         """Fill the termination side of coverage rows unless a later one is there."""

@@ -135,17 +135,42 @@ class LoggedRequest:
     coverage_end: dt.date | None
 
 
-@dataclass(frozen=True)
-class Enrolled:
-    """The enrolment side of one coverage period, from `participant.enrolled`."""
+@dataclass
+class Enrolments:
+    """The enrolment sides of coverage periods, from `participant.enrolled` events: one list
+    per field, in batch order (the ledger takes tens of thousands a second, so no object per
+    event). The same period may come more than once; the store keeps the latest.
 
-    membership_no: str
-    coverage_start: dt.date
-    nik: str
-    agency_code: str
-    payer_code: str
-    funding_source: str
-    enrolled_at: dt.datetime
+    `enrolled_us` is `enrolled_at` as whole microseconds since 1970-01-01 UTC: the exact
+    instant, and an integer that the driver sends far cheaper than a datetime.
+    """
+
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+    content_hashes: list[str] = field(default_factory=list)
+    membership_no: list[str] = field(default_factory=list)
+    coverage_start: list[dt.date] = field(default_factory=list)
+    nik: list[str] = field(default_factory=list)
+    agency_code: list[str] = field(default_factory=list)
+    payer_code: list[str] = field(default_factory=list)
+    funding_source: list[str] = field(default_factory=list)
+    enrolled_us: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def microseconds(at: dt.datetime) -> int:
+    """An aware datetime as whole microseconds since the epoch (exact)."""
+    return (at - EPOCH) // MICROSECOND
+
+
+def from_microseconds(us: int) -> dt.datetime:
+    """The UTC datetime of `microseconds`."""
+    return EPOCH + us * MICROSECOND
 
 
 @dataclass(frozen=True)

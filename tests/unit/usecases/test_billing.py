@@ -9,11 +9,16 @@ the SQL charges exactly what the rule says.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+import pytest
+
 from jamsos.domain.identity import event_id
+from jamsos.usecases import billing
 from jamsos.usecases.billing import record_coverage, run_billing
 from jamsos_schemas import topics
+from jamsos_schemas.participant import ParticipantEnrolledV1
 from tests.fakes import FakeUnitOfWork
 from tests.unit.usecases.support import NOW, message
 
@@ -69,6 +74,66 @@ async def test_ledger_event_without_event_id_is_a_dead_letter() -> None:
     [letter] = uow.state.events(topics.DLQ)
     assert letter["error"].startswith("UNREADABLE: ")
     assert uow.state.coverage == {}
+
+
+def test_ledger_reads_each_of_its_fields_as_the_contract_model_does() -> None:
+    """The tolerant reader's fields are the model's own: same type, format and constraints."""
+    reader = billing._ENROLLED.json_schema()
+    model = ParticipantEnrolledV1.model_json_schema()
+    assert set(reader["required"]) == set(billing.ENROLLED_FIELDS)
+    for name in billing.ENROLLED_FIELDS:
+        assert reader["properties"][name] == model["properties"][name], name
+    assert billing._ENROLLED.core_schema["type"] == "typed-dict"
+    assert ParticipantEnrolledV1.model_config.get("strict") is None  # both lax, as JSON reads
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("nik", "33190145069", "SCHEMA_INVALID: nik: String should match pattern"),
+        ("coverage_start", "2025-02-30", "SCHEMA_INVALID: coverage_start: "),
+        ("enrolled_at", "2025-01-20T10:00:00", "SCHEMA_INVALID: enrolled_at: Input should have"),
+        ("payer_code", None, "SCHEMA_INVALID: payer_code: Input should be a valid string"),
+        ("event_id", "not-a-uuid", "SCHEMA_INVALID: event_id: Input should be a valid UUID"),
+        ("agency_code", "", "SCHEMA_INVALID: agency_code: String should have at least 1"),
+    ],
+)
+async def test_enrolled_event_with_a_field_the_ledger_records_malformed_is_a_dead_letter(
+    field: str, value: Any, error: str
+) -> None:
+    uow = FakeUnitOfWork()
+    summary = await record_coverage(
+        uow, [message(enrolled(**{field: value}), topics.ENROLLED)], NOW
+    )
+    assert summary.counts == {"DLQ": 1}
+    [letter] = uow.state.events(topics.DLQ)
+    assert letter["error"].startswith(error)
+    assert uow.state.coverage == {}
+    assert ParticipantEnrolledV1.model_validate_json(json.dumps(enrolled())) is not None
+
+
+async def test_enrolled_event_malformed_only_where_the_ledger_does_not_read_is_recorded() -> None:
+    uow = FakeUnitOfWork()
+    body = enrolled(worker={"nik": 1}, programs="none", monthly_premium=None)
+    summary = await record_coverage(uow, [message(body, topics.ENROLLED)], NOW)
+    assert summary.counts == {"ENROLLED": 1, "DLQ": 0}
+    assert list(uow.state.coverage) == [("KDS-000000001", dt.date(2025, 2, 1))]
+
+
+async def test_ledger_keeps_the_latest_enrolment_of_a_period_in_a_batch_and_after() -> None:
+    uow = FakeUnitOfWork()
+    early = message(enrolled(enrolled_at="2025-01-20T10:00:00+07:00"), topics.ENROLLED)
+    late = message(enrolled(event_id=str(event_id("enrolled", "DINSOS", "S-2")),
+                            enrolled_at="2025-01-21T09:00:00+07:00", agency_code="DINSOS"),
+                   topics.ENROLLED)  # fmt: skip
+    first = await record_coverage(uow, [late, early, late], NOW)
+    assert (first.new, first.repeated, first.counts["ENROLLED"]) == (2, 1, 2)
+    again = await record_coverage(uow, [early], NOW)
+    assert (again.new, again.repeated) == (0, 1)
+    row = uow.state.coverage[("KDS-000000001", dt.date(2025, 2, 1))]
+    assert (row["agency_code"], row["enrolled_at"]) == (
+        "DINSOS", dt.datetime(2025, 1, 21, 2, tzinfo=dt.UTC),
+    )  # fmt: skip
 
 
 async def test_run_bills_each_covered_participant_on_one_regular_invoice() -> None:
