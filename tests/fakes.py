@@ -6,6 +6,7 @@ re-implementing the set-based SQL; the integration tests are what prove the SQL 
 Reconciliation's figures are set-based SQL too (adapters/reconciliation.py): the fake returns
 the figures a test puts in `FakeState.figures`, so the unit tests cover what `reconcile`
 decides around them (which periods, a missing tariff, the checks, one snapshot).
+Capacity keeps agency counters only; the regency's is their sum, so only an agency's can drift.
 Locks are no-ops: one fake transaction runs at a time.
 """
 
@@ -24,10 +25,17 @@ from jamsos.domain.accrual import CoverageRecord, accrue, to_credit
 from jamsos.domain.dedup import Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
-from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
+from jamsos.domain.reconciliation import (
+    AgencyCounts,
+    CapacityCount,
+    InvoiceKey,
+    PeriodFigures,
+    Sums,
+)
 from jamsos.domain.tariff import TARIFF_2025, Tariff
 from jamsos.usecases.rows import (
     AuditEntry,
+    CapacityChange,
     Claim,
     DeadLetter,
     Decision,
@@ -542,6 +550,33 @@ class FakeStore:
 
     async def ledger_behind(self) -> int:
         return self.db.figures.ledger_behind
+
+    # capacity against the active participants (the regency's counter is the agencies' sum)
+
+    def _active(self) -> dict[str, int]:
+        active: dict[str, int] = {}
+        for p in self.db.participants.values():
+            if p["status"] == "ACTIVE":
+                active[p["agency_code"]] = active.get(p["agency_code"], 0) + 1
+        return active
+
+    async def capacity_counts(self) -> list[CapacityCount]:
+        active, used = self._active(), self.db.capacity
+        agencies = [CapacityCount(f"agency:{a}", used.get(a), active.get(a, 0))
+                    for a in sorted(active.keys() | used.keys(), reverse=True)]  # fmt: skip
+        return [CapacityCount("regency", sum(used.values()), sum(active.values())), *agencies]
+
+    async def recount_capacity(self) -> list[CapacityChange]:
+        before, active = dict(self.db.capacity), self._active()
+        changes = []
+        for a in sorted(active.keys() | before.keys(), reverse=True):
+            if before.get(a) != active.get(a, 0):
+                self.db.capacity[a] = active.get(a, 0)
+                changes.append(CapacityChange(f"agency:{a}", before.get(a), active.get(a, 0)))
+        total_before, total = sum(before.values()), sum(active.values())
+        if total_before != total:
+            changes.insert(0, CapacityChange("regency", total_before, total))
+        return changes
 
 
 def _lines(items: Any) -> dict[str, list[Line]]:

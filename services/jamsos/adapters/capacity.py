@@ -4,6 +4,7 @@ Rows are locked in one order by every transaction (the regency's first, then age
 descending scope order), so concurrent enrolment and termination batches never deadlock on
 them. The regency row is the one place where enrolment decisions meet; a transaction holds it
 from its capacity step to its commit, not for its reads (usecases/verification.py).
+`recount` (the operator's repair) takes them in the same order (migration 0017).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import asyncpg
+
+from jamsos.adapters.db import NotMigrated
+from jamsos.usecases.rows import CapacityChange
 
 REGENCY = "regency"
 
@@ -81,3 +85,19 @@ async def use(
         limits,
     )
     return len(updated) == len(scopes)
+
+
+async def recount(conn: asyncpg.Connection) -> list[CapacityChange]:
+    """Set every counter to the active participants of its scope, creating missing rows, under
+    the rows' locks in the order above (call it in a READ COMMITTED transaction; the rows stay
+    locked to its end); the counters it changed. The SQL is the SECURITY DEFINER function
+    `capacity_recount()` of migration 0017, which says why it is safe next to verification:
+    the operator may run it but not write `capacity` itself."""
+    try:
+        rows = await conn.fetch("SELECT scope, used_before, used_after FROM capacity_recount()")
+    except asyncpg.UndefinedFunctionError as error:
+        raise NotMigrated(
+            "the database lacks migration 0017_capacity_recount: run `jamsos db migrate` as the"
+            " database owner first"
+        ) from error
+    return [CapacityChange(r["scope"], r["used_before"], r["used_after"]) for r in rows]

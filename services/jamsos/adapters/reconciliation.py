@@ -1,5 +1,6 @@
 """Read SQL of `jamsos reconcile`: submissions and outcome events per agency, and each billed
-period's coverage, charges, credits and invoices (the checks are domain/reconciliation.py)."""
+period's coverage, charges, credits and invoices, and the capacity counters beside the active
+participants (the checks are domain/reconciliation.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import datetime as dt
 import asyncpg
 
 from jamsos.domain.period import Period
-from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
+from jamsos.domain.reconciliation import (
+    AgencyCounts,
+    CapacityCount,
+    InvoiceKey,
+    PeriodFigures,
+    Sums,
+)
 from jamsos.domain.tariff import Tariff
 from jamsos_schemas import topics
 
@@ -73,6 +80,25 @@ async def agency_counts(conn: asyncpg.Connection, stale_before: dt.datetime) -> 
         list(_STATUS_TOPICS.values()),
     )
     return [AgencyCounts(**dict(r)) for r in rows]
+
+
+async def capacity_counts(conn: asyncpg.Connection) -> list[CapacityCount]:
+    """Every capacity row and every scope with active participants (the regency always):
+    the counter (None: no row) and the active participants it should equal."""
+    rows = await conn.fetch(
+        """
+        WITH active AS (  -- one scan; the empty grouping set (the regency) gives a row always
+            SELECT CASE WHEN grouping(agency_code) = 1 THEN 'regency'
+                        ELSE 'agency:' || agency_code END AS scope,
+                   count(*)::int AS n
+            FROM participants WHERE status = 'ACTIVE' GROUP BY ROLLUP (agency_code)
+        )
+        SELECT scope, c.used, coalesce(a.n, 0) AS active
+        FROM capacity c FULL JOIN active a USING (scope)
+        ORDER BY scope COLLATE "C" DESC
+        """
+    )
+    return [CapacityCount(r["scope"], r["used"], r["active"]) for r in rows]
 
 
 async def billed_periods(conn: asyncpg.Connection) -> list[Period]:

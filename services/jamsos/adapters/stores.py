@@ -31,10 +31,17 @@ from jamsos.adapters import (
 from jamsos.domain.dedup import Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
-from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
+from jamsos.domain.reconciliation import (
+    AgencyCounts,
+    CapacityCount,
+    InvoiceKey,
+    PeriodFigures,
+    Sums,
+)
 from jamsos.domain.tariff import Tariff
 from jamsos.usecases.rows import (
     AuditEntry,
+    CapacityChange,
     Claim,
     DeadLetter,
     Decision,
@@ -293,6 +300,12 @@ class PostgresStore:
 
     async def ledger_behind(self) -> int:
         return await coverage_ledger.ledger_behind(self.conn)
+
+    async def capacity_counts(self) -> list[CapacityCount]:
+        return await reconciliation.capacity_counts(self.conn)
+
+    async def recount_capacity(self) -> list[CapacityChange]:
+        return await capacity.recount(self.conn)
 
 
 # the method parameter `invoices` shadows the module inside that method

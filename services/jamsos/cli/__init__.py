@@ -14,6 +14,7 @@ from jamsos.cli.services import up  # noqa: F401  (registers commands)
 # isort: split
 from jamsos.cli import (  # noqa: F401
     audit,
+    capacity,
     dashboard,
     dlq,
     health,

@@ -366,6 +366,12 @@ def print_reconciliation(result: reconciliation.Reconciliation) -> None:
 
 def print_hints(result: reconciliation.Reconciliation) -> None:
     """What to do about the mismatches that have a known remedy."""
+    if any(m.scope.startswith("capacity ") for m in result.mismatches):
+        console.print(
+            "[yellow]to do[/yellow]: capacity counters differ from the active participants:"
+            " run `jamsos ops capacity recount` (safe while the services run; audited)",
+            highlight=False,
+        )
     if result.ledger_behind:
         console.print(
             f"[yellow]to do[/yellow]: the billing ledger lacks {result.ledger_behind:,}"

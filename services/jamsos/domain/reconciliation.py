@@ -9,6 +9,11 @@ for every agency, submitted = enrolled + duplicate + rejected + held; for each p
 Decision: a submission still being decided (status RECEIVED) is reported as in flight and is
 not a mismatch, since it takes the pipeline a moment to decide; one still undecided after
 `stale_after` (the caller's setting) is a mismatch, because something is stuck.
+
+Capacity (migration 0010): every `capacity` row counts the ACTIVE participants of its scope
+(the regency: all; `agency:X`: agency X's), and every agency with active participants has a
+row; a drifted counter refuses workers while places remain or lets an agency pass its quota.
+`jamsos ops capacity recount` repairs it.
 """
 
 from __future__ import annotations
@@ -78,6 +83,29 @@ class PeriodFigures:
     credit_invoices: Sums
     duplicates: int
     off_tariff: int
+
+
+@dataclass(frozen=True)
+class CapacityCount:
+    """One capacity scope: its counter (None: the row is missing) and the truth."""
+
+    scope: str  # 'regency' or 'agency:' + agency_code
+    used: int | None
+    active: int
+
+
+def check_capacity(counts: Sequence[CapacityCount]) -> list[Mismatch]:
+    """Every counter equals the active participants of its scope; a scope with active
+    participants (and the regency, always) has its row."""
+    result: list[Mismatch] = []
+    for c in counts:
+        scope = f"capacity {c.scope}"
+        if c.used is None:
+            if c.active or c.scope == "regency":
+                result.append(Mismatch(scope, "the scope has a capacity row", 1, 0))
+        elif c.used != c.active:
+            result.append(Mismatch(scope, "places used = active participants", c.active, c.used))
+    return result
 
 
 def check_agency(counts: AgencyCounts) -> list[Mismatch]:

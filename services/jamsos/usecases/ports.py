@@ -15,10 +15,17 @@ from typing import Any, Protocol, TypeVar
 from jamsos.domain.dedup import Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
-from jamsos.domain.reconciliation import AgencyCounts, InvoiceKey, PeriodFigures, Sums
+from jamsos.domain.reconciliation import (
+    AgencyCounts,
+    CapacityCount,
+    InvoiceKey,
+    PeriodFigures,
+    Sums,
+)
 from jamsos.domain.tariff import Tariff
 from jamsos.usecases.rows import (
     AuditEntry,
+    CapacityChange,
     Claim,
     DeadLetter,
     Decision,
@@ -304,6 +311,14 @@ class PaymentStore(AuditStore, Protocol):
         """Record a payment; the one that settles the balance marks the invoice PAID."""
 
 
+class CapacityStore(AuditStore, Protocol):
+    """What `jamsos ops capacity recount` needs."""
+
+    async def recount_capacity(self) -> list[CapacityChange]:
+        """Set every capacity counter to the active participants of its scope, under the rows'
+        locks (missing rows created); the counters that changed."""
+
+
 class ReconciliationStore(Protocol):
     """What `jamsos reconcile` reads. Each figure is one set-based query in PostgreSQL
     (adapters/reconciliation.py); the checks on them are domain/reconciliation.py."""
@@ -328,3 +343,6 @@ class ReconciliationStore(Protocol):
 
     async def ledger_behind(self) -> int:
         """Participants whose current coverage the billing ledger lacks."""
+
+    async def capacity_counts(self) -> list[CapacityCount]:
+        """Every capacity counter beside the active participants of its scope."""

@@ -4,14 +4,16 @@ domain/reconciliation.py on them."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import (
     AgencyCounts,
+    CapacityCount,
     Mismatch,
     PeriodFigures,
     check_agency,
+    check_capacity,
     check_invoices,
     check_ledger,
     check_period,
@@ -31,6 +33,8 @@ class Reconciliation:
     mismatches: list[Mismatch]
     # (period, covered not charged, charged not covered): periods a new run would settle
     bill_again: list[tuple[str, int, int]]
+    # every capacity counter beside its scope's active participants (an extension, README)
+    capacity: list[CapacityCount] = field(default_factory=list)
 
 
 async def reconcile(
@@ -39,7 +43,8 @@ async def reconcile(
     now: dt.datetime,
     stale_after: dt.timedelta,
 ) -> Reconciliation:
-    """Check enrolment counts per agency and, per billed period (or `period`), the billing."""
+    """Check enrolment counts per agency, per billed period (or `period`) the billing, and the
+    capacity counters."""
     async with uow.snapshot() as store:
         agencies = await store.agency_counts(now - stale_after)
         tariffs = await store.tariffs()
@@ -58,4 +63,8 @@ async def reconcile(
             mismatches += check_invoices(*await store.invoice_figures(p))
         behind = await store.ledger_behind()
         mismatches += check_ledger(behind)
-    return Reconciliation(agencies, figures, behind, mismatches, periods_to_bill_again(figures))
+        capacity = await store.capacity_counts()
+        mismatches += check_capacity(capacity)
+    return Reconciliation(
+        agencies, figures, behind, mismatches, periods_to_bill_again(figures), capacity
+    )

@@ -229,6 +229,7 @@ class AuditAction(StrEnum):
     DLQ_REPLAY = "dlq.replay"
     DLQ_DISCARD = "dlq.discard"
     OUTBOX_RETRY = "outbox.retry"
+    CAPACITY_RECOUNT = "capacity.recount"  # migration 0017
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,16 @@ class AuditEntry:
     subject: str
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapacityChange:
+    """A capacity counter set to the active participants of its scope (`jamsos ops capacity
+    recount`); `before` is None when the row was missing."""
+
+    scope: str  # 'regency' or 'agency:' + agency_code
+    before: int | None
+    after: int
 
 
 # --- a clerk's file (usecases/intake.py; read by adapters/spreadsheet.py) ---
