@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from jamsos_schemas.enums import TerminationReason as TerminationReason
 from jamsos_schemas.registration import (
     AgencyCode,
     EventId,
@@ -23,15 +24,6 @@ class Program(StrEnum):
 
     JKK = "JKK"
     JKM = "JKM"
-
-
-class TerminationReason(StrEnum):
-    """Why coverage ends (CONTRACT.md, termination-requested)."""
-
-    DECEASED = "DECEASED"
-    MOVED_OUT = "MOVED_OUT"
-    FORMAL_EMPLOYMENT = "FORMAL_EMPLOYMENT"
-    WITHDRAWN = "WITHDRAWN"
 
 
 class MonthlyPremium(BaseModel):

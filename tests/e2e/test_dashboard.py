@@ -26,7 +26,7 @@ from jamsos.adapters import dead_letters
 from jamsos.adapters.kafka_admin import consumer_lag
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.bootstrap import consumer_groups
-from jamsos.cli.demo import build_cohort
+from jamsos.cli.demo_flow import build_cohort
 from jamsos.dashboard import Dashboard
 from jamsos.domain.period import Period
 from jamsos.indonesian import number, rupiah

@@ -1,4 +1,15 @@
-"""`jamsos …` commands: parse arguments, call bootstrap or a use case, print."""
+"""`jamsos …` commands: parse arguments, call bootstrap or a use case, print.
+
+Start-up: every call imports all the command modules (typer needs every command for the help
+and to find the one called), so a command module imports at its top only what declaring its
+commands takes: typer, rich, the standard library, jamsos.settings, cli/common.py and
+cli/errors.py, and light values its options name (jamsos_schemas.enums, the domain's
+periods). What a command runs on (adapters, bootstrap, use cases, workers, and with them
+asyncpg, aiokafka, FastStream, pydantic, openpyxl, fpdf) is imported at the top of the
+function that uses it, and names needed only in annotations under `TYPE_CHECKING`. A call then
+pays only for what it uses: `jamsos --help` loads no driver, `jamsos ops health` no FastStream
+or openpyxl. tests/unit/test_cli_imports.py holds the rule.
+"""
 
 from __future__ import annotations
 

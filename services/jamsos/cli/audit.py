@@ -7,19 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from jamsos.adapters import audit
 from jamsos.cli.common import ops_app, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.domain.coverage import JAKARTA
 from jamsos.settings import load_settings
-from jamsos.usecases.rows import AuditAction
+from jamsos.usecases.audit_actions import AuditAction
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 def audit_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,6 +50,8 @@ def ops_audit(
     ),
 ) -> None:
     """Who decided what: review decisions, payments, dead-letter replays and discards."""
+    from jamsos.adapters import audit
+
     if action is not None and action not in {a.value for a in AuditAction}:
         raise Failure(f"--action {action!r}: choose from {', '.join(a.value for a in AuditAction)}")
 

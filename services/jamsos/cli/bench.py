@@ -15,10 +15,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from jamsos import bootstrap
-from jamsos.adapters import bench as bench_db
-from jamsos.adapters.embedded import embedded_database
-from jamsos.bench import billing, pipeline
 from jamsos.cli.common import app, console
 from jamsos.settings import load_settings
 
@@ -62,6 +58,10 @@ def bench(
     raw aiokafka round trip of the same messages on the same embedded broker."""
     if ctx.invoked_subcommand is not None:
         return
+    from jamsos import bootstrap
+    from jamsos.adapters import bench as bench_db
+    from jamsos.bench import pipeline
+
     settings = replace(load_settings(), kafka_bootstrap=None)
     name = _database_name()
     with (
@@ -141,6 +141,10 @@ def bench_billing(
     """One month for N participants with the billing use case: ledger intake of N enrolled
     events, first run, unchanged re-run, after 1% late enrolments + 1% terminations, CSV and
     XLSX export of the lines (time, peak RSS added), reconcile."""
+    from jamsos import bootstrap
+    from jamsos.adapters.embedded import embedded_database
+    from jamsos.bench import billing
+
     settings = load_settings()
     with contextlib.ExitStack() as stack:
         server = settings.database_url

@@ -8,15 +8,10 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import asyncpg
 import typer
-from rich.table import Table
 
-from jamsos import billing_requests
-from jamsos.adapters import coverage_ledger, invoice_documents, invoices, tariff_table
-from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
-from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.cli.common import (
     app,
     configured,
@@ -28,12 +23,18 @@ from jamsos.cli.common import (
 )
 from jamsos.cli.errors import Failure
 from jamsos.cli.invoice_tables import invoice_table, json_value, lines_table
+from jamsos.cli.reconcile_tables import print_reconciliation
 from jamsos.domain.period import Period
-from jamsos.domain.tariff import Tariff, tariff_on
 from jamsos.indonesian import rupiah
 from jamsos.settings import load_settings
-from jamsos.usecases import payments, reconciliation
-from jamsos.workers.runtime import jakarta_now
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from jamsos import billing_requests
+    from jamsos.adapters import invoice_documents
+    from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
+    from jamsos.domain.tariff import Tariff
 
 
 @app.command()
@@ -49,6 +50,10 @@ def bill(
 
     A period more than one month ahead of today (Asia/Jakarta) is refused without --force.
     """
+    from jamsos import billing_requests
+    from jamsos.adapters import coverage_ledger
+    from jamsos.workers.runtime import jakarta_now
+
     month = period_arg(period)
     latest = Period.of(jakarta_now().date()).next()
     if month > latest and not force:
@@ -115,6 +120,8 @@ def invoice_list(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """List invoices and credit notes with their status."""
+    from jamsos.adapters import invoices
+
     settings = load_settings()
     month = None if period is None else period_arg(period)
 
@@ -131,6 +138,9 @@ def invoice_list(
 
 
 async def _invoice(pool: asyncpg.Pool, invoice_no: str) -> tuple[InvoiceDetail, Tariff] | None:
+    from jamsos.adapters import invoices, tariff_table
+    from jamsos.domain.tariff import tariff_on
+
     async with pool.acquire() as conn:
         detail = await invoices.invoice_detail(conn, invoice_no)
         if detail is None:
@@ -172,6 +182,8 @@ def invoice_export(
     ),
 ) -> None:
     """Write the invoice as PDF (Indonesian) and its per-participant lines as XLSX and CSV."""
+    from jamsos.adapters import invoice_documents
+
     settings = load_settings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,6 +231,10 @@ def invoice_pay(
     The amount must equal the outstanding balance (or be less, with --partial); a date in the
     future is refused. Dates are Asia/Jakarta (WIB).
     """
+    from jamsos.adapters.stores import PostgresUnitOfWork
+    from jamsos.usecases import payments
+    from jamsos.workers.runtime import jakarta_now
+
     today = jakarta_now().date()
     day = today if paid_on is None else date_arg(paid_on, "--paid-on")
     if day > today:
@@ -279,6 +295,10 @@ def reconcile(
 
     Exit code 1 on any mismatch.
     """
+    from jamsos.adapters.stores import PostgresUnitOfWork
+    from jamsos.usecases import reconciliation
+    from jamsos.workers.runtime import jakarta_now
+
     settings = load_settings()
     month = None if period is None else period_arg(period)
     result = asyncio.run(
@@ -295,98 +315,3 @@ def reconcile(
         print_reconciliation(result)
     if result.mismatches:
         raise typer.Exit(1)
-
-
-def print_reconciliation(result: reconciliation.Reconciliation) -> None:
-    """The reconciliation's figures and mismatches as tables."""
-    agencies = Table(
-        "agency",
-        "submitted",
-        "enrolled",
-        "duplicate",
-        "rejected",
-        "held",
-        "in flight",
-        "with outcome event",
-        title="submitted = enrolled + duplicate + rejected + held (+ in flight)",
-    )
-    for a in result.agencies:
-        agencies.add_row(
-            a.agency_code,
-            *(
-                f"{v:,}"
-                for v in (
-                    a.submitted,
-                    a.enrolled,
-                    a.duplicate,
-                    a.rejected,
-                    a.held,
-                    a.in_flight,
-                    a.with_outcome_event,
-                )
-            ),
-        )
-    console.print(agencies)
-    periods = Table(
-        "period",
-        "covered",
-        "× tariff",
-        "charge lines",
-        "credited",
-        "invoiced",
-        "credit notes",
-        "net",
-        title="Σ charge lines = Σ invoice totals − credits = covered × tariff",
-    )
-    for p in result.periods:
-        periods.add_row(
-            p.period,
-            f"{p.covered:,}",
-            rupiah(p.covered * p.tariff_total),
-            rupiah(p.charged.amount),
-            rupiah(p.credited.amount),
-            rupiah(p.debit_invoices.amount),
-            rupiah(p.credit_invoices.amount),
-            rupiah(p.debit_invoices.amount + p.credit_invoices.amount),
-        )
-    console.print(periods)
-    if not result.mismatches:
-        console.print(
-            f"[green]reconciled[/green]: {len(result.agencies)} agencies,"
-            f" {len(result.periods)} period(s), billing ledger in step",
-            highlight=False,
-        )
-        return
-    table = Table("where", "check", "expected", "actual", title="[red]Mismatches[/red]")
-    for m in result.mismatches:
-        table.add_row(m.scope, m.check, f"{m.expected:,}", f"{m.actual:,}")
-    console.print(table)
-    print_hints(result)
-
-
-def print_hints(result: reconciliation.Reconciliation) -> None:
-    """What to do about the mismatches that have a known remedy."""
-    if any(m.scope.startswith("capacity ") for m in result.mismatches):
-        console.print(
-            "[yellow]to do[/yellow]: capacity counters differ from the active participants:"
-            " run `jamsos ops capacity recount` (safe while the services run; audited)",
-            highlight=False,
-        )
-    if result.ledger_behind:
-        console.print(
-            f"[yellow]to do[/yellow]: the billing ledger lacks {result.ledger_behind:,}"
-            " participant(s): let the billing service (`jamsos run billing`) catch up, then"
-            " run `jamsos reconcile` again",
-            highlight=False,
-        )
-    for period, uncharged, uncovered in result.bill_again:
-        what = []
-        if uncharged:
-            what.append(f"{uncharged:,} covered participant(s) not charged yet")
-        if uncovered:
-            what.append(f"{uncovered:,} charged participant(s) no longer covered")
-        console.print(
-            f"[yellow]to do[/yellow]: period {period}: {' and '.join(what)}:"
-            f" run `jamsos bill {period}` (it issues only the difference)",
-            highlight=False,
-        )

@@ -11,10 +11,8 @@ import sys
 import typer
 from rich.table import Table
 
-from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.cli.common import console, ops_app, with_pool
 from jamsos.settings import load_settings
-from jamsos.usecases import capacity
 
 capacity_app = typer.Typer(
     no_args_is_help=True, help="Places used against the regency ceiling and agency quotas."
@@ -32,6 +30,9 @@ def capacity_recount(
     verification locks them, so it is safe while the services run; a missing agency row is
     created. `jamsos reconcile` reports a drifted counter. Nothing drifted: nothing changes.
     """
+    from jamsos.adapters.stores import PostgresUnitOfWork
+    from jamsos.usecases import capacity
+
     settings = load_settings()
     changes = asyncio.run(
         with_pool(

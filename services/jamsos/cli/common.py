@@ -10,20 +10,19 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-import asyncpg
 import typer
 from rich.console import Console
 
-from jamsos.adapters import db
-from jamsos.bootstrap import with_database
 from jamsos.cli.errors import Failure
 from jamsos.domain.period import Period
 from jamsos.settings import ENDPOINTS_FILE, Settings, load_settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 T = TypeVar("T")
 
@@ -58,6 +57,8 @@ def note(text: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version
+
         typer.echo(f"jamsos {version('jamsos')}")
         raise typer.Exit()
 
@@ -130,6 +131,7 @@ def database_url(settings: Settings) -> str:
         raise _not_set(settings, ["JAMSOS_DATABASE_URL"])
     if settings.state_dir not in _started:
         from jamsos.adapters.embedded import embedded_database
+        from jamsos.bootstrap import with_database
 
         name = urlsplit(record.database_url).path.lstrip("/") or "postgres"
         server = _embedded.enter_context(embedded_database(settings.state_dir))
@@ -159,6 +161,8 @@ def period_arg(text: str) -> Period:
 
 
 async def with_pool(settings: Settings, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    from jamsos.adapters import db
+
     pool = await db.create_pool(database_url(settings), max_size=2)
     try:
         return await work(pool)
@@ -170,6 +174,8 @@ async def with_connection(
     settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]
 ) -> T:
     """Run `work` on one connection to the configured database."""
+    from jamsos.adapters import db
+
     conn = await db.connect(database_url(settings))
     try:
         return await work(conn)

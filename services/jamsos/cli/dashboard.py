@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
-from jamsos.adapters.http import PortUnavailable
 from jamsos.cli.common import app, configured
 from jamsos.cli.errors import Failure
-from jamsos.dashboard import Dashboard
 from jamsos.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from jamsos.dashboard import Dashboard
 
 
 def open_dashboard(settings: Settings) -> Dashboard:
     """The dashboard bound to its port; a taken port ends the command with one clear line."""
+    from jamsos.adapters.http import PortUnavailable
+    from jamsos.dashboard import Dashboard
+
     try:
         return Dashboard(settings.dashboard_port)
     except PortUnavailable as error:

@@ -14,9 +14,9 @@ from jamsos import billing_requests, synthetic
 from jamsos.adapters import db, demo_queries, invoice_documents, invoices
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.billing_requests import RunResult
-from jamsos.cli.billing import print_reconciliation
 from jamsos.cli.common import console
 from jamsos.cli.invoice_tables import invoice_table
+from jamsos.cli.reconcile_tables import print_reconciliation
 from jamsos.domain.coverage import coverage_start
 from jamsos.domain.period import Period
 from jamsos.publishing import publish_submissions

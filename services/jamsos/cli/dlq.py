@@ -7,27 +7,27 @@ import asyncio
 import datetime as dt
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from jamsos.adapters import audit, dead_letters
-from jamsos.adapters.dead_letters import headers_from_json
 from jamsos.cli.common import configured, console, dlq_app, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.domain.coverage import JAKARTA
-from jamsos.publishing import publish_raw
 from jamsos.settings import load_settings
-from jamsos.usecases.rows import AuditAction, AuditEntry
+
+if TYPE_CHECKING:
+    import asyncpg
 
 _HEX = re.compile(r"[0-9a-f]+")
 
 
 async def resolve(conn: asyncpg.Connection, text: str) -> str:
     """The one dead letter's event id that `text` (a full id or a prefix of it) names."""
+    from jamsos.adapters import dead_letters
+
     digits = text.strip().lower().replace("-", "")
     if not digits or not _HEX.fullmatch(digits) or len(digits) > 32:
         raise Failure(
@@ -77,6 +77,8 @@ def dlq_list(
     ),
 ) -> None:
     """Show the most recent dead letters: full id, agency, submission id and error."""
+    from jamsos.adapters import dead_letters
+
     rows = asyncio.run(
         with_connection(
             load_settings(),
@@ -138,6 +140,11 @@ def dlq_replay(
 ) -> None:
     """Publish a dead letter's original bytes and headers back to its source topic (e.g. after
     a fix); it is checked again like any record, signature included."""
+    from jamsos.adapters import audit, dead_letters
+    from jamsos.adapters.dead_letters import headers_from_json
+    from jamsos.publishing import publish_raw
+    from jamsos.usecases.rows import AuditAction, AuditEntry
+
     settings = configured(load_settings())
 
     async def go(conn: asyncpg.Connection) -> tuple[str, str]:
@@ -180,6 +187,9 @@ def dlq_discard(
     reason: str = typer.Option(..., "--reason", help="why it is dropped (kept with the letter)"),
 ) -> None:
     """Drop a dead letter that must not be replayed, recording why (its bytes are kept)."""
+    from jamsos.adapters import audit, dead_letters
+    from jamsos.usecases.rows import AuditAction, AuditEntry
+
     if not reason.strip():
         raise Failure("--reason must say why the dead letter is dropped")
     settings = load_settings()

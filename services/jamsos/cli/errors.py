@@ -5,6 +5,9 @@ refused payment). `main()` hands every other exception to `explain`, which knows
 of the environment (database unreachable, missing or not migrated; broker unreachable; the
 endpoints of a `jamsos up` that has stopped). Anything unknown is a bug and keeps its
 traceback.
+
+The exception types of the libraries are imported only when an error is not a `Failure`
+(jamsos.cli: a command loads what it runs on, and so does its error).
 """
 
 from __future__ import annotations
@@ -13,16 +16,14 @@ import socket
 import sys
 from collections.abc import Iterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
-
 from jamsos.adapters import logs
-from jamsos.adapters.db import AgenciesDiffer, NotMigrated
-from jamsos.adapters.embedded import StateInUse
-from jamsos.domain.signatures import BadKey
 from jamsos.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from jamsos.adapters.embedded import StateInUse
 
 USAGE = 2  # the exit code of every failure below unless it says otherwise
 
@@ -103,6 +104,8 @@ def _stale(settings: Settings | None, what: str) -> str | None:
 
 
 def _database(error: BaseException, settings: Settings | None) -> Failure | None:
+    import asyncpg
+
     dsn = settings.database_url if settings else None
     server, name = database_place(dsn)
     if isinstance(error, asyncpg.UndefinedTableError):
@@ -143,6 +146,8 @@ def _database(error: BaseException, settings: Settings | None) -> Failure | None
 
 
 def _broker(error: BaseException, settings: Settings | None) -> Failure | None:
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
     if not isinstance(error, KafkaConnectionError | KafkaTimeoutError):
         return None
     stale = _stale(settings, "broker")
@@ -166,6 +171,12 @@ def _state_in_use(error: StateInUse, settings: Settings | None) -> Failure:
 
 def explain(error: BaseException) -> Failure | None:
     """The one-line failure behind `error`, or None when it is not an everyday mistake."""
+    if isinstance(error, Failure):  # a command's own: nothing to import
+        return error
+    from jamsos.adapters.db import AgenciesDiffer, NotMigrated
+    from jamsos.adapters.embedded import StateInUse
+    from jamsos.domain.signatures import BadKey
+
     settings: Settings | None = None
     loaded = False
     for current in _chain(error):

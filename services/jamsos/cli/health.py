@@ -10,15 +10,16 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from jamsos.adapters.kafka import client_security
 from jamsos.cli.common import configured, console, ops_app
-from jamsos.health import system_health
 from jamsos.settings import load_settings
 
 
 @ops_app.command("health")
 def health(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Check the broker, the database and each running service; exit 1 if any is unhealthy."""
+    from jamsos.adapters.kafka import client_security
+    from jamsos.health import system_health
+
     settings = configured(load_settings())
     assert settings.kafka_bootstrap is not None and settings.database_url is not None
     report: dict[str, Any] = asyncio.run(

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
 from jamsos.domain.coverage import JAKARTA
 from jamsos.indonesian import number, rupiah
+
+if TYPE_CHECKING:
+    from jamsos.adapters.invoices import InvoiceDetail, InvoiceRow
 
 
 def wib(moment: dt.datetime | None) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from jamsos import kafka_acls
 from jamsos.cli.common import app, write_secret_files
 from jamsos.settings import load_settings
 
@@ -19,6 +18,8 @@ app.add_typer(kafka_app, name="kafka")
 @kafka_app.command("acls")
 def kafka_acls_script() -> None:
     """Print the script that creates every SCRAM user and ACL (deploy/kafka-security.sh)."""
+    from jamsos import kafka_acls
+
     sys.stdout.write(kafka_acls.script(load_settings()))
 
 
@@ -28,5 +29,7 @@ def kafka_secrets(
 ) -> None:
     """Write a random password (mode 0600) for every principal that has none in OUT yet;
     existing files are kept. Give each agency its own password, nothing else."""
+    from jamsos import kafka_acls
+
     principals = kafka_acls.principals(load_settings())
     write_secret_files(out, {kafka_acls.secret_name(p): p for p in principals})

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from jamsos.adapters.signatures import Signer, belongs, generate, load_private_key
 from jamsos.cli.common import app, console
 from jamsos.cli.errors import Failure
-from jamsos.domain.signatures import BadKey
 from jamsos.settings import Settings
+
+if TYPE_CHECKING:
+    from jamsos.adapters.signatures import Signer
 
 keys_app = typer.Typer(no_args_is_help=True, help="Agency signing keys (Ed25519).")
 app.add_typer(keys_app, name="keys")
@@ -23,6 +25,9 @@ def keys_generate(
 ) -> None:
     """Write `OUT/CODE.key` (private, PKCS#8 PEM, mode 0600: stays with the agency) and
     `OUT/CODE.pub` (goes into jamsos's JAMSOS_AGENCY_KEYS_DIR or the config file)."""
+    from jamsos.adapters.signatures import generate
+    from jamsos.domain.signatures import BadKey
+
     code = agency.strip().upper()
     if not code or "." in code or "/" in code:
         raise Failure(f"--agency {agency!r} is not an agency code")
@@ -39,6 +44,9 @@ def signer(settings: Settings, agency: str, key_file: Path | None) -> Signer | N
     used, or whose public key is not one of the agency's configured keys, ends the command."""
     if key_file is None:
         return None
+    from jamsos.adapters.signatures import Signer, belongs, load_private_key
+    from jamsos.domain.signatures import BadKey
+
     try:
         key = load_private_key(key_file)
     except BadKey as error:

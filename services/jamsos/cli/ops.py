@@ -7,19 +7,19 @@ import contextlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.live import Live
 from rich.table import Table
 
-from jamsos.adapters.kafka import client_security
-from jamsos.adapters.kafka_admin import LagRow, TopicOffsets, consumer_lag, topic_offsets
-from jamsos.bootstrap import consumer_groups
 from jamsos.cli.common import configured, console, ops_app
 from jamsos.cli.errors import Failure
 from jamsos.settings import Settings, load_settings
 from jamsos_schemas import topics as topic_names
+
+if TYPE_CHECKING:
+    from jamsos.adapters.kafka_admin import LagRow, TopicOffsets
 
 WATCH_SECONDS = 2.0
 
@@ -112,6 +112,9 @@ def _bootstrap(settings: Settings) -> str:
 
 async def lag_rows(settings: Settings, groups: Mapping[str, Sequence[str]]) -> list[LagRow]:
     """Lag of the services' consumer groups, and of any other group named with the prefix."""
+    from jamsos.adapters.kafka import client_security
+    from jamsos.adapters.kafka_admin import consumer_lag
+
     return await consumer_lag(
         _bootstrap(settings),
         groups,
@@ -125,6 +128,9 @@ def ops_topics(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Every topic (contract and internal): partitions, start and end offsets, messages."""
+    from jamsos.adapters.kafka import client_security
+    from jamsos.adapters.kafka_admin import topic_offsets
+
     settings = configured(load_settings())
     security = client_security(settings.kafka_security)
     rows = asyncio.run(topic_offsets(_bootstrap(settings), topic_names.ALL_TOPICS, security))
@@ -140,6 +146,8 @@ def ops_lag(
     watch: bool = typer.Option(False, "--watch", help="refresh in place until Ctrl-C"),
 ) -> None:
     """Every jamsos consumer group: committed offset, end offset and lag per partition."""
+    from jamsos.bootstrap import consumer_groups
+
     settings = configured(load_settings())
     if watch and as_json:
         raise Failure("--watch refreshes the table; use --json without --watch")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import typer
 from rich.table import Table
 
-from jamsos.adapters import audit, outbox
 from jamsos.cli.common import configured, console, ops_app, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.settings import load_settings
-from jamsos.usecases.rows import AuditAction, AuditEntry
+
+if TYPE_CHECKING:
+    import asyncpg
 
 outbox_app = typer.Typer(no_args_is_help=True, help="Outbox rows refused by the broker.")
 ops_app.add_typer(outbox_app, name="outbox")
@@ -26,6 +26,8 @@ def outbox_list(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """The failed outbox rows: id, topic, key, when and the broker's error."""
+    from jamsos.adapters import outbox
+
     settings = configured(load_settings())
 
     async def go(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -57,6 +59,9 @@ def outbox_retry(
     every: bool = typer.Option(False, "--all", help="every failed row"),
 ) -> None:
     """Hand failed rows back to the sweeper after fixing the cause (audited)."""
+    from jamsos.adapters import audit, outbox
+    from jamsos.usecases.rows import AuditAction, AuditEntry
+
     if bool(ids) == every:
         raise Failure("name the row ids to retry, or --all (not both)", 2)
     settings = configured(load_settings())

@@ -6,17 +6,18 @@ import asyncio
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import typer
 from rich.table import Table
 
-from jamsos.adapters.participant_history import participant_history
 from jamsos.cli.common import console, participant_app, with_pool
 from jamsos.cli.errors import Failure
 from jamsos.indonesian import rupiah
 from jamsos.settings import load_settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 def _reasons(reasons: list[dict[str, Any]]) -> str:
@@ -131,6 +132,8 @@ def participant_show(
 ) -> None:
     """One person's whole history: submissions from every agency, review, enrolment, coverage,
     terminations, charges and their invoices."""
+    from jamsos.adapters.participant_history import participant_history
+
     nik = nik.strip()
     if len(nik) != 16 or not nik.isascii() or not nik.isdigit():
         raise Failure(f"{nik!r} is not a NIK: a NIK is 16 digits")

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from jamsos.cli.common import app, console, database_url
 from jamsos.indonesian import number, rupiah
-from jamsos.reporting import report_data, report_json
 from jamsos.settings import load_settings
 
 
@@ -88,6 +87,8 @@ def print_report(data: dict[str, Any]) -> None:
 @app.command()
 def report(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Enrolment progress against target, per agency and kecamatan, and billing figures."""
+    from jamsos.reporting import report_data, report_json
+
     settings = load_settings()
     data = asyncio.run(report_data(replace(settings, database_url=database_url(settings))))
     if as_json:

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-import asyncpg
 import typer
 from rich.table import Table
 
-from jamsos.adapters import views
 from jamsos.cli.common import configured, console, review_app, with_connection
 from jamsos.cli.errors import Failure
-from jamsos.publishing import publish_model
 from jamsos.settings import load_settings
-from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
-from jamsos_schemas.registration import RegistrationReviewDecidedV1
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 @review_app.command("list")
 def review_list(limit: int = typer.Option(100)) -> None:
     """Submissions held because they look like a participant under another NIK."""
+    from jamsos.adapters import views
+
     held = asyncio.run(with_connection(load_settings(), lambda c: views.held_submissions(c, limit)))
 
     table = Table(
@@ -52,6 +53,11 @@ def review_decide(
     by: str = typer.Option(..., "--by", help="who decides (kept on the submission)"),
 ) -> None:
     """Resolve a held submission: publishes `registration.review-decided` (key: its NIK)."""
+    from jamsos.adapters import views
+    from jamsos.publishing import publish_model
+    from jamsos.workers.runtime import jakarta_now
+    from jamsos_schemas.registration import RegistrationReviewDecidedV1
+
     settings = configured(load_settings())
     if decision.upper() not in ("ENROL", "DUPLICATE"):
         console.print("[red]decision must be ENROL or DUPLICATE[/red]")

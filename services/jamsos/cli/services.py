@@ -6,14 +6,10 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import asyncpg
 import typer
 
-from jamsos import bootstrap
-from jamsos.adapters import db
-from jamsos.adapters.http import PortUnavailable
-from jamsos.adapters.kafka import client_security, create_topics, topic_configs, wait_for_broker
 from jamsos.cli.common import (
     app,
     configured,
@@ -25,14 +21,21 @@ from jamsos.cli.common import (
 )
 from jamsos.cli.dashboard import open_dashboard
 from jamsos.cli.errors import Failure
-from jamsos.dashboard import Dashboard
 from jamsos.settings import Settings, load_settings
 from jamsos_schemas import topics
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from jamsos.dashboard import Dashboard
 
 
 async def _serve(
     settings: Settings, services: list[str], dashboard: Dashboard | None = None
 ) -> None:
+    from jamsos import bootstrap
+    from jamsos.adapters.http import PortUnavailable
+
     logging.getLogger("jamsos").setLevel(settings.log_level)  # INFO: a line per batch
     # An outage is logged once by jamsos.conditions; asyncpg's pool would add a traceback for
     # every connection it fails to reopen meanwhile.
@@ -76,6 +79,8 @@ def up(
     services: str = typer.Option("all", help="which services to run in this process"),
 ) -> None:
     """Start broker, database (embedded when JAMSOS_* are unset) and the services."""
+    from jamsos import bootstrap
+
     settings = load_settings()
     with bootstrap.session(settings, "up") as ready:  # refuses a second `up` on this state
         dashboard = open_dashboard(ready)
@@ -95,6 +100,8 @@ def run(
     service: str = typer.Argument(..., help="registration, verification, billing or all"),
 ) -> None:
     """Run one service against the configured broker and database."""
+    from jamsos import bootstrap
+
     settings = configured(load_settings())
     try:
         names = bootstrap.service_names(service)
@@ -111,6 +118,8 @@ def topics_create(
     ),
 ) -> None:
     """Create every contract and internal topic that does not exist yet (idempotent)."""
+    from jamsos.adapters.kafka import client_security, create_topics, topic_configs, wait_for_broker
+
     settings = load_settings()
     if settings.kafka_bootstrap is None:
         console.print("[red]JAMSOS_KAFKA_BOOTSTRAP is not set[/red]")
@@ -137,6 +146,8 @@ def topics_create(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending SQL migrations (safe to re-run) and sync the agency registry."""
+    from jamsos.adapters import db
+
     settings = load_settings()
 
     async def go(conn: asyncpg.Connection) -> list[str]:
@@ -155,6 +166,8 @@ def db_secrets(
     """Write a random password (mode 0600) for the database owner and each role's login
     (postgres_password_owner, postgres_password_ROLE) that has none in OUT yet; existing files
     are kept (docker-compose.yml, README "Database roles")."""
+    from jamsos.adapters import db
+
     logins = ("owner", *db.ROLES)
     write_secret_files(out, {f"postgres_password_{login}": "" for login in logins})
 

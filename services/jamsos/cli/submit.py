@@ -9,36 +9,24 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jamsos.adapters.signatures import Signer
-from jamsos.adapters.spreadsheet import read_workers
-from jamsos.adapters.submission_lookup import agency_submissions, database_now, dead_letters_since
-from jamsos.adapters.workbooks import write_results, write_template
 from jamsos.cli.common import app, configured, console, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.cli.keys import signer
-from jamsos.publishing import publish_raw, publish_submissions
 from jamsos.settings import Settings, load_settings
-from jamsos.usecases.intake import (
-    Kind,
-    Planned,
-    ResultLine,
-    digest,
-    lookup_keys,
-    outcome_detail,
-    payload_bytes,
-    plan,
-    results,
-)
-from jamsos.usecases.rows import Known, SheetResult
-from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from jamsos.adapters.signatures import Signer
+    from jamsos.usecases.intake import Planned, ResultLine
+    from jamsos.usecases.rows import Known, SheetResult
 
 submission_app = typer.Typer(no_args_is_help=True, help="What became of an agency's submissions.")
 app.add_typer(submission_app, name="submission")
@@ -49,6 +37,8 @@ POLL_SECONDS = 0.5
 def _submit_json(settings: Settings, file: Path, sign: Signer | None) -> None:
     """Publish JSON (an object or a list) or JSONL payloads as they are; lines or items that are
     not JSON objects are reported and not published (exit code 1)."""
+    from jamsos.publishing import publish_submissions
+
     text = file.read_text("utf-8")
     problems: list[tuple[int, str]] = []
     payloads: list[dict[str, Any]] = []
@@ -108,6 +98,8 @@ def _progress() -> Progress:
 
 
 async def _known(conn: asyncpg.Connection, agency: str, ids: Sequence[str]) -> dict[str, Known]:
+    from jamsos.adapters.submission_lookup import agency_submissions
+
     return {k.submission_id: k for k in await agency_submissions(conn, agency, ids, [])}
 
 
@@ -121,6 +113,9 @@ async def _follow(
 ) -> tuple[dict[str, Known], dict[str, str]]:
     """Wait until registration recorded every published row (and, with `outcomes`, every shown
     row has an outcome: anything but RECEIVED) or dead-lettered it, or until `timeout`."""
+    from jamsos.adapters.submission_lookup import dead_letters_since
+    from jamsos.usecases.intake import digest, payload_bytes
+
     sent = {
         p.line.submission.submission_id: p.line.submission
         for p in planned
@@ -165,6 +160,10 @@ async def _submit_sheet(
     timeout: float,
     sign: Signer | None,
 ) -> tuple[list[Planned], list[ResultLine] | None, dict[str, str], int]:
+    from jamsos.adapters.submission_lookup import agency_submissions, database_now
+    from jamsos.publishing import publish_raw
+    from jamsos.usecases.intake import lookup_keys, payload_bytes, plan, results
+
     async def work(conn: asyncpg.Connection) -> tuple[Any, ...]:
         ids, niks = lookup_keys(sheet.lines)
         planned = plan(sheet.lines, await agency_submissions(conn, agency, ids, niks))
@@ -194,6 +193,8 @@ async def _submit_sheet(
 
 
 def _print_counts(file: Path, planned: Sequence[Planned], skipped_example: bool) -> None:
+    from jamsos.usecases.intake import Kind
+
     kinds = Counter(p.kind for p in planned)
     corrected = kinds[Kind.CORRECTED] + kinds[Kind.NOT_SENT]
     text = (
@@ -249,6 +250,11 @@ def submit(
     list) and JSONL are published as they are (the contract's payloads). With `--key` every
     message is signed as `--agency` (headers jamsos-agency, jamsos-signature).
     """
+    from jamsos.adapters.spreadsheet import read_workers
+    from jamsos.adapters.workbooks import write_results, write_template
+    from jamsos.usecases.intake import Kind
+    from jamsos.workers.runtime import jakarta_now
+
     if template is not None:
         write_template(template)
         console.print(f"templat ditulis (template written): {template}", highlight=False)
@@ -304,6 +310,12 @@ def submission_status(
     nik: str = typer.Option(None, "--nik", help="one worker's NIK"),
 ) -> None:
     """What became of a file's rows (writes `<name>.hasil.xlsx/.csv` again) or of one NIK."""
+    from jamsos.adapters.spreadsheet import read_workers
+    from jamsos.adapters.submission_lookup import agency_submissions
+    from jamsos.adapters.workbooks import write_results
+    from jamsos.usecases.intake import lookup_keys, plan, results
+    from jamsos.workers.runtime import jakarta_now
+
     settings = load_settings()
     code = registered_agency(settings, agency)
     if (file is None) == (nik is None):
@@ -330,6 +342,10 @@ def submission_status(
 
 
 def _status_nik(settings: Settings, agency: str, nik: str) -> None:
+    from jamsos.adapters.submission_lookup import agency_submissions
+    from jamsos.usecases.intake import outcome_detail
+    from jamsos.workers.runtime import jakarta_now
+
     async def work(conn: asyncpg.Connection) -> list[Known]:
         return await agency_submissions(conn, agency, [], [nik])
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import typer
 
-from jamsos.adapters.spreadsheet import Unreadable, parse_date
-from jamsos.adapters.submission_lookup import termination
 from jamsos.cli.common import app, configured, console, with_connection
 from jamsos.cli.errors import Failure
 from jamsos.cli.keys import signer
 from jamsos.cli.submit import POLL_SECONDS, registered_agency
-from jamsos.publishing import publish_model
 from jamsos.settings import load_settings
 from jamsos_schemas import topics
-from jamsos_schemas.participant import ParticipantTerminationRequestedV1, TerminationReason
+from jamsos_schemas.enums import TerminationReason
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 @app.command()
@@ -33,6 +32,11 @@ def terminate(
 ) -> None:
     """Ask to end a participant's coverage (`participant.termination-requested`); coverage ends
     on the last day of the month of `--effective`."""
+    from jamsos.adapters.spreadsheet import Unreadable, parse_date
+    from jamsos.adapters.submission_lookup import termination
+    from jamsos.publishing import publish_model
+    from jamsos_schemas.participant import ParticipantTerminationRequestedV1
+
     settings = load_settings()
     code = registered_agency(settings, agency)
     sign = signer(settings, code, key)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from jamsos.usecases.audit_actions import AuditAction as AuditAction
 from jamsos.usecases.messages import Message
 from jamsos_schemas.registration import RegistrationSubmittedV1
 
@@ -218,18 +219,6 @@ class PaymentState:
     def outstanding(self) -> int:
         """What is still to be paid."""
         return self.amount - self.paid
-
-
-class AuditAction(StrEnum):
-    """What an audit entry records (migration 0009_audit.sql)."""
-
-    REVIEW_ENROL = "review.enrol"
-    REVIEW_DUPLICATE = "review.duplicate"
-    INVOICE_PAY = "invoice.pay"
-    DLQ_REPLAY = "dlq.replay"
-    DLQ_DISCARD = "dlq.discard"
-    OUTBOX_RETRY = "outbox.retry"
-    CAPACITY_RECOUNT = "capacity.recount"  # migration 0017
 
 
 @dataclass(frozen=True)
