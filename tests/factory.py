@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
+
+from jamsos.workers.runtime import jakarta_now
 
 CONTRACT_EXAMPLE: dict[str, Any] = {
     "submission_id": "DISDAG-2025-000123",
@@ -33,3 +36,15 @@ def submission(**changes: Any) -> dict[str, Any]:
         else:
             payload[name] = value
     return payload
+
+
+def aged(years: int, month: int, day: int) -> dt.date:
+    """The birth date, on `month`/`day`, of someone `years` old today (Asia/Jakarta).
+
+    For rows that go through `jamsos submit`: it stamps them with today, and eligibility judges
+    the age on that day. A fixed birth year would cross the age rule (18-65) in some later
+    year, and the test would no longer test what it says; choose ages away from 18 and 65.
+    """
+    today = jakarta_now().date()
+    born = dt.date(today.year - years, month, day)
+    return born if (month, day) <= (today.month, today.day) else born.replace(year=born.year - 1)

@@ -11,17 +11,24 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jamsos.synthetic import nik_for
 from tests.conftest import wait_until
 from tests.e2e.conftest import Cli
+from tests.factory import aged
 
 pytestmark = pytest.mark.e2e
 
-CSV = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
-3319014506900001,Siti Aminah,05-06-1990,P,33.19.01.2001,Jl. Sunan Muria 4,pedagang pasar,
-3319020101850002,Budi Santoso,1985-01-01,L,3319021001,Jl. Ahmad Yani 1,pedagang kaki lima,
+# Ages as of today (`submit` judges them on today; the rule is 18-65): every year the same.
+SITI, BUDI, EKO = aged(35, 6, 5), aged(40, 1, 1), aged(45, 3, 12)
+CSV = f"""nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
+{nik_for(SITI, "F", 1)},Siti Aminah,{SITI:%d-%m-%Y},P,33.19.01.2001,Jl. Sunan Muria 4,\
+pedagang pasar,
+{nik_for(BUDI, "M", 2, "331902")},Budi Santoso,{BUDI:%Y-%m-%d},L,3319021001,Jl. Ahmad Yani 1,\
+pedagang kaki lima,
 """
-OJEK = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
-3319021203800003,Eko Pratama,1980-03-12,L,3319021001,Jl. Jenderal Sudirman 7,pengemudi ojek,
+OJEK = f"""nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
+{nik_for(EKO, "M", 3, "331902")},Eko Pratama,{EKO:%Y-%m-%d},L,3319021001,\
+Jl. Jenderal Sudirman 7,pengemudi ojek,
 """
 
 

@@ -9,16 +9,22 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jamsos.synthetic import nik_for
 from jamsos_schemas import topics
 from tests.conftest import markers_dead_lettered, publish_markers, wait_until
 from tests.e2e.conftest import Cli
+from tests.factory import aged
 
 pytestmark = pytest.mark.e2e
 
-CSV = """nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
-3319014506900001,Siti Aminah,05-06-1990,P,33.19.01.2001,Jl. Sunan Muria 4,pedagang,+62812345678
-3319020101850002,Budi Santoso,1985-01-01,L,3319021001,Jl. Ahmad Yani 1,pedagang kaki lima,
-3319015506000003,Ayu Lestari,2000-06-15,P,3374011001,Semarang,pedagang,
+# Ages as of today (`submit` judges them on today; the rule is 18-65): every year the same.
+SITI, BUDI, AYU = aged(35, 6, 5), aged(40, 1, 1), aged(25, 6, 15)
+CSV = f"""nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp
+{nik_for(SITI, "F", 1)},Siti Aminah,{SITI:%d-%m-%Y},P,33.19.01.2001,Jl. Sunan Muria 4,pedagang,\
++62812345678
+{nik_for(BUDI, "M", 2, "331902")},Budi Santoso,{BUDI:%Y-%m-%d},L,3319021001,Jl. Ahmad Yani 1,\
+pedagang kaki lima,
+{nik_for(AYU, "F", 3)},Ayu Lestari,{AYU:%Y-%m-%d},P,3374011001,Semarang,pedagang,
 3319020101850004,Joko Wibowo,31/02/1985,L,3319021001,,pedagang,
 """
 

@@ -18,24 +18,30 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from jamsos.synthetic import nik_for
 from jamsos_schemas import topics
 from tests.conftest import wait_until
 from tests.e2e.conftest import Cli
+from tests.factory import aged
 
 pytestmark = pytest.mark.e2e
 
+# Ages as of today (`submit` judges them on today; the rule is 18-65), so that the under-age
+# and too-old rows stay so in every year.
+SITI, BUDI, AYU = aged(35, 6, 5), aged(40, 1, 1), aged(25, 6, 15)
+DEWI, WATI = aged(15, 5, 15), aged(70, 7, 1)
 ROWS = [  # NIK, name, birth date, sex, village, street, occupation, phone
-    ("3319014506900001", "Siti Aminah", "05-06-1990", "P", "3319012001",
+    (nik_for(SITI, "F", 1), "Siti Aminah", f"{SITI:%d-%m-%Y}", "P", "3319012001",
      "Jl. Sunan Muria 4 RT 02 RW 01", "pedagang", "+6281234567801"),
-    ("3319020101850002", "Budi Santoso", "1985-01-01", "L", "3319021001",
+    (nik_for(BUDI, "M", 2, "331902"), "Budi Santoso", f"{BUDI:%Y-%m-%d}", "L", "3319021001",
      "Jl. Ahmad Yani 12", "pedagang kaki lima", "081234567802"),
-    ("3319015506000003", "Ayu Lestari", "2000-06-15", "P", "3374011001",
+    (nik_for(AYU, "F", 3), "Ayu Lestari", f"{AYU:%Y-%m-%d}", "P", "3374011001",
      "Jl. Pandanaran 3 Semarang", "pedagang", "0812-3456-7803"),  # out of region
-    ("3319021505100004", "Dewi Kecil", "15-05-2010", "P", "3319021001",
+    (nik_for(DEWI, "F", 4, "331902"), "Dewi Kecil", f"{DEWI:%d-%m-%Y}", "P", "3319021001",
      "Gang Mawar 7", "pedagang", "081234567804"),  # under age
     ("3319020101850005", "Joko Wibowo", "31/02/1985", "L", "3319021001",
      "Jl. Kenanga 9", "pedagang", "081234567805"),  # impossible date: not sent
-    ("3319024107550006", "Wati Sepuh", "01-07-1955", "P", "3319021001",
+    (nik_for(WATI, "F", 6, "331902"), "Wati Sepuh", f"{WATI:%d-%m-%Y}", "P", "3319021001",
      "Jl. Melati 2", "pedagang", "081234567806"),  # too old
 ]  # fmt: skip
 HEADER = "nik,nama,tanggal_lahir,jenis_kelamin,kode_desa,alamat,pekerjaan,no_hp\n"

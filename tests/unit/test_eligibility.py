@@ -204,3 +204,16 @@ def test_deceased_reason_does_not_repeat_the_nik() -> None:
     reason = deceased_reason()
     assert reason.code is ReasonCode.DECEASED
     assert reason.detail == "this NIK was terminated as deceased"
+
+
+@pytest.mark.parametrize(("years", "month", "day"), [(15, 1, 1), (35, 6, 5), (60, 12, 31)])
+def test_aged_birth_dates_of_the_cli_tests_have_that_age_today(
+    years: int, month: int, day: int
+) -> None:
+    """tests/factory.py's `aged`: the CLI tests' workers keep their age every year."""
+    from jamsos.workers.runtime import jakarta_now
+    from tests.factory import aged
+
+    born = aged(years, month, day)
+    assert (born.month, born.day) == (month, day)
+    assert age_on(born, jakarta_now().date()) == years
