@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,7 @@ class FakeState:
     serial: int = 0
     tariffs: list[Tariff] = field(default_factory=lambda: [TARIFF_2025])
     inbox: dict[tuple[str, str], str] = field(default_factory=dict)
+    ledger_events: set[uuid.UUID] = field(default_factory=set)
     dead_letters: dict[Any, DeadLetter] = field(default_factory=dict)
     outbox: list[OutboxEvent] = field(default_factory=list)
     coverage: dict[tuple[str, dt.date], dict[str, Any]] = field(default_factory=dict)
@@ -342,12 +344,15 @@ class FakeStore:
              "enrolled_at": None, "terminated_at": None, "ended_on": None},
         )  # fmt: skip
 
-    async def record_enrolments(self, consumer: str, rows: Enrolments, now: dt.datetime) -> int:
-        ids = [str(e) for e in rows.event_ids]
-        claims = dict(zip(ids, rows.content_hashes, strict=True))
-        new = await self.claim_messages(consumer, claims, now)
+    async def claim_events(self, ids: Sequence[uuid.UUID], now: dt.datetime) -> set[uuid.UUID]:
+        new = set(ids) - self.db.ledger_events
+        self.db.ledger_events |= new
+        return new
+
+    async def record_enrolments(self, rows: Enrolments, now: dt.datetime) -> int:
+        new = await self.claim_events(rows.event_ids, now)
         latest: dict[tuple[str, dt.date], int] = {}  # the latest new enrolment per period
-        for i, eid in enumerate(ids):
+        for i, eid in enumerate(rows.event_ids):
             key = (rows.membership_no[i], rows.coverage_start[i])
             if eid in new and (
                 key not in latest or rows.enrolled_us[i] > rows.enrolled_us[latest[key]]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import uuid
 from typing import Any
 
 import asyncpg
 import pytest
 
+from jamsos.adapters import db
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.usecases.billing import record_coverage
 from jamsos_schemas import topics
@@ -134,7 +136,7 @@ async def test_one_period_twice_in_a_batch_keeps_the_latest_enrolment_in_either_
     early = enrolled(enrolled_at="2025-01-20T10:00:00+07:00")
     late = enrolled(enrolled_at="2025-01-21T10:00:00+07:00", agency="DINSOS")
     for batch in ([early, late], [late, early]):
-        await pool.execute("TRUNCATE coverage, inbox")
+        await pool.execute("TRUNCATE coverage, ledger_events")
         summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
         assert (summary.new, summary.counts["ENROLLED"]) == (2, 2)
         assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
@@ -168,8 +170,7 @@ async def test_enrolment_and_termination_of_one_period_in_one_batch(pool: asyncp
     assert summary.counts == {"ENROLLED": 1, "TERMINATED": 1, "DLQ": 0}
     assert await ledger(pool) == [(dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS",
                                    dt.date(2025, 3, 31))]  # fmt: skip
-    inbox = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'billing-ledger'")
-    assert inbox == 2
+    assert await pool.fetchval("SELECT count(*) FROM ledger_events") == 2
 
 
 async def test_ledger_reads_only_its_fields_of_an_enrolled_event(pool: asyncpg.Pool) -> None:
@@ -188,3 +189,28 @@ async def test_ledger_reads_only_its_fields_of_an_enrolled_event(pool: asyncpg.P
     assert error.startswith("SCHEMA_INVALID: nik: String should match pattern")
     members = await pool.fetch("SELECT membership_no FROM coverage")
     assert [r["membership_no"] for r in members] == ["KDS-000000002"]
+
+
+async def test_migration_0016_moves_the_ledger_ids_out_of_the_generic_inbox(
+    pool: asyncpg.Pool,
+) -> None:
+    """A database upgraded with events already applied still knows them as repeats."""
+    applied = enrolled()
+    await pool.execute("DROP TABLE ledger_events")
+    await pool.execute("DELETE FROM schema_migrations WHERE version = '0016_ledger_events'")
+    eid = str(json.loads(applied.value)["event_id"])
+    await pool.execute(
+        "INSERT INTO inbox (consumer, message_id, content_hash, processed_at) VALUES"
+        " ('billing-ledger', $1, 'h', now()), ('billing-ledger', 'odd', 'h', now()),"
+        " ('termination', $1, 'h', now())",
+        eid,
+    )
+    async with pool.acquire() as conn:
+        assert await db.migrate(conn) == ["0016_ledger_events"]
+    assert [str(r["event_id"]) for r in await pool.fetch("SELECT event_id FROM ledger_events")] == [
+        eid
+    ]
+    left = await pool.fetch("SELECT consumer, message_id FROM inbox ORDER BY consumer")
+    assert [tuple(r.values()) for r in left] == [("billing-ledger", "odd"), ("termination", eid)]
+    summary = await record_coverage(PostgresUnitOfWork(pool), [applied], JAN_20)
+    assert (summary.new, summary.repeated) == (0, 1)

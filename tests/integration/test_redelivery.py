@@ -85,7 +85,7 @@ async def test_failed_batch_across_partitions_and_both_ledger_topics_is_processe
             lambda: markers_dead_lettered(pool, markers), timeout=90, what="every marker"
         )
 
-    processed = await pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", LEDGER)
+    processed = await pool.fetchval("SELECT count(*) FROM ledger_events")
     assert processed == len(records)
     assert await pool.fetchval("SELECT count(*) FROM coverage") == COUNT
     ended = await pool.fetchval("SELECT count(*) FROM coverage WHERE coverage_end IS NOT NULL")

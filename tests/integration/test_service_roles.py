@@ -68,6 +68,7 @@ GRANTS: dict[str, dict[str, str]] = {
     ),
     "inbox": dict(registration="", verification=SI, billing=SI, operator=S, monitor=""),
     "coverage": dict(registration="", verification="", billing=SIU, operator=S, monitor=S),
+    "ledger_events": dict(registration="", verification="", billing=SI, operator=S, monitor=""),
     "charges": dict(registration="", verification="", billing=SIU, operator=S, monitor=S),
     "ledger_changes": dict(registration="", verification="", billing=SU, operator=S, monitor=""),
     "billed_periods": dict(registration="", verification="", billing=SIU, operator=S, monitor=""),

@@ -151,10 +151,10 @@ async def load_coverage(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]
 
 
 async def empty_ledger(pool: asyncpg.Pool) -> int:
-    """Empty the billing ledger and the inbox (after the intake benchmark); returns how many
+    """Empty the billing ledger and its inbox (after the intake benchmark); returns how many
     coverage rows it held."""
     covered: int = await pool.fetchval("SELECT count(*) FROM coverage")
-    await pool.execute("TRUNCATE coverage, inbox")
+    await pool.execute("TRUNCATE coverage, ledger_events")
     return covered
 
 

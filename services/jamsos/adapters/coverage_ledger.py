@@ -4,6 +4,7 @@ filled from participant events), and how far it is behind the participants."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 
 import asyncpg
@@ -12,34 +13,31 @@ from jamsos.domain.period import Period
 from jamsos.usecases.rows import Enrolments, Terminated
 
 
-async def record_enrolments(
-    conn: asyncpg.Connection, consumer: str, rows: Enrolments, now: dt.datetime
-) -> int:
-    """One statement: claim the event ids in the inbox, then, for the events that were new,
-    fill the enrolment columns of each coverage period unless a later enrolment is there.
-    Returns how many were new.
+async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.datetime) -> int:
+    """One statement: claim the event ids in the ledger's inbox (`ledger_events`), then, for
+    the events that were new, fill the enrolment columns of each coverage period unless a
+    later enrolment is there. Returns how many were new.
 
     Several new events of one period: the latest `enrolled_at` is written (on a tie the first
     in the batch); DISTINCT ON picks it, since one INSERT … ON CONFLICT DO UPDATE may not
-    touch a row twice. The inbox's `message_id` is the UUID's text (lower case, hyphens), as
-    `str(uuid)` writes it. `enrolled_us` becomes the timestamptz it counts.
+    touch a row twice. `enrolled_us` becomes the timestamptz it counts.
     """
     if not rows:
         return 0
     new: int = await conn.fetchval(
         """
         WITH claimed AS (
-            INSERT INTO inbox (consumer, message_id, content_hash, processed_at)
-            SELECT $1, e::text, h, $2 FROM unnest($3::uuid[], $4::text[]) AS t(e, h)
-            ON CONFLICT (consumer, message_id) DO NOTHING
-            RETURNING message_id
+            INSERT INTO ledger_events (event_id, processed_at)
+            SELECT e, $1 FROM unnest($2::uuid[]) AS e
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id
         ), latest AS (
             SELECT DISTINCT ON (r.membership_no COLLATE "C", r.coverage_start) r.*
-            FROM unnest($3::uuid[], $5::text[], $6::date[], $7::text[], $8::text[],
-                        $9::text[], $10::text[], $11::bigint[]) WITH ORDINALITY
+            FROM unnest($2::uuid[], $3::text[], $4::date[], $5::text[], $6::text[],
+                        $7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY
                  AS r(event_id, membership_no, coverage_start, nik, agency_code, payer_code,
                       funding_source, enrolled_us, n)
-            WHERE r.event_id::text IN (SELECT message_id FROM claimed)
+            WHERE r.event_id IN (SELECT event_id FROM claimed)
             ORDER BY r.membership_no COLLATE "C", r.coverage_start, r.enrolled_us DESC, r.n
         ), written AS (
             INSERT INTO coverage AS c (membership_no, coverage_start, nik, agency_code,
@@ -55,10 +53,8 @@ async def record_enrolments(
         )
         SELECT count(*) FROM claimed
         """,
-        consumer,
         now,
         rows.event_ids,
-        rows.content_hashes,
         rows.membership_no,
         rows.coverage_start,
         rows.nik,
@@ -68,6 +64,25 @@ async def record_enrolments(
         rows.enrolled_us,
     )
     return new
+
+
+async def claim_events(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID], now: dt.datetime
+) -> set[uuid.UUID]:
+    """Record event ids in the ledger's inbox; returns those that were new."""
+    if not ids:
+        return set()
+    rows = await conn.fetch(
+        """
+        INSERT INTO ledger_events (event_id, processed_at)
+        SELECT e, $1 FROM unnest($2::uuid[]) AS e
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id
+        """,
+        now,
+        list(ids),
+    )
+    return {r["event_id"] for r in rows}
 
 
 async def record_terminations(conn: asyncpg.Connection, rows: Sequence[Terminated]) -> None:

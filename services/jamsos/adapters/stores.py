@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,8 +191,11 @@ class PostgresStore:
     async def log_requests(self, rows: Sequence[LoggedRequest], decided_at: dt.datetime) -> None:
         await terminations.log_requests(self.conn, rows, decided_at)
 
-    async def record_enrolments(self, consumer: str, rows: Enrolments, now: dt.datetime) -> int:
-        return await coverage_ledger.record_enrolments(self.conn, consumer, rows, now)
+    async def record_enrolments(self, rows: Enrolments, now: dt.datetime) -> int:
+        return await coverage_ledger.record_enrolments(self.conn, rows, now)
+
+    async def claim_events(self, ids: Sequence[uuid.UUID], now: dt.datetime) -> set[uuid.UUID]:
+        return await coverage_ledger.claim_events(self.conn, ids, now)
 
     async def record_terminations(self, rows: Sequence[Terminated]) -> None:
         await coverage_ledger.record_terminations(self.conn, rows)

@@ -28,7 +28,7 @@ from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome, error_code
 from jamsos.usecases.ports import BillingStore, LedgerStore, UnitOfWork
-from jamsos.usecases.reading import read_object, schema_error, value_digest
+from jamsos.usecases.reading import read_object, schema_error
 from jamsos.usecases.rows import DeadLetter, Enrolments, OutboxEvent, Terminated, microseconds
 from jamsos_schemas import topics
 from jamsos_schemas.billing import (
@@ -139,13 +139,12 @@ async def record_coverage(
     Events may come twice or out of order: each side of a coverage row keeps its latest
     version by the event's own timestamp (see migration 0002), so the order does not matter.
     Enrolments go column by column to one statement that claims their ids and writes the
-    new ones (the hot path); terminations and ignored events go through the inbox claim.
+    new ones (the hot path); terminations and ignored events are claimed, then written.
     """
     summary = BatchSummary(received=len(records))
     letters: list[tuple[DeadLetter, OutboxEvent]] = []
     rows = Enrolments()
-    others: dict[str, Terminated | None] = {}
-    hashes: dict[str, str] = {}
+    others: dict[uuid.UUID, Terminated | None] = {}
     seen: set[uuid.UUID] = set()
     for record in records:
         read = _read(record)
@@ -159,7 +158,6 @@ async def record_coverage(
         seen.add(eid)
         if isinstance(change, dict):
             rows.event_ids.append(eid)
-            rows.content_hashes.append(value_digest(record.value))
             rows.membership_no.append(change["membership_no"])
             rows.coverage_start.append(change["coverage_start"])
             rows.nik.append(change["nik"])
@@ -168,16 +166,15 @@ async def record_coverage(
             rows.funding_source.append(change["funding_source"])
             rows.enrolled_us.append(microseconds(change["enrolled_at"]))
         else:
-            others[str(eid)] = change
-            hashes[str(eid)] = value_digest(record.value)
+            others[eid] = change
     async with uow.transaction() as store:
-        enrolled = await store.record_enrolments(LEDGER, rows, now)
-        new = await store.claim_messages(LEDGER, hashes, now)
+        enrolled = await store.record_enrolments(rows, now)
+        new = await store.claim_events(list(others), now)
         if enrolled:
             summary.count(Outcome.ENROLLED, enrolled)
         terminated: dict[tuple[str, dt.date], Terminated] = {}
-        for message_id in new:
-            change = others[message_id]
+        for eid in new:
+            change = others[eid]
             if change is None:
                 summary.count(Outcome.IGNORED)
                 continue

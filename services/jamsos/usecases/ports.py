@@ -8,6 +8,7 @@ modules); tests/fakes.py implements them in memory for the unit tests of the use
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
@@ -198,14 +199,18 @@ class TerminationStore(DeadLetterStore, InboxStore, Protocol):
         """Keep each processed request for audit."""
 
 
-class LedgerStore(DeadLetterStore, InboxStore, Protocol):
-    """What the billing ledger needs."""
+class LedgerStore(DeadLetterStore, Protocol):
+    """What the billing ledger needs. Its inbox is its own: the ids of the participant events
+    it applied (`ledger_events`, migration 0016)."""
 
-    async def record_enrolments(self, consumer: str, rows: Enrolments, now: dt.datetime) -> int:
-        """Claim each enrolment's event id in the inbox of `consumer` and, for those that were
-        new, fill the enrolment side of their coverage period unless a later enrolment is
-        there (of several for one period, the latest; on a tie the first). Returns how many
-        were new. The ids must be distinct."""
+    async def record_enrolments(self, rows: Enrolments, now: dt.datetime) -> int:
+        """Claim each enrolment's event id in the ledger's inbox and, for those that were new,
+        fill the enrolment side of their coverage period unless a later enrolment is there
+        (of several for one period, the latest; on a tie the first). Returns how many were
+        new. The ids must be distinct."""
+
+    async def claim_events(self, ids: Sequence[uuid.UUID], now: dt.datetime) -> set[uuid.UUID]:
+        """Claim event ids in the ledger's inbox; returns those that were new."""
 
     async def record_terminations(self, rows: Sequence[Terminated]) -> None:
         """Fill the termination side of coverage rows unless a later one is there."""

@@ -147,7 +147,6 @@ class Enrolments:
     """
 
     event_ids: list[uuid.UUID] = field(default_factory=list)
-    content_hashes: list[str] = field(default_factory=list)
     membership_no: list[str] = field(default_factory=list)
     coverage_start: list[dt.date] = field(default_factory=list)
     nik: list[str] = field(default_factory=list)
