@@ -305,6 +305,7 @@ class ServiceProcesses:
             JAMSOS_DATABASE_URL=settings.database_url or "",
             JAMSOS_GROUP_PREFIX=settings.group_prefix,
             JAMSOS_BATCH_SIZE=str(batch_size),
+            JAMSOS_LEDGER_BATCH_SIZE=str(batch_size),
             JAMSOS_STATE_DIR=str(settings.state_dir),
             **extra,
         )

@@ -121,6 +121,7 @@ class Chaos:
             dsn,
             JAMSOS_GROUP_PREFIX=f"chaos-{uuid.uuid4().hex[:6]}",
             JAMSOS_BATCH_SIZE="100",
+            JAMSOS_LEDGER_BATCH_SIZE="100",
             JAMSOS_RETRY_MAX_SECONDS="2",
             JAMSOS_POLICY_CEILING=str(max(26_000, size.submissions)),
             JAMSOS_LOG_LEVEL="INFO",

@@ -13,6 +13,7 @@ import pytest
 
 from jamsos.adapters import db
 from jamsos.adapters.stores import PostgresUnitOfWork
+from jamsos.usecases import billing
 from jamsos.usecases.billing import record_coverage
 from jamsos_schemas import topics
 from tests.integration.billing_support import (
@@ -214,3 +215,49 @@ async def test_migration_0016_moves_the_ledger_ids_out_of_the_generic_inbox(
     assert [tuple(r.values()) for r in left] == [("billing-ledger", "odd"), ("termination", eid)]
     summary = await record_coverage(PostgresUnitOfWork(pool), [applied], JAN_20)
     assert (summary.new, summary.repeated) == (0, 1)
+
+
+async def test_chunks_of_one_batch_keep_the_latest_and_the_first_on_a_tie(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is written a chunk a statement (PostgreSQL writes one while Python reads the
+    next): across chunks, as within one, the latest enrolment wins and a tie keeps the first."""
+    monkeypatch.setattr(billing, "CHUNK", 2)
+    other = "KDS-000000002"
+    tie = {**enrolled_event(other, "2025-02-01"), "event_id": str(uuid.uuid4())}
+    batch = [
+        enrolled(enrolled_at="2025-01-20T10:00:00+07:00"),
+        record(enrolled_event(other, "2025-02-01", agency="DINSOS"), topics.ENROLLED),
+        enrolled(enrolled_at="2025-01-22T10:00:00+07:00", agency="BPBD"),  # chunk 2
+        enrolled(enrolled_at="2025-01-21T10:00:00+07:00", agency="DISHUB"),
+        record(tie, topics.ENROLLED),  # chunk 3: the same enrolled_at as the DINSOS one
+        enrolled(enrolled_at="2025-01-20T10:00:00+07:00"),  # the first one again
+    ]
+    summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
+    assert (summary.new, summary.repeated) == (5, 1)
+    rows = await pool.fetch("SELECT membership_no, agency_code FROM coverage ORDER BY 1")
+    assert [tuple(r.values()) for r in rows] == [(M, "BPBD"), (other, "DINSOS")]
+
+
+async def test_a_batch_failing_while_a_chunk_is_written_rolls_back_whole(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(billing, "CHUNK", 1)
+    read = billing._read
+    calls = itertools.count()
+
+    def failing(record: Any) -> Any:
+        if next(calls) == 2:
+            raise RuntimeError("reading failed")
+        return read(record)
+
+    monkeypatch.setattr(billing, "_read", failing)
+    batch = [record(enrolled_event(f"KDS-00000000{i}", "2025-02-01"), topics.ENROLLED)
+             for i in range(4)]  # fmt: skip
+    with pytest.raises(RuntimeError, match="reading failed"):
+        await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
+    assert await pool.fetchval("SELECT count(*) FROM coverage") == 0
+    assert await pool.fetchval("SELECT count(*) FROM ledger_events") == 0
+    monkeypatch.setattr(billing, "_read", read)
+    summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)  # pool still fine
+    assert summary.new == 4

@@ -57,6 +57,7 @@ def _start_service(
         JAMSOS_DATABASE_URL=settings.database_url or "",
         JAMSOS_GROUP_PREFIX=settings.group_prefix,
         JAMSOS_BATCH_SIZE="50",
+        JAMSOS_LEDGER_BATCH_SIZE="50",
         JAMSOS_STATE_DIR=str(settings.state_dir),
         JAMSOS_HTTP_PORT=str(port),
         JAMSOS_RETRY_MAX_SECONDS="2",

@@ -23,6 +23,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         decide=lambda batch: record_coverage(runtime.uow, batch, runtime.clock()),
         title="billing:coverage",
         description="Keep each participant's coverage periods from enrolled/terminated events.",
+        max_records=runtime.settings.ledger_batch_size,
     )
     consume(
         r,

@@ -215,9 +215,10 @@ def consume(
     decide: Decide,
     title: str,
     description: str,
+    max_records: int | None = None,
 ) -> None:
     """Subscribe `decide` (a use case bound to its dependencies) to `topic_names` as consumer
-    group `<prefix>.<group>`.
+    group `<prefix>.<group>`, batches of up to `max_records` (default: the batch size).
 
     Batches of raw records (decoding is the use case's job, so unreadable bytes become a dead
     letter rather than a decode error redelivered forever); the offset is committed only after
@@ -272,7 +273,7 @@ def consume(
         *topic_names,
         group_id=f"{settings.group_prefix}.{group}",
         batch=True,
-        max_records=settings.batch_size,
+        max_records=max_records or settings.batch_size,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_records,
