@@ -47,12 +47,16 @@ async def insert_charges(pool: asyncpg.Pool) -> int:
                 INVOICE,
             )
         )
-    await pool.executemany(
-        "INSERT INTO charges (membership_no, period, coverage_start, nik, agency_code,"
-        " payer_code, funding_source, jkk, jkm, amount, accrued_at, invoice_no)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        rows,
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        # the period's partition, as a first run makes it (migration 0015)
+        table = await conn.fetchval("SELECT charges_open_period('2025-02')")
+        await conn.executemany(
+            f'INSERT INTO "{table}" (membership_no, period, coverage_start, nik, agency_code,'
+            " payer_code, funding_source, jkk, jkm, amount, accrued_at, invoice_no)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            rows,
+        )
+        await conn.execute("SELECT charges_attach_period('2025-02')")
     return len(rows)
 
 

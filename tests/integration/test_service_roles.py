@@ -70,6 +70,10 @@ GRANTS: dict[str, dict[str, str]] = {
     "coverage": dict(registration="", verification="", billing=SIU, operator=S, monitor=S),
     "ledger_events": dict(registration="", verification="", billing=SI, operator=S, monitor=""),
     "charges": dict(registration="", verification="", billing=SIU, operator=S, monitor=S),
+    # written by the owner's functions only (migration 0015); the operator reads every table
+    "charge_partitions_open": dict(
+        registration="", verification="", billing="", operator=S, monitor=""
+    ),
     "ledger_changes": dict(registration="", verification="", billing=SU, operator=S, monitor=""),
     "billed_periods": dict(registration="", verification="", billing=SIU, operator=S, monitor=""),
     "coverage_deletions": dict(registration="", verification="", billing=S, operator=S, monitor=""),
