@@ -79,7 +79,7 @@ async def test_existing_charges_move_into_their_periods_partitions_with_every_fa
         " ORDER BY attnum"
     )
 
-    assert await db.migrate(conn) == ["0015_charge_partitions"]
+    assert "0015_charge_partitions" in await db.migrate(conn)
 
     assert await all_charges(conn) == before
     assert [tuple(r) for r in columns] == [
