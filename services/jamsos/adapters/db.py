@@ -32,10 +32,48 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+class PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pool's connection: given back to the pool, an open transaction is rolled back (by
+    asyncpg, always), the session itself is reset only after `changes_session`."""
+
+    _session_changed = False
+
+    def changes_session(self) -> None:
+        """This connection takes session state (a session advisory lock, a LISTEN, a SET
+        without LOCAL, a cursor WITH HOLD): reset the session when it goes back."""
+        self._session_changed = True
+
+
+def changes_session(conn: Any) -> None:
+    """Say that `conn` is about to take session state (see PooledConnection); nothing for a
+    connection of no pool."""
+    mark = getattr(conn, "changes_session", None)
+    if mark is not None:
+        mark()
+
+
+async def _reset_session(conn: PooledConnection) -> None:
+    # asyncpg's own reset is one more round trip (advisory unlock all, CLOSE ALL, UNLISTEN,
+    # RESET ALL) on every release, i.e. after every transaction of the hot path, which only
+    # ever uses transaction-scoped state; it is kept for the connections that said otherwise.
+    if conn._session_changed:
+        conn._session_changed = False
+        query = conn.get_reset_query()
+        if query:
+            await conn.execute(query)
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> asyncpg.Pool:
-    """A pool whose connections read and write json/jsonb as Python values."""
+    """A pool whose connections read and write json/jsonb as Python values, and are reset on
+    release only when they took session state (`changes_session`)."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=120
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_reset_session,
+        connection_class=PooledConnection,
+        command_timeout=120,
     )
     assert pool is not None
     return pool
@@ -58,6 +96,7 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     A login without DDL rights (a service role, 0008_service_roles.sql) passes when nothing
     is pending and raises NotMigrated otherwise: the owner runs `jamsos db migrate`."""
     applied: list[str] = []
+    changes_session(conn)
     await conn.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.MIGRATION)
     try:
         if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NULL"):

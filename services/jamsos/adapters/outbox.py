@@ -20,6 +20,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from jamsos.adapters import db
 from jamsos.adapters.batches import Batches, Sent, Staged, refused, what_failed
 from jamsos.adapters.locks import AdvisoryLock
 from jamsos.conditions import Backoff, Conditions
@@ -172,6 +173,7 @@ async def relay_once(
     then mark them; returns how many. One sweeper at a time across processes (a session
     advisory lock, not a transaction: nothing stays open while the acks are awaited)."""
     async with pool.acquire() as conn:
+        db.changes_session(conn)  # the lock is the session's: reset it when it goes back
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", AdvisoryLock.RELAY):
             return 0
         try:
@@ -187,7 +189,8 @@ async def relay_once(
                 return 0
             await _settle(conn, rows, await _send(producer, rows, fault))
         finally:
-            # a broken connection loses the lock with it (and the pool's reset unlocks all)
+            # a broken connection loses the lock with it (and the pool's reset unlocks all:
+            # changes_session above)
             with contextlib.suppress(*_LOST):
                 await conn.execute("SELECT pg_advisory_unlock($1)", AdvisoryLock.RELAY)
     fault.reach("relay.after-mark", "relay")
