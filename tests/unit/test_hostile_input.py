@@ -157,9 +157,9 @@ def test_submission_decoder_of_any_bytes_ends_as_a_dead_letter_an_outcome_or_acc
     if isinstance(read, str):
         assert is_dead_letter_error(read)
         return
-    read.record.value.decode("utf-8")  # stored as the payload text
-    registration._worker_field(read.payload, "nik")
-    registration._worker_field(read.payload, "address", "village_code")
+    assert read.text == value.decode("utf-8")  # stored as the payload text
+    assert read.nik is None or len(read.nik) <= 64  # indexed columns
+    assert read.village_code is None or len(read.village_code) <= 64
     try:
         valid = RegistrationSubmittedV1.model_validate_json(value)
     except ValidationError as error:

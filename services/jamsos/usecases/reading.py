@@ -20,6 +20,12 @@ def read_object(value: bytes) -> dict[str, Any] | str:
     fail on bad input (too-long integers, nesting too deep) is an unreadable message, not an
     error that would make the batch be redelivered forever.
     """
+    read = read_text_object(value)
+    return read if isinstance(read, str) else read[1]
+
+
+def read_text_object(value: bytes) -> tuple[str, dict[str, Any]] | str:
+    """`read_object`, with the value's text (decoded once)."""
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -32,7 +38,7 @@ def read_object(value: bytes) -> dict[str, Any] | str:
         return DeadLetterError.UNREADABLE.of("contains the NUL character (\\u0000)")
     if not isinstance(payload, dict):
         return DeadLetterError.UNREADABLE.of("the value is not a JSON object")
-    return payload
+    return text, payload
 
 
 # json.dumps with these options builds a new encoder per call; one encoder, the same output

@@ -22,7 +22,7 @@ from jamsos.usecases.deadletters import dead_letter
 from jamsos.usecases.messages import Message
 from jamsos.usecases.outcomes import BatchSummary, DeadLetterError, Outcome
 from jamsos.usecases.ports import RegistrationStore, UnitOfWork
-from jamsos.usecases.reading import read_object, schema_reasons, submission_digest
+from jamsos.usecases.reading import read_text_object, schema_reasons, submission_digest
 from jamsos.usecases.rows import (
     Claim,
     DeadLetter,
@@ -43,19 +43,22 @@ from jamsos_schemas.registration import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Readable:
     record: Message
     identity: Identity
-    payload: dict[str, Any]
+    text: str  # the value, decoded
     content_hash: str
+    nik: str | None  # the worker's, for indexing (see _worker_field)
+    village_code: str | None
 
 
 def _read(record: Message) -> _Readable | str:
     """The submission's identity and JSON payload, or why it cannot be read."""
-    payload = read_object(record.value)
-    if isinstance(payload, str):
-        return payload
+    read = read_text_object(record.value)
+    if isinstance(read, str):
+        return read
+    text, payload = read
     agency, sid = payload.get("agency_code"), payload.get("submission_id")
     missing = [
         name
@@ -71,7 +74,14 @@ def _read(record: Message) -> _Readable | str:
         return DeadLetterError.IDENTITY_INVALID.of(
             f"agency_code or submission_id over {MAX_IDENTITY} characters"
         )
-    return _Readable(record, (agency, sid), payload, submission_digest(payload))
+    return _Readable(
+        record,
+        (agency, sid),
+        text,
+        submission_digest(payload),
+        _worker_field(payload, "nik"),
+        _worker_field(payload, "address", "village_code"),
+    )
 
 
 MAX_IDENTITY = 256
@@ -152,14 +162,7 @@ async def register(
     first = idempotency.firsts(readable, _identity)
 
     rows = [
-        NewSubmission(
-            r.identity[0],
-            r.identity[1],
-            r.content_hash,
-            _worker_field(r.payload, "nik"),
-            _worker_field(r.payload, "address", "village_code"),
-            r.record.value.decode("utf-8"),
-        )
+        NewSubmission(r.identity[0], r.identity[1], r.content_hash, r.nik, r.village_code, r.text)
         for r in first.values()
     ]
     events: list[OutboxEvent] = []
@@ -174,7 +177,7 @@ async def register(
         letters += [dead_letter(r.record, REUSED, now) for r in batch.reused]
         for read in batch.fresh:
             identity = read.identity
-            nik = _worker_field(read.payload, "nik") or ""
+            nik = read.nik or ""
             agency = policy.agency(identity[0])
             try:
                 submission = RegistrationSubmittedV1.model_validate_json(read.record.value)
