@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
@@ -180,6 +181,18 @@ async def _open_pool(runtime: Runtime, dsn: str) -> asyncpg.Pool:
             continue
         runtime.conditions.recover(STARTUP)
         return pool
+
+
+def freeze_startup_heap() -> None:
+    """Once a process's services run: what start-up built (modules, pydantic schemas, the app)
+    lives as long as the process, so the cyclic garbage collector stops scanning it.
+
+    Every few hundred allocations of a batch (the JSON dicts, rows and events of 500
+    submissions) the collector ran, and its older generations walked the whole start-up
+    heap each time: ~20% of the use cases' CPU (register 57 -> 44-48 us per message, verify
+    82-85 -> 69-75; README, Pipeline throughput). Garbage made later is still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 async def wait_assigned(broker: KafkaBroker, timeout: float = 60.0) -> None:

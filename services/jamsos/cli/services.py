@@ -64,6 +64,7 @@ async def _serve(
             pages.append(asyncio.create_task(dashboard.serve(settings, stop)))
         await bootstrap.wait_assigned(broker)
         logging.getLogger("aiokafka").setLevel(logging.WARNING)  # see jamsos.cli.main
+        bootstrap.freeze_startup_heap()
         console.print(
             f"[green]running[/green] {', '.join(services)}; Ctrl-C stops", highlight=False
         )
