@@ -159,3 +159,23 @@ async def test_a_recount_waits_for_a_termination_holding_the_rows_and_counts_aft
     # twice (counting before the lock, 3 would overwrite the 8 the termination left)
     assert [(c.scope, c.before, c.after) for c in changes] == [("agency:DISDAG", 8, 2)]
     assert await counters(pool) == {**TRUTH, "regency": 6, "agency:DISDAG": 2}
+
+
+async def test_the_operator_cannot_make_the_recount_count_its_own_temporary_participants(
+    pool: asyncpg.Pool, enrolled: Settings, role_urls: dict[str, str]
+) -> None:
+    """capacity_recount() runs with the owner's rights: a session's temporary `participants`
+    (pg_temp is searched first unless the function's search_path names it last) must not stand
+    in for the real table, or the operator could set the counters to any number."""
+    operator = await asyncpg.connect(role_urls["operator"])
+    try:
+        await operator.execute(
+            "CREATE TEMP TABLE participants AS SELECT 'ACTIVE'::text AS status,"
+            " 'DISDAG'::text AS agency_code FROM generate_series(1, 26000)"
+        )
+        async with operator.transaction():
+            await capacity.recount(operator)
+    finally:
+        await operator.close()
+    used = await pool.fetchval("SELECT used FROM capacity WHERE scope = 'regency'")
+    assert used == TRUTH["regency"]  # with the search_path shadowed: 26000, the ceiling full

@@ -4,6 +4,7 @@ attached partition refuses a second uncredited charge of a participant-month."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest
 
 from jamsos.adapters import db
 from jamsos.bootstrap import with_database
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -201,3 +203,49 @@ async def test_attaching_a_table_with_two_uncredited_charges_of_one_month_fails(
     assert len(indexes) == 4
     with pytest.raises(asyncpg.RaiseError, match="not a period"):
         await pool.execute("SELECT charges_open_period('2025-13''; DROP TABLE charges; --')")
+
+
+async def test_migration_0015_keeps_a_charge_committed_while_it_copies(
+    empty_db: asyncpg.Connection, pg_admin_dsn: str
+) -> None:
+    """A billing run of the old version commits a charge while 0015 runs (services migrate as
+    they start, so a rolling upgrade does this): the charge must be in the new table, not
+    dropped with the old one (0015 locks the table before it copies)."""
+    await migrate_before(empty_db, "0015")
+    name = await empty_db.fetchval("SELECT current_database()")
+    billing = await asyncpg.connect(with_database(pg_admin_dsn, name))
+    try:
+        tx = billing.transaction()
+        await tx.start()
+        await billing.execute(
+            CHARGE.format(table="charges"),
+            "KDS-1",
+            "2025-02",
+            "3319014506900001",
+            AT,
+            "JMS-PEMKAB-KUDUS-202502-01",
+            None,
+            None,
+        )
+        pid = empty_db.get_server_pid()
+        migration = next(f for f in db.migration_files() if f.name.startswith("0015"))
+
+        async def migrate() -> None:
+            async with empty_db.transaction():
+                await empty_db.execute(migration.read_text("utf-8"))
+
+        running = asyncio.create_task(migrate())
+
+        async def waiting() -> bool:  # the migration waits for the run's lock
+            return bool(
+                await billing.fetchval(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+                )
+            )
+
+        await wait_until(waiting, timeout=20, what="0015 to wait for the billing run's lock")
+        await tx.commit()
+        await asyncio.wait_for(running, 30)
+    finally:
+        await billing.close()
+    assert await empty_db.fetchval("SELECT count(*) FROM charges") == 1  # unlocked: 0

@@ -253,10 +253,12 @@ async def accrue(
 
 
 def _quoted(name: str) -> str:
-    """A table name the database made (charges_YYYY_MM) as an SQL identifier."""
+    """A table name the database made (charges_YYYY_MM, in schema public, where
+    charges_open_period creates it) as a qualified SQL identifier: a session's own temporary
+    table of that name cannot stand in for it."""
     if not name.replace("_", "").isalnum():
         raise ValueError(f"unexpected table name {name!r}")
-    return f'"{name}"'
+    return f'public."{name}"'
 
 
 async def credit(

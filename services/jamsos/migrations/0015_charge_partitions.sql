@@ -33,6 +33,9 @@
 -- Existing charges move into their periods' partitions unchanged (every column, charge_id
 -- included; the sequence continues).
 
+-- no charge may commit to the old table between the copy and the DROP (a running billing run)
+LOCK TABLE charges IN EXCLUSIVE MODE;
+
 -- (the CHECK constraints named as PostgreSQL named them on the old table)
 CREATE TABLE charges_partitioned (
     charge_id         bigint NOT NULL DEFAULT nextval('charges_charge_id_seq'),

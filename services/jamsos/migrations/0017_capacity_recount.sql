@@ -21,7 +21,7 @@
 CREATE FUNCTION capacity_recount()
 RETURNS TABLE (scope text, used_before integer, used_after integer)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     created text[];
