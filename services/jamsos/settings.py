@@ -266,6 +266,32 @@ def _with_password(url: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}{port}"))
 
 
+# Numeric JAMSOS_* settings that count something and cannot be 0 (the others, such as a linger,
+# a port (0: any free one) or a duration, may be 0).
+_AT_LEAST_ONE = {
+    "JAMSOS_PARTITIONS",
+    "JAMSOS_REPLICATION_FACTOR",
+    "JAMSOS_BATCH_SIZE",
+    "JAMSOS_LEDGER_BATCH_SIZE",
+    "JAMSOS_RELAY_BATCH_SIZE",
+    "JAMSOS_MAX_MESSAGE_BYTES",
+}
+
+
+def _number(env: Mapping[str, str], variable: str, kind: type[int] | type[float]) -> Any:
+    """`env[variable]` as a number of `kind`, not negative (and at least 1 where it counts
+    something); otherwise a ConfigError that names the variable, not a traceback."""
+    try:
+        value = kind(env[variable].strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{variable}={env[variable]!r}: not {what}") from None
+    least = 1 if variable in _AT_LEAST_ONE else 0
+    if not value >= least:  # also refuses nan
+        raise ConfigError(f"{variable}={env[variable]!r}: must be at least {least}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Settings from packaged defaults, then the config file, then JAMSOS_* variables."""
     env = os.environ if env is None else env
@@ -311,7 +337,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "http_port": "JAMSOS_HTTP_PORT",
         "max_message_bytes": "JAMSOS_MAX_MESSAGE_BYTES",
     }
-    changes: dict[str, Any] = {k: int(env[v]) for k, v in ints.items() if v in env}
+    changes: dict[str, Any] = {k: _number(env, v, int) for k, v in ints.items() if v in env}
     floats = {
         "retry_initial_seconds": "JAMSOS_RETRY_INITIAL_SECONDS",
         "retry_max_seconds": "JAMSOS_RETRY_MAX_SECONDS",
@@ -319,7 +345,7 @@ def load_settings(env: Mapping[str, str] | None = None, cwd: Path | None = None)
         "relay_idle_seconds": "JAMSOS_RELAY_IDLE_SECONDS",
         "relay_grace_seconds": "JAMSOS_RELAY_GRACE_SECONDS",
     }
-    changes |= {k: float(env[v]) for k, v in floats.items() if v in env}
+    changes |= {k: _number(env, v, float) for k, v in floats.items() if v in env}
     changes["actor"] = env.get("JAMSOS_ACTOR", "").strip() or _os_user()
     if env.get("JAMSOS_FAULT"):
         changes["fault"] = env["JAMSOS_FAULT"]

@@ -169,3 +169,26 @@ def test_a_config_file_elsewhere_is_named_by_its_path(tmp_path: Path) -> None:
     config.write_text("documnets: {}\n", "utf-8")
     with pytest.raises(ConfigError, match=f"^{config}: 'documnets'"):
         load_settings(env={"JAMSOS_CONFIG": str(config)}, cwd=tmp_path / "work")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("JAMSOS_LEDGER_BATCH_SIZE", "abc", "not a whole number"),
+        ("JAMSOS_BATCH_SIZE", "0", "must be at least 1"),  # 0 used to mean the default, silently
+        ("JAMSOS_RETRY_MAX_SECONDS", "-1", "must be at least 0"),
+        ("JAMSOS_POISON_MAX_SHARE", "nan", "must be at least 0"),
+        ("JAMSOS_KAFKA_LINGER_MS", "2.5", "not a whole number"),
+    ],
+)
+def test_an_unusable_numeric_variable_is_a_config_error_naming_it(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}='{value}': {message}$"):
+        load_settings({variable: value}, cwd=tmp_path)
+
+
+def test_zero_stays_usable_where_it_means_something(tmp_path: Path) -> None:
+    env = {"JAMSOS_HTTP_PORT": "0", "JAMSOS_KAFKA_LINGER_MS": " 0 ", "JAMSOS_BATCH_SIZE": "1"}
+    settings = load_settings(env, cwd=tmp_path)
+    assert (settings.http_port, settings.kafka_linger_ms, settings.batch_size) == (0, 0, 1)

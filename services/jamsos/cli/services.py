@@ -178,5 +178,8 @@ def asyncapi(out: Path = typer.Option(Path("schemas/asyncapi.yaml"))) -> None:
     """Write the AsyncAPI document generated from the services' FastStream app."""
     from jamsos.docs import asyncapi_yaml
 
-    out.write_text(asyncapi_yaml(), "utf-8")
+    try:
+        out.write_text(asyncapi_yaml(), "utf-8")
+    except OSError as error:
+        raise Failure(f"--out {out}: cannot write it ({error.strerror or error})") from None
     console.print(f"wrote {out}")

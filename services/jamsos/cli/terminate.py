@@ -57,6 +57,7 @@ def terminate(
     async def run() -> Any:
         headers = None if sign is None else sign.headers
         await publish_model(settings, topics.TERMINATION_REQUESTED, nik, request, headers)
+        console.print(f"published termination request {request_id}", highlight=False)
 
         async def wait(conn: asyncpg.Connection) -> Any:
             loop = asyncio.get_running_loop()
@@ -69,7 +70,6 @@ def terminate(
 
         return await with_connection(settings, wait)
 
-    console.print(f"published termination request {request_id}", highlight=False)
     done = asyncio.run(run())
     if done is None:
         console.print(
