@@ -125,13 +125,16 @@ async def _terminations(conn: asyncpg.Connection, nik: str) -> list[dict[str, An
 async def _charges(
     conn: asyncpg.Connection, nik: str, membership_no: str | None
 ) -> list[dict[str, Any]]:
+    # a period's charges in the order their runs made them: charge_id is only increasing
+    # within a session (its sequence hands each session a block, migration 0018)
     rows = await conn.fetch(
         """
         SELECT ch.period, ch.amount, ch.invoice_no, ch.jkk, ch.jkm, ch.agency_code,
                ch.payer_code, ch.funding_source, i.status AS invoice_status,
                ch.credit_invoice_no, ch.credited_at
         FROM charges ch LEFT JOIN invoices i ON i.invoice_no = ch.invoice_no
-        WHERE ch.nik = $1 OR ch.membership_no = $2 ORDER BY ch.period, ch.charge_id
+        WHERE ch.nik = $1 OR ch.membership_no = $2
+        ORDER BY ch.period, ch.accrued_at, ch.charge_id
         """,
         nik,
         membership_no,
