@@ -25,7 +25,11 @@
 --    is partition pruning (the payer list, the credit scan, reconciliation, the NOT EXISTS of
 --    accrual: EXPLAIN shows only the period's partition scanned, the BRIN never), and ATTACH no
 --    longer scans the new partition a fourth time to build it.
--- Together, the first run's CPU: open + INSERT + attach 3.05-3.10 s -> see README (billing).
+-- Each alone, open + INSERT + attach of 1,000,000 charges (backend CPU, 3 pairs): 2.92-3.00 s
+-- as 0015 left it, 2.20-2.28 s with 1-3 (the INSERT 2.37-2.45 -> 1.73-1.88 s, ATTACH 0.43-0.46
+-- -> 0.34-0.39 s), 2.02-2.12 s with the first run's lines summed from its new table instead of
+-- RETURNING (adapters/accrual.py). `jamsos bench billing --participants 1000000`, first run:
+-- 3.25-3.63 s -> 2.29-2.39 s (4 pairs back to back, load 0.4-1.9; README, billing).
 -- Kept: the BRIN on invoice_no (the lines of a supplementary invoice or a credit note are a
 -- few block ranges of their partition; without it the export and the credit look-up would
 -- read every partition of every period) and the partial btree on credit_invoice_no.
