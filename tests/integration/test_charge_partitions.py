@@ -13,13 +13,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jamsos.adapters import db
+from jamsos.adapters import db, participant_history
 from jamsos.bootstrap import with_database
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
 AT = dt.datetime(2025, 2, 3, 9, 0, tzinfo=dt.UTC)
+NIK = "3319010101900001"
 CHARGE = (
     "INSERT INTO {table} (membership_no, period, coverage_start, nik, agency_code, payer_code,"
     " funding_source, jkk, jkm, amount, accrued_at, invoice_no, credit_invoice_no, credited_at)"
@@ -256,3 +257,26 @@ async def test_migration_0015_keeps_a_charge_committed_while_it_copies(
     finally:
         await billing.close()
     assert await empty_db.fetchval("SELECT count(*) FROM charges") == 1  # unlocked: 0
+
+
+async def test_a_participants_charges_of_a_period_are_listed_in_the_order_runs_made_them(
+    pool: asyncpg.Pool,
+) -> None:
+    """charge_id increases only within a session (0018: each session numbers from its own
+    block of the sequence), so a later run's charge may have the smaller id."""
+    later = AT + dt.timedelta(days=30)
+    async with pool.acquire() as conn, conn.transaction():
+        table = await conn.fetchval("SELECT charges_open_period('2025-02')")
+        insert = CHARGE.format(table=table).replace("(membership_no,", "(charge_id, membership_no,")
+        insert = insert.replace("VALUES ($1,", "VALUES ($8, $1,")
+        # the first run's charge, credited later (a session whose block numbered it 2001)
+        await conn.execute(
+            insert, "KDS-1", "2025-02", NIK, AT, "JMS-P-202502-01", "JMS-C-202502-01", later, 2001
+        )
+        # the charge again after a later enrolment (a session whose block numbered it 1001)
+        await conn.execute(
+            insert, "KDS-1", "2025-02", NIK, later, "JMS-P-202502-02", None, None, 1001
+        )
+        await conn.execute("SELECT charges_attach_period('2025-02')")
+        listed = await participant_history._charges(conn, NIK, "KDS-1")
+    assert [c["invoice_no"] for c in listed] == ["JMS-P-202502-01", "JMS-P-202502-02"]
