@@ -47,6 +47,16 @@ def record(payload: Any, topic: str, key: str | None = None) -> Message:
     return Message(topic, 0, next(_offsets), None if key is None else key.encode(), value)
 
 
+async def applied_events(pool: asyncpg.Pool) -> list[uuid.UUID]:
+    """The participant events the billing ledger applied (migration 0019): each is its coverage
+    row's `enrolled_event_id` while it is that row's latest enrolment, else in `ledger_events`."""
+    rows = await pool.fetch(
+        "SELECT event_id FROM ledger_events UNION ALL"
+        " SELECT enrolled_event_id FROM coverage WHERE enrolled_event_id IS NOT NULL"
+    )
+    return [r[0] for r in rows]
+
+
 def run_request(period: str, request_id: str | None = None) -> Message:
     """A `billing.run-requested` record."""
     body = {

@@ -18,6 +18,7 @@ from jamsos.usecases.billing import record_coverage
 from jamsos_schemas import topics
 from tests.integration.billing_support import (
     JAN_20,
+    applied_events,
     bill,
     enrolled_event,
     invoices,
@@ -171,7 +172,7 @@ async def test_enrolment_and_termination_of_one_period_in_one_batch(pool: asyncp
     assert summary.counts == {"ENROLLED": 1, "TERMINATED": 1, "DLQ": 0}
     assert await ledger(pool) == [(dt.date(2025, 2, 1), "DISDAG", "PEMKAB-KUDUS",
                                    dt.date(2025, 3, 31))]  # fmt: skip
-    assert await pool.fetchval("SELECT count(*) FROM ledger_events") == 2
+    assert len(await applied_events(pool)) == 2
 
 
 async def test_ledger_reads_only_its_fields_of_an_enrolled_event(pool: asyncpg.Pool) -> None:
@@ -197,6 +198,8 @@ async def test_migration_0016_moves_the_ledger_ids_out_of_the_generic_inbox(
 ) -> None:
     """A database upgraded with events already applied still knows them as repeats."""
     applied = enrolled()
+    await record_coverage(PostgresUnitOfWork(pool), [applied], JAN_20)
+    await pool.execute("UPDATE coverage SET enrolled_event_id = NULL")  # as before 0019
     await pool.execute("DROP TABLE ledger_events")
     await pool.execute("DELETE FROM schema_migrations WHERE version = '0016_ledger_events'")
     eid = str(json.loads(applied.value)["event_id"])
@@ -215,6 +218,29 @@ async def test_migration_0016_moves_the_ledger_ids_out_of_the_generic_inbox(
     assert [tuple(r.values()) for r in left] == [("billing-ledger", "odd"), ("termination", eid)]
     summary = await record_coverage(PostgresUnitOfWork(pool), [applied], JAN_20)
     assert (summary.new, summary.repeated) == (0, 1)
+
+
+async def test_an_enrolment_overwritten_by_a_later_one_is_still_a_repeat(
+    pool: asyncpg.Pool,
+) -> None:
+    """Migration 0019: the latest enrolment's id is kept in its coverage row; an earlier one it
+    overwrites moves to `ledger_events`, and one that lost (in its batch or later) is claimed
+    there; every one of them is a repeat when it comes again, and changes nothing."""
+    first = enrolled(enrolled_at="2025-01-20T10:00:00+07:00")
+    later = enrolled(enrolled_at="2025-01-21T10:00:00+07:00", agency="DINSOS")
+    lost = enrolled(enrolled_at="2025-01-19T10:00:00+07:00", agency="BPBD")
+    assert (await record_coverage(PostgresUnitOfWork(pool), [first], JAN_20)).new == 1
+    summary = await record_coverage(PostgresUnitOfWork(pool), [later, lost], JAN_20)
+    assert (summary.new, summary.repeated) == (2, 0)
+    ids = [json.loads(r.value)["event_id"] for r in (first, later, lost)]
+    kept = await pool.fetchval("SELECT enrolled_event_id::text FROM coverage")
+    claimed = {str(r[0]) for r in await pool.fetch("SELECT event_id FROM ledger_events")}
+    assert (kept, claimed) == (ids[1], {ids[0], ids[2]})
+    version = await pool.fetchval("SELECT xmin::text FROM coverage")
+    again = await record_coverage(PostgresUnitOfWork(pool), [first, lost, later], JAN_20)
+    assert (again.new, again.repeated) == (0, 3)
+    assert await pool.fetchval("SELECT xmin::text FROM coverage") == version
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
 
 
 async def test_chunks_of_one_batch_keep_the_latest_and_the_first_on_a_tie(
@@ -257,7 +283,7 @@ async def test_a_batch_failing_while_a_chunk_is_written_rolls_back_whole(
     with pytest.raises(RuntimeError, match="reading failed"):
         await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
     assert await pool.fetchval("SELECT count(*) FROM coverage") == 0
-    assert await pool.fetchval("SELECT count(*) FROM ledger_events") == 0
+    assert await applied_events(pool) == []
     monkeypatch.setattr(billing, "_read", read)
     summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)  # pool still fine
     assert summary.new == 4

@@ -20,7 +20,7 @@ from jamsos.usecases.messages import Message
 from jamsos.workers import billing
 from jamsos_schemas import topics
 from tests.conftest import markers_dead_lettered, publish_markers, running, wait_until
-from tests.integration.billing_support import enrolled_event, terminated_event
+from tests.integration.billing_support import applied_events, enrolled_event, terminated_event
 
 pytestmark = pytest.mark.integration
 
@@ -85,8 +85,7 @@ async def test_failed_batch_across_partitions_and_both_ledger_topics_is_processe
             lambda: markers_dead_lettered(pool, markers), timeout=90, what="every marker"
         )
 
-    processed = await pool.fetchval("SELECT count(*) FROM ledger_events")
-    assert processed == len(records)
+    assert len(await applied_events(pool)) == len(records)
     assert await pool.fetchval("SELECT count(*) FROM coverage") == COUNT
     ended = await pool.fetchval("SELECT count(*) FROM coverage WHERE coverage_end IS NOT NULL")
     assert ended == len(records) - COUNT

@@ -14,44 +14,66 @@ from jamsos.usecases.rows import Enrolments, Terminated
 
 
 async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.datetime) -> int:
-    """One statement: claim the event ids in the ledger's inbox (`ledger_events`), then, for
-    the events that were new, fill the enrolment columns of each coverage period unless a
-    later enrolment is there. Returns how many were new.
+    """One statement: fill the enrolment columns of each coverage period unless a later
+    enrolment is there, keeping the event's id in the row (`enrolled_event_id`), and claim the
+    other new events in the ledger's inbox (`ledger_events`). Returns how many were new.
 
+    An event is a repeat when its id is already its period's `enrolled_event_id` or in
+    `ledger_events` (migration 0019: each applied enrolment is in one of the two). So the
+    common case, an enrolment seen for the first time, costs one row write instead of two.
     Several new events of one period: the latest `enrolled_at` is written (on a tie the first
-    in the batch); DISTINCT ON picks it, since one INSERT … ON CONFLICT DO UPDATE may not
-    touch a row twice. `enrolled_us` becomes the timestamptz it counts.
+    in the batch); DISTINCT ON picks it, since one INSERT … ON CONFLICT DO UPDATE may not touch
+    a row twice. The others are claimed in `ledger_events`, like an event that finds a later
+    (or the same) enrolment already in its row. `enrolled_us` becomes the timestamptz it counts.
+
+    The NOT EXISTS reads coverage as the statement found it: an event that was its row's
+    enrolment before is a repeat, one written by this statement is not claimed twice (NOT IN
+    written). Two instances applying the same event at once (a rebalance) write it once (the
+    row lock orders them, the second finds an equal `enrolled_at`), but the second may count it
+    new and claim it in `ledger_events` too: a repeat miscounted, never an effect doubled.
     """
     if not rows:
         return 0
     new: int = await conn.fetchval(
         """
-        WITH claimed AS (
-            INSERT INTO ledger_events (event_id, processed_at)
-            SELECT e, $1 FROM unnest($2::uuid[]) AS e
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id
-        ), latest AS (
-            SELECT DISTINCT ON (r.membership_no COLLATE "C", r.coverage_start) r.*
+        WITH r AS (
+            SELECT *
             FROM unnest($2::uuid[], $3::text[], $4::date[], $5::text[], $6::text[],
                         $7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY
                  AS r(event_id, membership_no, coverage_start, nik, agency_code, payer_code,
                       funding_source, enrolled_us, n)
-            WHERE r.event_id IN (SELECT event_id FROM claimed)
+        ), latest AS (
+            SELECT DISTINCT ON (r.membership_no COLLATE "C", r.coverage_start) r.*
+            FROM r
             ORDER BY r.membership_no COLLATE "C", r.coverage_start, r.enrolled_us DESC, r.n
         ), written AS (
             INSERT INTO coverage AS c (membership_no, coverage_start, nik, agency_code,
-                                       payer_code, funding_source, enrolled_at)
+                                       payer_code, funding_source, enrolled_at,
+                                       enrolled_event_id)
             SELECT membership_no, coverage_start, nik, agency_code, payer_code, funding_source,
-                   timestamptz 'epoch' + enrolled_us * interval '1 microsecond'
+                   timestamptz 'epoch' + enrolled_us * interval '1 microsecond', event_id
             FROM latest
             ON CONFLICT (membership_no, coverage_start) DO UPDATE SET
                 nik = EXCLUDED.nik, agency_code = EXCLUDED.agency_code,
                 payer_code = EXCLUDED.payer_code, funding_source = EXCLUDED.funding_source,
-                enrolled_at = EXCLUDED.enrolled_at
+                enrolled_at = EXCLUDED.enrolled_at,
+                enrolled_event_id = EXCLUDED.enrolled_event_id
             WHERE c.enrolled_at IS NULL OR EXCLUDED.enrolled_at > c.enrolled_at
+            RETURNING c.enrolled_event_id
+        ), claimed AS (
+            INSERT INTO ledger_events (event_id, processed_at)
+            SELECT r.event_id, $1
+            FROM r
+            WHERE r.event_id NOT IN (SELECT enrolled_event_id FROM written)
+              AND NOT EXISTS (
+                  SELECT FROM coverage c
+                  WHERE c.membership_no = r.membership_no
+                    AND c.coverage_start = r.coverage_start
+                    AND c.enrolled_event_id = r.event_id)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id
         )
-        SELECT count(*) FROM claimed
+        SELECT (SELECT count(*) FROM written) + (SELECT count(*) FROM claimed)
         """,
         now,
         rows.event_ids,

@@ -204,10 +204,10 @@ class LedgerStore(DeadLetterStore, Protocol):
     it applied (`ledger_events`, migration 0016)."""
 
     async def record_enrolments(self, rows: Enrolments, now: dt.datetime) -> int:
-        """Claim each enrolment's event id in the ledger's inbox and, for those that were new,
-        fill the enrolment side of their coverage period unless a later enrolment is there
-        (of several for one period, the latest; on a tie the first). Returns how many were
-        new. The ids must be distinct."""
+        """Record each enrolment once per event id (a redelivered id is a repeat) and, for
+        those that were new, fill the enrolment side of their coverage period unless a later
+        enrolment is there (of several for one period, the latest; on a tie the first).
+        Returns how many were new. The ids must be distinct."""
 
     async def claim_events(self, ids: Sequence[uuid.UUID], now: dt.datetime) -> set[uuid.UUID]:
         """Claim event ids in the ledger's inbox; returns those that were new."""
