@@ -48,10 +48,11 @@ def record(payload: Any, topic: str, key: str | None = None) -> Message:
 
 
 async def applied_events(pool: asyncpg.Pool) -> list[uuid.UUID]:
-    """The participant events the billing ledger applied (migration 0019): each is its coverage
-    row's `enrolled_event_id` while it is that row's latest enrolment, else in `ledger_events`."""
+    """The participant events the billing ledger applied, each once (migration 0019): each is
+    its coverage row's `enrolled_event_id` while it is that row's latest enrolment, else (or
+    also) in `ledger_events`."""
     rows = await pool.fetch(
-        "SELECT event_id FROM ledger_events UNION ALL"
+        "SELECT event_id FROM ledger_events UNION"
         " SELECT enrolled_event_id FROM coverage WHERE enrolled_event_id IS NOT NULL"
     )
     return [r[0] for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import random
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ import asyncpg
 import pytest
 
 from jamsos.adapters import db
+from jamsos.adapters.coverage_ledger import text_array
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.usecases import billing
 from jamsos.usecases.billing import record_coverage
@@ -199,7 +201,9 @@ async def test_migration_0016_moves_the_ledger_ids_out_of_the_generic_inbox(
     """A database upgraded with events already applied still knows them as repeats."""
     applied = enrolled()
     await record_coverage(PostgresUnitOfWork(pool), [applied], JAN_20)
-    await pool.execute("UPDATE coverage SET enrolled_event_id = NULL")  # as before 0019
+    # as before 0019: the id not in its row (0019's trigger moves it to ledger_events, which
+    # is dropped next and made again by 0016 from the generic inbox)
+    await pool.execute("UPDATE coverage SET enrolled_event_id = NULL")
     await pool.execute("DROP TABLE ledger_events")
     await pool.execute("DELETE FROM schema_migrations WHERE version = '0016_ledger_events'")
     eid = str(json.loads(applied.value)["event_id"])
@@ -239,6 +243,39 @@ async def test_an_enrolment_overwritten_by_a_later_one_is_still_a_repeat(
     version = await pool.fetchval("SELECT xmin::text FROM coverage")
     again = await record_coverage(PostgresUnitOfWork(pool), [first, lost, later], JAN_20)
     assert (again.new, again.repeated) == (0, 3)
+    assert await pool.fetchval("SELECT xmin::text FROM coverage") == version
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+
+
+@pytest.mark.parametrize("removal", ["DELETE FROM coverage", "TRUNCATE coverage"])
+async def test_a_redelivery_does_not_bring_back_a_deleted_coverage_period(
+    pool: asyncpg.Pool, removal: str
+) -> None:
+    """Migration 0019: a deleted (or truncated) row's enrolment id moves to `ledger_events`, so
+    an enrolment redelivered later (a consumer group reset) is a repeat like its termination,
+    instead of re-opening the period without the termination."""
+    applied = [enrolled(), terminated("2025-03-31")]
+    await record_coverage(PostgresUnitOfWork(pool), applied, JAN_20)
+    await pool.execute(removal)
+    again = await record_coverage(PostgresUnitOfWork(pool), applied, JAN_20)
+    assert (again.new, again.repeated) == (0, 2)
+    assert await ledger(pool) == []
+
+
+async def test_a_redelivered_id_is_a_repeat_whatever_it_holds(pool: asyncpg.Pool) -> None:
+    """Readers de-duplicate by event_id: an id already applied, whether it is its row's
+    enrolment or was claimed in `ledger_events` (it lost to a later one), writes nothing even
+    when the redelivery says something else (a later enrolled_at, another agency)."""
+    kept = enrolled(enrolled_at="2025-01-21T10:00:00+07:00", agency="DINSOS")
+    lost = enrolled(enrolled_at="2025-01-20T10:00:00+07:00", agency="DISHUB")
+    await record_coverage(PostgresUnitOfWork(pool), [kept, lost], JAN_20)
+    version = await pool.fetchval("SELECT xmin::text FROM coverage")
+    changed = []
+    for message in (kept, lost):
+        body = {**json.loads(message.value), "enrolled_at": "2025-01-25T10:00:00+07:00"}
+        changed.append(record({**body, "agency_code": "BPBD"}, topics.ENROLLED))
+    again = await record_coverage(PostgresUnitOfWork(pool), changed, JAN_20)
+    assert (again.new, again.repeated) == (0, 2)
     assert await pool.fetchval("SELECT xmin::text FROM coverage") == version
     assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
 
@@ -287,3 +324,15 @@ async def test_a_batch_failing_while_a_chunk_is_written_rolls_back_whole(
     monkeypatch.setattr(billing, "_read", read)
     summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)  # pool still fine
     assert summary.new == 4
+
+
+async def test_text_array_literals_read_back_as_the_same_texts(pool: asyncpg.Pool) -> None:
+    """The ledger sends its text columns as one array literal each (coverage_ledger.text_array):
+    quotes, backslashes, separators, braces, NULL-like words and empty texts come back as they
+    were, in order."""
+    tricky = ["", "NULL", '"', "\\", '","', '\\"', "a,b", "{x}", " spaced ", "é\t\n", "'"]
+    rnd = random.Random(11)
+    cases = [[], [""], ["NULL"], tricky, [f"KDS-{i:09d}" for i in range(50)]]
+    cases += [rnd.choices(tricky, k=rnd.randint(1, 6)) for _ in range(200)]
+    for values in cases:
+        assert await pool.fetchval("SELECT $1::text::text[]", text_array(values)) == values

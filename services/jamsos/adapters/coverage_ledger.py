@@ -19,18 +19,21 @@ async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.
     other new events in the ledger's inbox (`ledger_events`). Returns how many were new.
 
     An event is a repeat when its id is already its period's `enrolled_event_id` or in
-    `ledger_events` (migration 0019: each applied enrolment is in one of the two). So the
-    common case, an enrolment seen for the first time, costs one row write instead of two.
+    `ledger_events` (migration 0019: each applied enrolment is in one of the two), whatever
+    the redelivery holds: a repeat writes nothing. So the common case, an enrolment seen for
+    the first time, costs one row write (and a look-up) instead of two writes.
     Several new events of one period: the latest `enrolled_at` is written (on a tie the first
     in the batch); DISTINCT ON picks it, since one INSERT … ON CONFLICT DO UPDATE may not touch
     a row twice. The others are claimed in `ledger_events`, like an event that finds a later
     (or the same) enrolment already in its row. `enrolled_us` becomes the timestamptz it counts.
 
-    The NOT EXISTS reads coverage as the statement found it: an event that was its row's
-    enrolment before is a repeat, one written by this statement is not claimed twice (NOT IN
-    written). Two instances applying the same event at once (a rebalance) write it once (the
-    row lock orders them, the second finds an equal `enrolled_at`), but the second may count it
-    new and claim it in `ledger_events` too: a repeat miscounted, never an effect doubled.
+    The NOT EXISTS on coverage reads it as the statement found it: an event that was its row's
+    enrolment before is a repeat; one this statement wrote is not claimed as well. An id is
+    recognised within its coverage period: the contract's ids identify one content, so the
+    same id for another membership or period (a broken producer) would be applied as new.
+    Two instances applying the same event at once (a rebalance) write it once (the row lock
+    orders them, the second finds an equal `enrolled_at`), but the second may count it new and
+    claim it in `ledger_events` too: a repeat miscounted, never an effect doubled.
     """
     if not rows:
         return 0
@@ -38,13 +41,15 @@ async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.
         """
         WITH r AS (
             SELECT *
-            FROM unnest($2::uuid[], $3::text[], $4::date[], $5::text[], $6::text[],
-                        $7::text[], $8::text[], $9::bigint[]) WITH ORDINALITY
+            FROM unnest($2::uuid[], $3::text::text[], $4::date[], $5::text::text[],
+                        $6::text::text[], $7::text::text[], $8::text::text[], $9::bigint[])
+                 WITH ORDINALITY
                  AS r(event_id, membership_no, coverage_start, nik, agency_code, payer_code,
                       funding_source, enrolled_us, n)
         ), latest AS (
             SELECT DISTINCT ON (r.membership_no COLLATE "C", r.coverage_start) r.*
             FROM r
+            WHERE NOT EXISTS (SELECT FROM ledger_events l WHERE l.event_id = r.event_id)
             ORDER BY r.membership_no COLLATE "C", r.coverage_start, r.enrolled_us DESC, r.n
         ), written AS (
             INSERT INTO coverage AS c (membership_no, coverage_start, nik, agency_code,
@@ -58,13 +63,14 @@ async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.
                 payer_code = EXCLUDED.payer_code, funding_source = EXCLUDED.funding_source,
                 enrolled_at = EXCLUDED.enrolled_at,
                 enrolled_event_id = EXCLUDED.enrolled_event_id
-            WHERE c.enrolled_at IS NULL OR EXCLUDED.enrolled_at > c.enrolled_at
+            WHERE (c.enrolled_at IS NULL OR EXCLUDED.enrolled_at > c.enrolled_at)
+              AND c.enrolled_event_id IS DISTINCT FROM EXCLUDED.enrolled_event_id
             RETURNING c.enrolled_event_id
         ), claimed AS (
             INSERT INTO ledger_events (event_id, processed_at)
             SELECT r.event_id, $1
             FROM r
-            WHERE r.event_id NOT IN (SELECT enrolled_event_id FROM written)
+            WHERE NOT EXISTS (SELECT FROM written w WHERE w.enrolled_event_id = r.event_id)
               AND NOT EXISTS (
                   SELECT FROM coverage c
                   WHERE c.membership_no = r.membership_no
@@ -77,15 +83,29 @@ async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.
         """,
         now,
         rows.event_ids,
-        rows.membership_no,
+        text_array(rows.membership_no),
         rows.coverage_start,
-        rows.nik,
-        rows.agency_code,
-        rows.payer_code,
-        rows.funding_source,
+        text_array(rows.nik),
+        text_array(rows.agency_code),
+        text_array(rows.payer_code),
+        text_array(rows.funding_source),
         rows.enrolled_us,
     )
     return new
+
+
+def text_array(values: Sequence[str]) -> str:
+    """`values` as one PostgreSQL array literal (`{"a","b"}`), for a `$n::text::text[]`
+    parameter: the driver sends one string instead of encoding the list element by element
+    (~0.04 against ~0.28 µs of Python per element, measured on 1,000; PostgreSQL parses it in
+    ~0.06 µs). Every element is double-quoted, so commas, braces, spaces and NULL-like words
+    are plain text; a backslash or a double quote is escaped with a backslash."""
+    if not values:
+        return "{}"
+    joined = '","'.join(values)
+    if "\\" in joined or joined.count('"') != 2 * (len(values) - 1):  # beyond the separators
+        joined = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + joined + '"}'
 
 
 async def claim_events(
