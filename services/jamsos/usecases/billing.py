@@ -206,8 +206,9 @@ async def record_coverage(
 
     Events may come twice or out of order: each side of a coverage row keeps its latest
     version by the event's own timestamp (see migration 0002), so the order does not matter.
-    Enrolments go column by column, a chunk a statement, each claiming its ids and writing
-    the new ones (the hot path); terminations and ignored events are claimed, then written.
+    Enrolments go column by column, a chunk a statement, each writing the new ones with their
+    ids (the hot path; adapters/coverage_ledger.py); terminations and ignored events are
+    claimed, then written.
     Of several enrolments of one period the latest wins, the first on a tie, across chunks
     too (a later statement updates a row only for a later `enrolled_at`).
     """

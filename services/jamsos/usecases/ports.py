@@ -201,7 +201,8 @@ class TerminationStore(DeadLetterStore, InboxStore, Protocol):
 
 class LedgerStore(DeadLetterStore, Protocol):
     """What the billing ledger needs. Its inbox is its own: the ids of the participant events
-    it applied (`ledger_events`, migration 0016)."""
+    it applied, an enrolment's in its coverage row while it is the row's latest, the others in
+    `ledger_events` (migrations 0016, 0019)."""
 
     async def record_enrolments(self, rows: Enrolments, now: dt.datetime) -> int:
         """Record each enrolment once per event id (a redelivered id is a repeat) and, for
