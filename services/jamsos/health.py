@@ -36,6 +36,12 @@ UNREACHABLE = (
     KafkaError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # A pooled connection whose backend the server ended while it was idle (a restart,
+    # pg_terminate_backend, DROP DATABASE ... WITH (FORCE)): asyncpg reads the FATAL error and
+    # the end of the socket one event-loop iteration apart, and a query in between is refused
+    # with "cannot switch to state N; another operation (2) is in progress". Unhandled, it
+    # ended the monitor's timer (no heartbeat, frozen gauges) and made /health answer 500.
+    asyncpg.InternalClientError,
 )
 
 Check = dict[str, str]

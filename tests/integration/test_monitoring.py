@@ -6,6 +6,7 @@ Real broker and database; the HTTP server listens on a port the OS chooses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -17,14 +18,19 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from jamsos.adapters.http import get_json
+from jamsos.adapters import db
+from jamsos.adapters.http import HttpServer, bind, get_json
+from jamsos.adapters.kafka import make_broker
 from jamsos.settings import Settings
+from jamsos.workers.monitor import Monitor
+from jamsos.workers.runtime import Runtime
 from jamsos_schemas import topics
 from tests.conftest import clean_env, read_topic, running, wait_until
 from tests.factory import CONTRACT_EXAMPLE, submission
@@ -232,6 +238,127 @@ async def test_health_is_200_with_every_check_then_503_naming_the_database_once_
     assert body["status"] == "unhealthy"
     assert body["checks"]["database"]["status"] == "unhealthy"
     assert body["checks"]["broker"]["status"] == "ok"
+
+
+class HeldClose:
+    """A TCP proxy to PostgreSQL that forwards every byte, but when the server closes a
+    connection keeps the client's side open: the moment between a backend's FATAL error
+    (`pg_terminate_backend`, `DROP DATABASE ... WITH (FORCE)`, a server shutdown) and the end
+    of its socket, which asyncpg reads one event-loop iteration apart, held for as long as the
+    test needs."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._clients: list[asyncio.StreamWriter] = []
+        self._pumps: set[asyncio.Task[None]] = set()
+        self.server_closed = 0  # connections whose server side has ended
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.append(writer)
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            if up:
+                dst.close()  # the client went: so does the server's side
+            else:
+                self.server_closed += 1  # the client's side stays open
+
+        for args in ((reader, up_writer, True), (up_reader, writer, False)):
+            task = asyncio.create_task(pump(*args))
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
+
+    async def close(self) -> None:
+        for writer in self._clients:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._pumps):
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+async def test_a_connection_the_server_ended_while_idle_fails_the_checks_and_the_heartbeat(
+    settings: Settings,
+) -> None:
+    """A pooled connection whose backend was terminated while idle: asyncpg has read the FATAL
+    error but not yet the end of the socket, and refuses the next query with InternalClientError
+    ("cannot switch to state 12; another operation (2) is in progress"). The refresh (heartbeat
+    and outbox gauges) records the database as unreachable and goes on ticking, and /health
+    says 503 naming the database; neither raises."""
+    direct = settings.database_url
+    assert direct is not None
+    parts = urlsplit(direct)
+    proxy = HeldClose(parts.hostname or "127.0.0.1", parts.port or 5432)
+    user = parts.netloc.rpartition("@")[0]
+    at = f"{user}@" if user else ""
+    proxied = urlunsplit(parts._replace(netloc=f"{at}127.0.0.1:{await proxy.start()}"))
+    # one connection, so that the checks and the refresh get the one whose backend is gone;
+    # a timer that ticks once, at start (refresh is called here)
+    settings = replace(settings, database_url=proxied, monitor_interval_seconds=3600.0)
+    runtime = Runtime(settings)
+    runtime.open(await db.create_pool(proxied, min_size=1, max_size=1))
+    broker = make_broker(settings, "jamsos-test-monitor")
+    monitor = Monitor(
+        runtime, broker, ["registration"], lambda a: HttpServer(a, bind("127.0.0.1", 0))
+    )
+    other = await asyncpg.connect(direct)  # not through the proxy
+    try:
+        await monitor.start()
+        assert (await monitor.checks())["database"]["status"] == "ok"
+
+        async def first_tick_done() -> bool:
+            beaten = await other.fetchval(
+                "SELECT bool_and(heartbeat_at > started_at) FROM service_processes"
+            )
+            return bool(beaten) and runtime.pool.get_idle_size() == 1
+
+        await wait_until(first_tick_done, what="the timer's first refresh")
+
+        async def end_the_backend() -> None:
+            """End the pool's backend; its FATAL error reaches the pool, its end does not."""
+            async with runtime.pool.acquire() as conn:  # connected (again), and idle
+                await conn.fetchval("SELECT 1")
+            ended = proxy.server_closed
+            killed = await other.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert killed == 1
+            await wait_until(lambda: _true(proxy.server_closed > ended), what="the backend's end")
+
+        await end_the_backend()
+        await monitor.refresh()  # raised InternalClientError (and so ended the timer's task)
+        assert "database unreachable" in runtime.conditions.troubles["heartbeat"]
+        await monitor.refresh()  # the pool dropped that connection: the next tick recovers
+        assert "heartbeat" not in runtime.conditions.troubles
+
+        await end_the_backend()
+        status, body = await get_json(f"http://127.0.0.1:{monitor.port}/health")
+        assert status == 503, body  # was 500: the check raised
+        assert body["checks"]["database"]["status"] == "unhealthy", body
+        assert body["checks"]["broker"]["status"] == "ok", body
+        assert (await monitor.checks())["database"]["status"] == "ok"
+    finally:
+        await proxy.close()  # the client sees the end: the pool connects afresh
+        await monitor.stop()
+        await runtime.close()
+        await other.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def ops_health(settings: Settings, cwd: Path) -> tuple[int, dict[str, Any]]:
