@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import json
@@ -18,6 +19,7 @@ from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.usecases import billing
 from jamsos.usecases.billing import record_coverage
 from jamsos_schemas import topics
+from tests.conftest import wait_until
 from tests.integration.billing_support import (
     JAN_20,
     applied_events,
@@ -278,6 +280,49 @@ async def test_a_redelivered_id_is_a_repeat_whatever_it_holds(pool: asyncpg.Pool
     assert (again.new, again.repeated) == (0, 2)
     assert await pool.fetchval("SELECT xmin::text FROM coverage") == version
     assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+
+
+async def test_a_changed_redelivery_does_not_hide_a_new_enrolment_beside_it(
+    pool: asyncpg.Pool,
+) -> None:
+    """A repeat is left out before the latest of a period is chosen: the row's own event sent
+    again with a later enrolled_at must not win the choice and push out a real new enrolment
+    of the same period in the same batch (which would then be claimed, never applied)."""
+    first = enrolled(enrolled_at="2025-01-20T10:00:00+07:00")
+    await record_coverage(PostgresUnitOfWork(pool), [first], JAN_20)
+    body = {**json.loads(first.value), "enrolled_at": "2025-01-25T10:00:00+07:00"}
+    changed = record(body, topics.ENROLLED)
+    new = enrolled(enrolled_at="2025-01-22T10:00:00+07:00", agency="DINSOS")
+    summary = await record_coverage(PostgresUnitOfWork(pool), [changed, new], JAN_20)
+    assert (summary.new, summary.repeated) == (1, 1)
+    assert await ledger(pool) == [(dt.date(2025, 2, 1), "DINSOS", "PEMKAB-KUDUS", None)]
+
+
+async def test_a_redelivery_racing_an_uncommitted_delete_stays_a_repeat(
+    pool: asyncpg.Pool,
+) -> None:
+    """An owner's DELETE of coverage holds off ledger batches until it commits (0019), so a
+    redelivery that arrives meanwhile sees the deleted row's id moved to `ledger_events`
+    rather than finding the row gone and opening the period again without its termination."""
+    applied = [enrolled(), terminated("2025-03-31")]
+    await record_coverage(PostgresUnitOfWork(pool), applied, JAN_20)
+    async with pool.acquire() as owner:
+        deleting = owner.transaction()
+        await deleting.start()
+        await owner.execute("DELETE FROM coverage")
+        redelivery = asyncio.ensure_future(
+            record_coverage(PostgresUnitOfWork(pool), applied[:1], JAN_20)
+        )
+
+        async def waiting() -> bool:
+            ungranted = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            return bool(await owner.fetchval(ungranted)) and not redelivery.done()
+
+        await wait_until(waiting, timeout=30, what="the redelivery to wait on the DELETE")
+        await deleting.commit()
+    again = await redelivery
+    assert (again.new, again.repeated) == (0, 1)
+    assert await ledger(pool) == []
 
 
 async def test_chunks_of_one_batch_keep_the_latest_and_the_first_on_a_tie(

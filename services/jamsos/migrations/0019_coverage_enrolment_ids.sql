@@ -66,6 +66,20 @@ CREATE TRIGGER coverage_enrolments_deleted AFTER DELETE ON coverage
     REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION keep_deleted_enrolments();
 
+-- A DELETE first takes coverage in EXCLUSIVE mode (it waits for open ledger batches and holds
+-- off new ones until it commits): otherwise a redelivery whose statement started before the
+-- DELETE committed would not see the id moved to `ledger_events`, wait on the row, find it
+-- gone and insert it again. TRUNCATE's own ACCESS EXCLUSIVE lock does the same for it. Only the
+-- owner deletes coverage, by hand; the ledger's statements never wait on this otherwise.
+CREATE FUNCTION lock_coverage_for_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE coverage IN EXCLUSIVE MODE;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER coverage_delete_locks BEFORE DELETE ON coverage
+    FOR EACH STATEMENT EXECUTE FUNCTION lock_coverage_for_delete();
+
 CREATE FUNCTION keep_truncated_enrolments() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO ledger_events (event_id, processed_at)
