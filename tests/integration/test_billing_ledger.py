@@ -381,3 +381,18 @@ async def test_text_array_literals_read_back_as_the_same_texts(pool: asyncpg.Poo
     cases += [rnd.choices(tricky, k=rnd.randint(1, 6)) for _ in range(200)]
     for values in cases:
         assert await pool.fetchval("SELECT $1::text::text[]", text_array(values)) == values
+
+
+async def test_an_unreadable_record_is_dead_lettered_with_the_reason(pool: asyncpg.Pool) -> None:
+    """The DLQ's error says what is wrong with the bytes, not only that no event_id was found."""
+    nul = json.dumps({**enrolled_event(M, "2025-02-01"), "payer_code": "PEMKAB\u0000"}).encode()
+    values = [nul, b'{"event_id": ', b"[1, 2]", b"\xff\xfe"]
+    batch = [record(v, topics.ENROLLED) for v in values]
+    summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
+    assert summary.counts == {"DLQ": 4}
+    rows = await pool.fetch('SELECT error FROM dead_letters ORDER BY "offset"')
+    errors = [r["error"] for r in rows]
+    assert errors[0] == "UNREADABLE: contains the NUL character (\\u0000)"
+    assert errors[1].startswith("UNREADABLE: not JSON")
+    assert errors[2] == "UNREADABLE: the value is not a JSON object"
+    assert errors[3].startswith("UNREADABLE: not UTF-8")

@@ -97,11 +97,12 @@ def _read(record: Message) -> Read | str:
 
 
 def _why_unreadable(record: Message) -> str:
-    """Why a record the fast path refused goes to the DLQ: no event_id when it has none (or is
-    not a JSON object), else its topic's validation errors, or an unexpected topic."""
+    """Why a record the fast path refused goes to the DLQ: why it cannot be read at all, no
+    event_id when it has none, else its topic's validation errors, or an unexpected topic."""
     payload = read_object(record.value)
-    eid = None if isinstance(payload, str) else payload.get("event_id")
-    if not isinstance(eid, str):
+    if isinstance(payload, str):
+        return payload  # not UTF-8, not JSON, NUL, not an object: read_object says which
+    if not isinstance(payload.get("event_id"), str):
         return DeadLetterError.UNREADABLE.of("no event_id")
     try:
         if record.topic == topics.ENROLLED:
