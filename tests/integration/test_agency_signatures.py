@@ -229,7 +229,7 @@ def signed_records(payloads: Sequence[dict[str, Any]], signer: Signer | None) ->
     for payload in payloads:
         rec = record(payload, topics.SUBMITTED)
         headers = () if signer is None else tuple(signer.headers(rec.value))
-        out.append(dataclasses.replace(rec, headers=headers))
+        out.append(rec._replace(headers=headers))
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
@@ -54,8 +53,12 @@ def size(record: Message) -> int:
 
 
 def oversized(batch: Sequence[Message], limit: int) -> tuple[list[Message], list[Message]]:
-    """The records of at most `limit` bytes (key + value), and those above it."""
-    return [r for r in batch if size(r) <= limit], [r for r in batch if size(r) > limit]
+    """The records of at most `limit` bytes (key + value), and those above it, each in the
+    batch's order (one pass over the batch when nothing is above it, the usual case)."""
+    above = [r for r in batch if size(r) > limit]
+    if not above:
+        return list(batch), above
+    return [r for r in batch if size(r) <= limit], above
 
 
 async def refuse_oversized(
@@ -75,7 +78,7 @@ async def refuse_oversized(
             f" sha256 {value_digest(record.value)}; the dead letter keeps the first"
             f" {min(len(record.value), OVERSIZED_PREFIX_BYTES)} bytes"
         )
-        kept = dataclasses.replace(record, value=record.value[:OVERSIZED_PREFIX_BYTES])
+        kept = record._replace(value=record.value[:OVERSIZED_PREFIX_BYTES])
         letter, event = dead_letter(kept, error, now)
         letters.append(letter)
         events.append(event)

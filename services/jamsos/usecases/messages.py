@@ -3,12 +3,15 @@ independent of the client library that read it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Message:
-    """One consumed message as bytes, with its source topic and position (for the DLQ)."""
+class Message(NamedTuple):
+    """One consumed message as bytes, with its source topic and position (for the DLQ).
+
+    Immutable; `_replace` makes a changed copy. A named tuple rather than a frozen dataclass:
+    every consumer builds one per record taken, and a frozen dataclass's `__init__` (one
+    `object.__setattr__` per field) cost ~0.5 µs of that, a named tuple ~0.1 µs."""
 
     topic: str
     partition: int
