@@ -315,7 +315,10 @@ async def test_a_redelivery_racing_an_uncommitted_delete_stays_a_repeat(
         )
 
         async def waiting() -> bool:
-            ungranted = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            ungranted = (  # a backend of this database waiting on a lock (the DELETE's)
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN ("
+                " SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+            )
             return bool(await owner.fetchval(ungranted)) and not redelivery.done()
 
         await wait_until(waiting, timeout=30, what="the redelivery to wait on the DELETE")

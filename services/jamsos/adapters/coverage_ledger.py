@@ -53,6 +53,7 @@ async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.
                  AS r(event_id, membership_no, coverage_start, nik, agency_code, payer_code,
                       funding_source, enrolled_us, n)
         ), fresh AS (
+            -- the window's ORDER BY only lets DISTINCT ON below reuse its sort
             SELECT r.*, count(*) OVER (
                        PARTITION BY r.membership_no COLLATE "C", r.coverage_start
                        ORDER BY r.enrolled_us DESC, r.n
