@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import itertools
 import json
-import random
 import uuid
 from typing import Any
 
@@ -14,7 +13,6 @@ import asyncpg
 import pytest
 
 from jamsos.adapters import db
-from jamsos.adapters.coverage_ledger import text_array
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.usecases import billing
 from jamsos.usecases.billing import record_coverage
@@ -372,18 +370,6 @@ async def test_a_batch_failing_while_a_chunk_is_written_rolls_back_whole(
     monkeypatch.setattr(billing, "_read", read)
     summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)  # pool still fine
     assert summary.new == 4
-
-
-async def test_text_array_literals_read_back_as_the_same_texts(pool: asyncpg.Pool) -> None:
-    """The ledger sends its text columns as one array literal each (coverage_ledger.text_array):
-    quotes, backslashes, separators, braces, NULL-like words and empty texts come back as they
-    were, in order."""
-    tricky = ["", "NULL", '"', "\\", '","', '\\"', "a,b", "{x}", " spaced ", "é\t\n", "'"]
-    rnd = random.Random(11)
-    cases = [[], [""], ["NULL"], tricky, [f"KDS-{i:09d}" for i in range(50)]]
-    cases += [rnd.choices(tricky, k=rnd.randint(1, 6)) for _ in range(200)]
-    for values in cases:
-        assert await pool.fetchval("SELECT $1::text::text[]", text_array(values)) == values
 
 
 async def test_an_unreadable_record_is_dead_lettered_with_the_reason(pool: asyncpg.Pool) -> None:

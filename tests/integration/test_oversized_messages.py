@@ -116,6 +116,7 @@ async def test_failed_batch_of_only_an_oversized_record_is_read_again_without_th
 ) -> None:
     """The worker seeks back every partition of a failed batch, also one that held only
     records split off as oversized: a `nack()` that seeks nothing must lose none of them."""
+
     async def nack_without_seek(self: KafkaAckableMessage) -> None:
         await StreamMessage.nack(self)
 

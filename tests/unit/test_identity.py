@@ -42,7 +42,7 @@ def test_event_id_is_the_standard_uuid5_of_its_cause() -> None:
 
 def test_content_hash_is_the_digest_of_json_dumps_canonical() -> None:
     """The shared encoder gives what json.dumps with the canonical options gave."""
-    payload = {"b": [1, 2.5, None, True], "a": {"z": "é\u4e2d", "y": "\n\"x"}, "c": 10**20}
+    payload = {"b": [1, 2.5, None, True], "a": {"z": "é\u4e2d", "y": '\n"x'}, "c": 10**20}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert content_hash(payload) == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

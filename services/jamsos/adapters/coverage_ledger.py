@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from jamsos.adapters.arrays import text_array
 from jamsos.domain.period import Period
 from jamsos.usecases.rows import Enrolments, Terminated
 
@@ -109,20 +110,6 @@ async def record_enrolments(conn: asyncpg.Connection, rows: Enrolments, now: dt.
         rows.enrolled_us,
     )
     return new
-
-
-def text_array(values: Sequence[str]) -> str:
-    """`values` as one PostgreSQL array literal (`{"a","b"}`), for a `$n::text::text[]`
-    parameter: the driver sends one string instead of encoding the list element by element
-    (~0.04 against ~0.28 µs of Python per element, measured on 1,000; PostgreSQL parses it in
-    ~0.06 µs). Every element is double-quoted, so commas, braces, spaces and NULL-like words
-    are plain text; a backslash or a double quote is escaped with a backslash."""
-    if not values:
-        return "{}"
-    joined = '","'.join(values)
-    if "\\" in joined or joined.count('"') != 2 * (len(values) - 1):  # beyond the separators
-        joined = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + joined + '"}'
 
 
 async def claim_events(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from jamsos.adapters.arrays import text_array
 from jamsos.usecases.rows import Claim, Holder, Identity
 
 
@@ -20,14 +21,15 @@ async def claim_niks(
         """
         INSERT INTO nik_claims (nik, agency_code, submission_id, claimed_at)
         SELECT n, a, i, $4
-        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(n, a, i, o)
+        FROM unnest($1::text::text[], $2::text::text[], $3::text::text[])
+             WITH ORDINALITY AS t(n, a, i, o)
         ORDER BY n, o  -- one lock order for every consumer (no deadlocks); batch order per NIK
         ON CONFLICT (nik) DO NOTHING
         RETURNING agency_code, submission_id
         """,
-        [c.nik for c in claims],
-        [c.agency_code for c in claims],
-        [c.submission_id for c in claims],
+        text_array([c.nik for c in claims]),
+        text_array([c.agency_code for c in claims]),
+        text_array([c.submission_id for c in claims]),
         claimed_at,
     )
     return {(r["agency_code"], r["submission_id"]) for r in rows}
@@ -42,9 +44,9 @@ async def claim_holders(conn: asyncpg.Connection, niks: Sequence[str]) -> dict[s
         SELECT c.nik, c.agency_code, c.submission_id, s.membership_no
         FROM nik_claims c
         JOIN submissions s USING (agency_code, submission_id)
-        WHERE c.nik = ANY($1::text[])
+        WHERE c.nik = ANY($1::text::text[])
         """,
-        list(set(niks)),
+        text_array(list(set(niks))),
     )
     return {
         r["nik"]: Holder(r["agency_code"], r["submission_id"], r["membership_no"]) for r in rows
@@ -58,9 +60,9 @@ async def release_claims(conn: asyncpg.Connection, ids: Sequence[Identity]) -> N
     await conn.execute(
         """
         DELETE FROM nik_claims c
-        USING unnest($1::text[], $2::text[]) AS t(a, i)
+        USING unnest($1::text::text[], $2::text::text[]) AS t(a, i)
         WHERE c.agency_code = t.a AND c.submission_id = t.i
         """,
-        [a for a, _ in ids],
-        [i for _, i in ids],
+        text_array([a for a, _ in ids]),
+        text_array([i for _, i in ids]),
     )

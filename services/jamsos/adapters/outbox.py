@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from jamsos.adapters import db
+from jamsos.adapters.arrays import text_array
 from jamsos.adapters.batches import Batches, Sent, Staged, refused, what_failed
 from jamsos.adapters.locks import AdvisoryLock
 from jamsos.conditions import Backoff, Conditions
@@ -43,14 +44,14 @@ async def add(conn: asyncpg.Connection, events: Sequence[OutboxEvent]) -> list[S
         """
         INSERT INTO outbox (event_id, topic, key, value)
         SELECT event_id, topic, key, value
-        FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[])
+        FROM unnest($1::uuid[], $2::text::text[], $3::bytea[], $4::bytea[])
             WITH ORDINALITY AS e(event_id, topic, key, value, ord)
         ORDER BY ord
         ON CONFLICT (event_id) DO NOTHING
         RETURNING id, event_id
         """,
         [e.event_id for e in events],
-        [e.topic for e in events],
+        text_array([e.topic for e in events]),
         [e.key for e in events],
         [e.value for e in events],
     )

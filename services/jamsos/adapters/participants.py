@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from jamsos.adapters.arrays import text_array
 from jamsos.domain.dedup import Participant
 from jamsos.usecases.rows import Enrolment
 
@@ -26,9 +27,9 @@ async def deceased(conn: asyncpg.Connection, niks: Sequence[str]) -> set[str]:
     if not niks:
         return set()
     rows = await conn.fetch(
-        "SELECT nik FROM participants WHERE nik = ANY($1::text[])"
+        "SELECT nik FROM participants WHERE nik = ANY($1::text::text[])"
         " AND termination_reason = 'DECEASED'",
-        list(set(niks)),
+        text_array(list(set(niks))),
     )
     return {r["nik"] for r in rows}
 
@@ -40,8 +41,9 @@ async def known_participants(
     if not niks:
         return {}
     rows = await conn.fetch(
-        "SELECT nik, membership_no, terminated_at FROM participants WHERE nik = ANY($1::text[])",
-        list(set(niks)),
+        "SELECT nik, membership_no, terminated_at FROM participants"
+        " WHERE nik = ANY($1::text::text[])",
+        text_array(list(set(niks))),
     )
     return {r["nik"]: (r["membership_no"], r["terminated_at"]) for r in rows}
 
@@ -66,8 +68,9 @@ async def upsert_participants(conn: asyncpg.Connection, rows: Sequence[Enrolment
             kecamatan_code, agency_code, submission_id, payer_code, funding_source, status,
             enrolled_at, coverage_start, worker)
         SELECT n, m, f, b, s, v, k, a, i, p, fs, 'ACTIVE', e, c, w::jsonb
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[], $6::text[],
-                    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+        FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::date[],
+                    $5::text::text[], $6::text::text[], $7::text::text[], $8::text::text[],
+                    $9::text::text[], $10::text::text[], $11::text::text[],
                     $12::timestamptz[], $13::date[], $14::text[])
             AS t(n, m, f, b, s, v, k, a, i, p, fs, e, c, w)
         ON CONFLICT (nik) DO UPDATE SET
@@ -80,20 +83,20 @@ async def upsert_participants(conn: asyncpg.Connection, rows: Sequence[Enrolment
             termination_reason = NULL, terminated_at = NULL, worker = EXCLUDED.worker
         WHERE participants.status = 'TERMINATED'
         """,
-        [r.nik for r in rows],
-        [r.membership_no for r in rows],
-        [r.full_name for r in rows],
+        text_array([r.nik for r in rows]),
+        text_array([r.membership_no for r in rows]),
+        text_array([r.full_name for r in rows]),
         [r.birth_date for r in rows],
-        [r.sex for r in rows],
-        [r.village_code for r in rows],
-        [r.kecamatan_code for r in rows],
-        [r.agency_code for r in rows],
-        [r.submission_id for r in rows],
-        [r.payer_code for r in rows],
-        [r.funding_source for r in rows],
+        text_array([r.sex for r in rows]),
+        text_array([r.village_code for r in rows]),
+        text_array([r.kecamatan_code for r in rows]),
+        text_array([r.agency_code for r in rows]),
+        text_array([r.submission_id for r in rows]),
+        text_array([r.payer_code for r in rows]),
+        text_array([r.funding_source for r in rows]),
         [r.enrolled_at for r in rows],
         [r.coverage_start for r in rows],
-        [r.worker_json for r in rows],
+        [r.worker_json for r in rows],  # long JSON: a list (adapters/arrays.py)
     )
 
 

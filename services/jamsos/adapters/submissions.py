@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from jamsos.adapters.arrays import text_array
 from jamsos.usecases.rows import Decision, Held, Identity, NewSubmission
 
 
@@ -24,18 +25,19 @@ async def insert_submissions(
         INSERT INTO submissions (agency_code, submission_id, content_hash, nik, village_code,
                                  payload, received_at, status)
         SELECT a, s, h, n, v, p::jsonb, $7, 'RECEIVED'
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text::text[],
+                    $5::text::text[], $6::text[])
             AS t(a, s, h, n, v, p)
         ORDER BY a, s  -- one lock order for every consumer (no deadlocks)
         ON CONFLICT (agency_code, submission_id) DO NOTHING
         RETURNING agency_code, submission_id
         """,
-        [r.agency_code for r in rows],
-        [r.submission_id for r in rows],
-        [r.content_hash for r in rows],
-        [r.nik for r in rows],
-        [r.village_code for r in rows],
-        [r.payload_json for r in rows],
+        text_array([r.agency_code for r in rows]),
+        text_array([r.submission_id for r in rows]),
+        text_array([r.content_hash for r in rows]),
+        text_array([r.nik for r in rows]),
+        text_array([r.village_code for r in rows]),
+        [r.payload_json for r in rows],  # long JSON: a list (adapters/arrays.py)
         received_at,
     )
     return {(r["agency_code"], r["submission_id"]) for r in inserted}
@@ -69,16 +71,17 @@ async def record_decisions(
         UPDATE submissions s
         SET status = t.st, reasons = t.r::jsonb, membership_no = t.m,
             existing_agency_code = t.x, decided_at = $7
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        FROM unnest($1::text::text[], $2::text::text[], $3::text::text[], $4::text[],
+                    $5::text::text[], $6::text::text[])
             AS t(a, i, st, r, m, x)
         WHERE s.agency_code = t.a AND s.submission_id = t.i AND s.status IN ('RECEIVED', 'REVIEW')
         """,
-        [d.agency_code for d in decisions],
-        [d.submission_id for d in decisions],
-        [d.status for d in decisions],
+        text_array([d.agency_code for d in decisions]),
+        text_array([d.submission_id for d in decisions]),
+        text_array([d.status for d in decisions]),
         [None if d.reasons is None else json.dumps(d.reasons) for d in decisions],
-        [d.membership_no for d in decisions],
-        [d.existing_agency_code for d in decisions],
+        text_array([d.membership_no for d in decisions]),
+        text_array([d.existing_agency_code for d in decisions]),
         decided_at,
     )
 
@@ -91,13 +94,13 @@ async def pending(conn: asyncpg.Connection, ids: Sequence[Identity]) -> set[Iden
         """
         SELECT s.agency_code, s.submission_id
         FROM submissions s
-        JOIN unnest($1::text[], $2::text[]) AS t(a, i)
+        JOIN unnest($1::text::text[], $2::text::text[]) AS t(a, i)
             ON s.agency_code = t.a AND s.submission_id = t.i
         WHERE s.status = 'RECEIVED'
         FOR UPDATE OF s
         """,
-        [a for a, _ in ids],
-        [i for _, i in ids],
+        text_array([a for a, _ in ids]),
+        text_array([i for _, i in ids]),
     )
     return {(r["agency_code"], r["submission_id"]) for r in rows}
 
