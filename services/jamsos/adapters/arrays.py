@@ -7,6 +7,10 @@ in about the time it decodes the binary array. The hot statements of registratio
 verification and the billing ledger pass their short text columns this way, as
 `$n::text::text[]`. Long texts with many quotes (JSON payloads) stay lists: PostgreSQL's array
 parser is slow on them (README, "Array parameters").
+
+The planner keeps the literal's cast instead of folding it to a constant, so a generic plan of
+`= ANY($n::text::text[])` can differ from the list's (a reviewer saw a bitmap heap scan where
+the list gave a sequential scan, 2,000 values on 200,000 rows); joins on `unnest` plan alike.
 """
 
 from __future__ import annotations
