@@ -36,5 +36,11 @@ async def test_a_literal_joins_and_filters_like_the_list(pool: asyncpg.Pool) -> 
         by_literal = await conn.fetch(
             "SELECT nik FROM t_arrays WHERE nik = ANY($1::text::text[])", text_array(values)
         )
+        join = "SELECT t.nik, o FROM t_arrays t JOIN unnest({}) WITH ORDINALITY AS u(n, o)"
+        join += " ON t.nik = u.n ORDER BY o"
+        joined_list = await conn.fetch(join.format("$1::text[]"), values)
+        joined_literal = await conn.fetch(join.format("$1::text::text[]"), text_array(values))
     assert sorted(r["nik"] for r in by_literal) == sorted(r["nik"] for r in by_list)
     assert sorted(r["nik"] for r in by_list) == values[::3]
+    assert [tuple(r) for r in joined_literal] == [tuple(r) for r in joined_list]
+    assert [r["nik"] for r in joined_list] == values[::3]
