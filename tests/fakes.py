@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jamsos.domain.accrual import CoverageRecord, accrue, to_credit
-from jamsos.domain.dedup import Participant
+from jamsos.domain.dedup import Group, Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import (
@@ -295,8 +295,8 @@ class FakeStore:
                 "terminated_at": None,
             }
 
-    async def active_by_birth_date(self, birth_dates: Sequence[dt.date]) -> list[Participant]:
-        wanted = set(birth_dates)
+    async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
+        wanted = set(groups)
         return [
             Participant(
                 **{k: p[k] for k in ("membership_no", "nik", "full_name", "birth_date", "sex")},
@@ -304,7 +304,7 @@ class FakeStore:
                 agency_code=p["agency_code"],
             )
             for p in self.db.participants.values()
-            if p["status"] == "ACTIVE" and p["birth_date"] in wanted
+            if p["status"] == "ACTIVE" and (p["birth_date"], p["sex"], p["village_code"]) in wanted
         ]
 
     # terminations

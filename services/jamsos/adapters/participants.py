@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from jamsos.adapters.arrays import text_array
-from jamsos.domain.dedup import Participant
+from jamsos.domain.dedup import Group, Participant
 from jamsos.usecases.rows import Enrolment
 
 
@@ -100,16 +100,26 @@ async def upsert_participants(conn: asyncpg.Connection, rows: Sequence[Enrolment
     )
 
 
-async def active_by_birth_date(
-    conn: asyncpg.Connection, birth_dates: Sequence[dt.date]
-) -> list[Participant]:
-    """Active participants born on any of these dates (look-alike candidates)."""
-    if not birth_dates:
+IN_GROUPS = """
+    SELECT p.membership_no, p.nik, p.full_name, p.birth_date, p.sex, p.village_code,
+           p.agency_code
+    FROM unnest($1::date[], $2::text::text[], $3::text::text[]) AS g(birth_date, sex, village_code)
+    JOIN participants p ON p.birth_date = g.birth_date AND p.sex = g.sex
+                       AND p.village_code = g.village_code
+    WHERE p.status = 'ACTIVE'
+"""
+
+
+async def active_in_groups(conn: asyncpg.Connection, groups: Sequence[Group]) -> list[Participant]:
+    """Active participants of any of these look-alike groups (birth date, sex, village): the
+    candidates `Lookalikes` compares names with, found by the index on the three (0020)."""
+    if not groups:
         return []
+    unique = list(set(groups))
     rows = await conn.fetch(
-        "SELECT membership_no, nik, full_name, birth_date, sex, village_code, agency_code"
-        " FROM participants"
-        " WHERE status = 'ACTIVE' AND birth_date = ANY($1::date[])",
-        list(set(birth_dates)),
+        IN_GROUPS,
+        [g[0] for g in unique],
+        text_array([g[1] for g in unique]),
+        text_array([g[2] for g in unique]),
     )
     return [Participant(**dict(r)) for r in rows]

@@ -29,7 +29,7 @@ from jamsos.adapters import (
     tariff_table,
     terminations,
 )
-from jamsos.domain.dedup import Participant
+from jamsos.domain.dedup import Group, Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import (
@@ -162,8 +162,8 @@ class PostgresStore:
     async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
         return await submissions.pending(self.conn, ids)
 
-    async def active_by_birth_date(self, birth_dates: Sequence[dt.date]) -> list[Participant]:
-        return await participants.active_by_birth_date(self.conn, birth_dates)
+    async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
+        return await participants.active_in_groups(self.conn, groups)
 
     async def record_candidates(
         self, held: Sequence[tuple[Identity, list[dict[str, Any]]]]

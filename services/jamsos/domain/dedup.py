@@ -21,6 +21,18 @@ from jamsos_schemas.registration import Worker
 NAME_THRESHOLD = 90.0
 
 
+# Look-alikes are sought only among participants of the worker's group: same birth date, sex
+# and village. The store reads a batch's candidates by these keys (an index on the three,
+# migration 0020), never by birth date alone: at a province's million participants a birth
+# date has ~70 of them, and a batch of 2,000 read ~125,000 rows to compare a few.
+Group = tuple[dt.date, str, str]
+
+
+def group_of(worker: Worker) -> Group:
+    """The worker's look-alike group: birth date, sex, village."""
+    return (worker.birth_date, worker.sex, worker.address.village_code)
+
+
 @dataclass(frozen=True)
 class Participant:
     """What look-alike detection needs of an active participant."""
@@ -57,13 +69,13 @@ class Lookalikes:
     within a group (a batch of 500 against thousands of participants stays cheap)."""
 
     def __init__(self, participants: Iterable[Participant]) -> None:
-        self._groups: dict[tuple[dt.date, str, str], list[Participant]] = {}
+        self._groups: dict[Group, list[Participant]] = {}
         for p in participants:
             self._groups.setdefault((p.birth_date, p.sex, p.village_code), []).append(p)
 
     def find(self, worker: Worker) -> list[Lookalike]:
         """Participants under another NIK who look like `worker`, best match first."""
-        group = self._groups.get((worker.birth_date, worker.sex, worker.address.village_code), [])
+        group = self._groups.get(group_of(worker), [])
         found = [
             Lookalike(p, round(score / 100.0, 3))
             for p in group

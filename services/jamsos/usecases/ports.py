@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
-from jamsos.domain.dedup import Participant
+from jamsos.domain.dedup import Group, Participant
 from jamsos.domain.invoicing import Invoice, Line, PayerHistory
 from jamsos.domain.period import Period
 from jamsos.domain.reconciliation import (
@@ -159,8 +159,8 @@ class VerificationStore(EnrolmentStore, Protocol):
     async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
         """The identities still RECEIVED, locked for this transaction."""
 
-    async def active_by_birth_date(self, birth_dates: Sequence[dt.date]) -> list[Participant]:
-        """Active participants born on any of these dates (look-alike candidates)."""
+    async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
+        """Active participants of any of these look-alike groups (birth date, sex, village)."""
 
     async def record_candidates(
         self, held: Sequence[tuple[Identity, list[dict[str, Any]]]]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from jamsos.domain.coverage import coverage_start
-from jamsos.domain.dedup import Lookalike, Lookalikes
+from jamsos.domain.dedup import Lookalike, Lookalikes, group_of
 from jamsos.domain.eligibility import (
     Capacity,
     deceased_reason,
@@ -318,8 +318,8 @@ async def _decide(
         ]
         screened.append((s, agency, reasons))
     known = Lookalikes(
-        await store.active_by_birth_date(
-            [s.worker.birth_date for s, _, reasons in screened if not reasons]
+        await store.active_in_groups(
+            [group_of(s.worker) for s, _, reasons in screened if not reasons]
         )
     )
     agencies = [a.code for _, a, _ in screened if a is not None]
