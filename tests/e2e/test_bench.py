@@ -54,7 +54,7 @@ def test_bench_pipeline_small_feed_reports_every_figure_and_outcomes_match_mix(
 def test_bench_billing_small_ledger_reports_every_step_with_exact_invoices(
     pg_admin_dsn: str, tmp_path: Path
 ) -> None:
-    doc = _bench(pg_admin_dsn, tmp_path, "billing", "--participants", "500")
+    doc = _bench(pg_admin_dsn, tmp_path, "billing", "--participants", "500", "--events", "12000")
 
     assert doc["participants"] == 500 and doc["changed"] == 5
     for key in (
@@ -78,6 +78,27 @@ def test_bench_billing_small_ledger_reports_every_step_with_exact_invoices(
     ]
     assert doc["exported_lines"] == 500
     assert doc["mismatches"] == 0
+    intake = doc["service_intake"]
+    assert intake["events"] == 12_000
+    for part in ("floor_consume", "floor_consume_and_read", "service"):
+        assert intake[part]["events_per_s"] > 0 and intake[part]["us_per_event"] > 0, part
+    # timed from the first committed batch (of 5,000) on
+    assert 0 < intake["service"]["window_events"] <= 12_000 - 5_000
+    assert intake["service"]["peak_rss_mb"] > 0 and intake["ratio"] > 0
+
+
+def test_bench_billing_refuses_too_few_events_to_time_the_service(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "jamsos", "bench", "billing", "--events", "9999"],
+        env=clean_env(JAMSOS_STATE_DIR=str(tmp_path / "state")),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "JAMSOS_LEDGER_BATCH_SIZE (5,000)" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bench_backlog_drains_then_bills_the_month_of_everyone_enrolled(

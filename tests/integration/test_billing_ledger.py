@@ -352,7 +352,7 @@ async def test_a_batch_failing_while_a_chunk_is_written_rolls_back_whole(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(billing, "CHUNK", 1)
-    read = billing._read
+    read = billing.read_record
     calls = itertools.count()
 
     def failing(record: Any) -> Any:
@@ -360,14 +360,14 @@ async def test_a_batch_failing_while_a_chunk_is_written_rolls_back_whole(
             raise RuntimeError("reading failed")
         return read(record)
 
-    monkeypatch.setattr(billing, "_read", failing)
+    monkeypatch.setattr(billing, "read_record", failing)
     batch = [record(enrolled_event(f"KDS-00000000{i}", "2025-02-01"), topics.ENROLLED)
              for i in range(4)]  # fmt: skip
     with pytest.raises(RuntimeError, match="reading failed"):
         await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)
     assert await pool.fetchval("SELECT count(*) FROM coverage") == 0
     assert await applied_events(pool) == []
-    monkeypatch.setattr(billing, "_read", read)
+    monkeypatch.setattr(billing, "read_record", read)
     summary = await record_coverage(PostgresUnitOfWork(pool), batch, JAN_20)  # pool still fine
     assert summary.new == 4
 

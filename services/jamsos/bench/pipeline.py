@@ -11,7 +11,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -159,11 +159,11 @@ def _start(name: str, label: str, env: dict[str, str], workdir: Path) -> subproc
 
 @contextlib.asynccontextmanager
 async def services(
-    settings: Settings, workdir: Path, instances: int = 1
+    settings: Settings, workdir: Path, instances: int = 1, names: Sequence[str] = SERVICES
 ) -> AsyncIterator[Services]:
-    """Start registration, verification and billing as processes, `instances` of each in the
-    same consumer groups; yields once each has its partitions assigned (`jamsos run` prints
-    "running" then)."""
+    """Start the services `names` (registration, verification and billing) as processes,
+    `instances` of each in the same consumer groups; yields once each has its partitions
+    assigned (`jamsos run` prints "running" then)."""
     env = child_environment(
         JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
         JAMSOS_DATABASE_URL=settings.database_url or "",
@@ -176,7 +176,7 @@ async def services(
     )
     running = Services()
     try:
-        for name in SERVICES:
+        for name in names:
             for i in range(instances):
                 label = name if instances == 1 else f"{name}-{i + 1}"
                 running.procs[label] = _start(name, label, env, workdir)

@@ -4,7 +4,6 @@ figures on this machine, printed as a table or one JSON document; nothing is ass
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import tempfile
@@ -135,31 +134,61 @@ def _print_backlog(doc: dict[str, Any], title: str, as_json: bool) -> None:
 def bench_billing(
     participants: int = typer.Option(100_000, min=100, help="participants in the ledger"),
     batch: int = typer.Option(5_000, min=1, help="enrolled events per ledger batch (intake)"),
-    events: int = typer.Option(100_000, min=1, help="enrolled events of the intake benchmark"),
+    events: int = typer.Option(
+        200_000, min=1_000, help="enrolled events of the ledger intake benchmarks"
+    ),
     as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
 ) -> None:
-    """One month for N participants with the billing use case: ledger intake of N enrolled
-    events, first run, unchanged re-run, after 1% late enrolments + 1% terminations, CSV and
-    XLSX export of the lines (time, peak RSS added), reconcile."""
+    """One month for N participants with the billing use case: ledger intake of the enrolled
+    events (the use case; then `jamsos run billing` on the broker against the floor of reading
+    them without a database), first run, unchanged re-run, after 1% late enrolments + 1%
+    terminations, CSV and XLSX export of the lines (time, peak RSS added), reconcile."""
     from jamsos import bootstrap
-    from jamsos.adapters.embedded import embedded_database
-    from jamsos.bench import billing
+    from jamsos.adapters import bench as bench_db
+    from jamsos.bench import billing, ledger_intake
 
-    settings = load_settings()
-    with contextlib.ExitStack() as stack:
-        server = settings.database_url
-        if server is None:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="jamsos-bench-"))
-            server = stack.enter_context(embedded_database(Path(tmp)))
-        admin = bootstrap.with_database(server, "postgres")
-        doc = asyncio.run(billing.run_fresh(admin, _database_name(), participants, batch, events))
+    settings = replace(load_settings(), kafka_bootstrap=None)
+    if events < 2 * settings.ledger_batch_size:
+        # the service's rate is timed from its first committed batch to its last
+        raise typer.BadParameter(
+            f"at least twice JAMSOS_LEDGER_BATCH_SIZE ({settings.ledger_batch_size:,}) are"
+            " needed to time the service",
+            param_hint="--events",
+        )
+    name = _database_name()
+    with (
+        tempfile.TemporaryDirectory(prefix="jamsos-bench-") as tmp,
+        bootstrap.infrastructure(replace(settings, state_dir=Path(tmp) / "state")) as ready,
+    ):
+        assert ready.database_url is not None
+        admin = bootstrap.with_database(ready.database_url, "postgres")
+        doc = asyncio.run(billing.run_fresh(admin, name, participants, batch, events))
+        intake_db = replace(ready, database_url=bootstrap.with_database(admin, f"{name}_intake"))
+        try:
+            doc["service_intake"] = asyncio.run(ledger_intake.run(intake_db, events, Path(tmp)))
+        finally:
+            asyncio.run(bench_db.drop_database(admin, f"{name}_intake"))
     rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
     taken = doc["intake"]
+    through = doc["service_intake"]
+    service, floor = through["service"], through["floor_consume_and_read"]
     rows = [
         (
-            f"ledger intake of {taken['events']:,} enrolled events ({taken['batch']:,} a batch)",
+            f"ledger intake, the use case: {taken['events']:,} enrolled events"
+            f" ({taken['batch']:,} a batch, no broker)",
             f"{taken['seconds']:.3f} s, {taken['events_per_s']:,.0f} events/s",
         ),
+        (
+            "ledger intake through `jamsos run billing` on the broker",
+            f"{service['events_per_s']:,.0f} events/s, {service['us_per_event']:.1f} µs CPU"
+            f" an event, peak RSS {service['peak_rss_mb']:,.0f} MB",
+        ),
+        (
+            "floor, no database: aiokafka takes the records / and reads them as the ledger",
+            f"{through['floor_consume']['events_per_s']:,.0f} / {floor['events_per_s']:,.0f}"
+            f" events/s ({floor['us_per_event']:.1f} µs CPU an event)",
+        ),
+        ("ledger intake through the service / floor", f"{through['ratio']:.1%}"),
         (f"load {participants:,} coverage rows (COPY)", f"{doc['load_seconds']:.3f} s"),
         (
             "first run (accrual + REGULAR invoice)",

@@ -79,7 +79,7 @@ _ENROLLED: TypeAdapter[dict[str, Any]] = TypeAdapter(
 Read = tuple[uuid.UUID, dict[str, Any] | Terminated | None]
 
 
-def _read(record: Message) -> Read | str:
+def read_record(record: Message) -> Read | str:
     """The event's id and what it tells the ledger (the enrolled fields, a termination, or
     None: nothing to record), or a DLQ error."""
     if b"\\u0000" not in record.value:  # NUL: read_object refuses it
@@ -154,7 +154,7 @@ class _Reading:
         """The enrolments of `records`, column by column; the rest is kept on the side."""
         rows = Enrolments()
         for record in records:
-            read = _read(record)
+            read = read_record(record)
             if isinstance(read, str):
                 self.letters.append(dead_letter(record, read, self.now))
                 continue
