@@ -37,6 +37,10 @@ POLL_SECONDS = 0.1  # a count of 200,000 rows costs PostgreSQL a few ms: not muc
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+class TooFewToTime(Exception):
+    """The service took every event before a poll could see it part-way."""
+
+
 def cpu_seconds(pid: int) -> float:
     """A process's user + system CPU so far, from /proc (0 once it is gone)."""
     try:
@@ -105,6 +109,11 @@ async def through_service(settings: Settings, n: int, workdir: Path) -> dict[str
         await conn.close()
     started, counted, cpu_before = first
     events, seconds = n - counted, now - started
+    if events <= 0 or seconds <= 0:
+        raise TooFewToTime(
+            f"`jamsos run billing` took all {n:,} events between two polls"
+            f" ({POLL_SECONDS} s apart): too few to time; give --events more of them"
+        )
     return {
         "window_events": events,
         "window_seconds": round(seconds, 3),

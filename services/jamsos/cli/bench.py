@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from jamsos.cli.common import app, console
+from jamsos.cli.errors import Failure
 from jamsos.settings import load_settings
 
 bench_app = typer.Typer(
@@ -166,6 +167,8 @@ def bench_billing(
         intake_db = replace(ready, database_url=bootstrap.with_database(admin, f"{name}_intake"))
         try:
             doc["service_intake"] = asyncio.run(ledger_intake.run(intake_db, events, Path(tmp)))
+        except ledger_intake.TooFewToTime as error:
+            raise Failure(str(error)) from error
         finally:
             asyncio.run(bench_db.drop_database(admin, f"{name}_intake"))
     rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
