@@ -198,7 +198,7 @@ def test_billing_decoders_of_any_bytes_are_a_value_or_a_dead_letter(value: bytes
     run = billing._read_run(inbound(topics.BILLING_RUN_REQUESTED, value))
     assert not isinstance(run, str) or is_dead_letter_error(run)
     for topic in (topics.ENROLLED, topics.TERMINATED):
-        change = billing._read(inbound(topic, value))
+        change = billing.read_record(inbound(topic, value))
         assert not isinstance(change, str) or is_dead_letter_error(change)
 
 

@@ -25,6 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jamsos import bootstrap
+from jamsos.adapters import bench as bench_db
 from jamsos.adapters.kafka import client_security, inbound
 from jamsos.bench.billing import enrolled_events
 from jamsos.bench.pipeline import services
@@ -93,7 +94,7 @@ async def through_service(settings: Settings, n: int, workdir: Path) -> dict[str
             deadline = time.monotonic() + max(180.0, n / 1_000)
             first: tuple[float, int, float] | None = None
             while True:
-                count: int = await conn.fetchval("SELECT count(*) FROM coverage")
+                count = await bench_db.coverage_rows(conn)
                 now, cpu = time.perf_counter(), cpu_seconds(pid)
                 if first is None and count > 0:
                     first = (now, count, cpu)
