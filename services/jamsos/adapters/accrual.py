@@ -148,16 +148,21 @@ _SUMS = """
     FROM {source} GROUP BY invoice_no, agency_code, funding_source
 """
 
+# The latest coverage per membership is sorted by membership_no COLLATE "C": the same groups
+# (the default collation is deterministic, so equal means byte-equal either way) and the same
+# pick within each, but a sort by bytes with abbreviated keys instead of strcoll() per
+# comparison (a libc collation, even C.UTF-8, is not PostgreSQL's "C"). A million memberships'
+# accrual INSERT: 2.51-2.68 -> 2.40-2.49 s (PostgreSQL 15, back to back, 3 December).
 _COVERED = """
     WITH numbers AS (
         SELECT * FROM unnest($6::text[], $7::text[]) AS t(payer_code, invoice_no)
     ), covered AS (
-        SELECT DISTINCT ON (c.membership_no) c.membership_no, c.coverage_start, c.nik,
-               c.agency_code, c.payer_code, c.funding_source
+        SELECT DISTINCT ON (c.membership_no COLLATE "C") c.membership_no, c.coverage_start,
+               c.nik, c.agency_code, c.payer_code, c.funding_source
         FROM coverage c
         WHERE c.payer_code IS NOT NULL AND {only_c}
           AND c.coverage_start <= $2 AND (c.coverage_end IS NULL OR c.coverage_end >= $3)
-        ORDER BY c.membership_no, c.coverage_start DESC
+        ORDER BY c.membership_no COLLATE "C", c.coverage_start DESC
     )
 """
 
