@@ -88,6 +88,7 @@ async def test_the_candidates_are_found_by_the_group_index(pool: asyncpg.Pool) -
         plan = await conn.fetch(
             f"EXPLAIN EXECUTE in_groups ('{{{days}}}', '{sexes}', '{villages}')"
         )
+        await conn.execute("DEALLOCATE in_groups")  # session state on a pooled connection
     text = "\n".join(r[0] for r in plan)
     assert "Index Scan using participants_lookalike_group" in text, text
     condition = "Index Cond: ((birth_date = g.birth_date) AND (sex = g.sex)"

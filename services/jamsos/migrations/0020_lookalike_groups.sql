@@ -8,6 +8,9 @@
 -- `participants` grew (the 1.25M-message province run: ~500-630 submissions a second).
 -- By the whole group a worker has ~0.3 candidates at that size. The birth-date index has no
 -- other reader; the group index replaces it (the same writes per enrolment).
-DROP INDEX participants_birth_date;
+-- The new index is built first: CREATE INDEX lets `participants` be read meanwhile, and DROP
+-- INDEX's exclusive lock comes last, held only to the commit. IF EXISTS: a database whose
+-- index was dropped by hand still migrates.
 CREATE INDEX participants_lookalike_group ON participants (birth_date, sex, village_code)
     WHERE status = 'ACTIVE';
+DROP INDEX IF EXISTS participants_birth_date;
