@@ -150,12 +150,6 @@ COVERAGE_COLUMNS = [
 ]
 
 
-async def coverage_rows(conn: asyncpg.Connection) -> int:
-    """How many coverage rows the billing ledger holds (the intake benchmark polls it)."""
-    count: int = await conn.fetchval("SELECT count(*) FROM coverage")
-    return count
-
-
 async def load_coverage(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """COPY complete coverage rows (COVERAGE_COLUMNS) into the billing ledger, then leave it
     as a ledger written over a month would be when the month is billed: vacuumed (hint bits

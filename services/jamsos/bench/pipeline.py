@@ -135,6 +135,21 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+class BenchFailed(Exception):
+    """A benchmark could not measure (a service did not start or exited, a deadline passed):
+    the message says what happened, with the end of the service's log where there is one
+    (the logs live in the benchmark's temporary directory, gone once it ends)."""
+
+
+def log_tail(log: Path, lines: int = 15) -> str:
+    """The last lines of a service's log, indented."""
+    try:
+        text = log.read_text(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return "  (no log)"
+    return "\n".join(f"  {line}" for line in text)
+
+
 @dataclass
 class Services:
     """The `jamsos run SERVICE` processes of the benchmark."""
@@ -172,6 +187,8 @@ async def services(
         JAMSOS_STATE_DIR=str(workdir),
         JAMSOS_POLICY_CEILING=str(settings.policy.ceiling),
         JAMSOS_POLICY_TARGET=str(settings.policy.target),
+        # the benchmarks read the services' INFO lines ("running", each batch)
+        JAMSOS_LOG_LEVEL="DEBUG" if settings.log_level == "DEBUG" else "INFO",
         COLUMNS="200",
     )
     running = Services()
@@ -185,14 +202,20 @@ async def services(
             log_path = workdir / f"{name}.log"
             while b"running" not in log_path.read_bytes():
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"`jamsos run {name}` did not start: see {log_path}")
+                    raise BenchFailed(
+                        f"`jamsos run {name}` did not start; its log ends:\n{log_tail(log_path)}"
+                    )
                 await asyncio.sleep(0.1)
         yield running
     finally:
         for proc in running.procs.values():
             proc.terminate()
         for proc in running.procs.values():
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 async def _wait_settled(pool: Any, f: Feed, started: float, timeout: float) -> tuple[float, float]:
@@ -216,7 +239,7 @@ async def _wait_settled(pool: Any, f: Feed, started: float, timeout: float) -> t
                 return decided_at - started, now - started
         if now > deadline:
             state = state or await bench.settled(pool)
-            raise TimeoutError(
+            raise BenchFailed(
                 f"pipeline not settled after {timeout:.0f}s: {state.decided:,} of"
                 f" {f.submissions:,} decided, {state.unpublished:,} outbox rows unpublished"
             )

@@ -75,6 +75,8 @@ def bench(
         try:
             run = pipeline.run_backlog if backlog else pipeline.run
             doc = asyncio.run(run(ready, n, Path(tmp), instances))
+        except pipeline.BenchFailed as error:
+            raise Failure(str(error), code=1) from error
         finally:
             asyncio.run(bench_db.drop_database(admin, name))
     each = "" if instances == 1 else f", {instances} instances of each service"
@@ -146,7 +148,7 @@ def bench_billing(
     terminations, CSV and XLSX export of the lines (time, peak RSS added), reconcile."""
     from jamsos import bootstrap
     from jamsos.adapters import bench as bench_db
-    from jamsos.bench import billing, ledger_intake
+    from jamsos.bench import billing, ledger_intake, pipeline
 
     settings = replace(load_settings(), kafka_bootstrap=None)
     if events < 2 * settings.ledger_batch_size:
@@ -167,8 +169,8 @@ def bench_billing(
         intake_db = replace(ready, database_url=bootstrap.with_database(admin, f"{name}_intake"))
         try:
             doc["service_intake"] = asyncio.run(ledger_intake.run(intake_db, events, Path(tmp)))
-        except ledger_intake.TooFewToTime as error:
-            raise Failure(str(error)) from error
+        except pipeline.BenchFailed as error:  # TooFewToTime among them
+            raise Failure(str(error), code=1) from error
         finally:
             asyncio.run(bench_db.drop_database(admin, f"{name}_intake"))
     rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
@@ -182,9 +184,10 @@ def bench_billing(
             f"{taken['seconds']:.3f} s, {taken['events_per_s']:,.0f} events/s",
         ),
         (
-            "ledger intake through `jamsos run billing` on the broker",
-            f"{service['events_per_s']:,.0f} events/s, {service['us_per_event']:.1f} µs CPU"
-            f" an event, peak RSS {service['peak_rss_mb']:,.0f} MB",
+            f"ledger intake through `jamsos run billing` on the broker"
+            f" ({through['ledger_batch_size']:,} a batch: JAMSOS_LEDGER_BATCH_SIZE)",
+            f"{service['events_per_s']:,.0f} events/s, {service['us_per_event']:.1f} µs of the"
+            f" service's CPU an event, peak RSS {service['peak_rss_mb']:,.0f} MB",
         ),
         (
             "floor, no database: aiokafka takes the records / and reads them as the ledger",

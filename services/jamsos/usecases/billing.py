@@ -41,7 +41,7 @@ from jamsos_schemas.billing import (
 )
 from jamsos_schemas.participant import ParticipantEnrolledV1, ParticipantTerminatedV1
 
-LEDGER = "billing-ledger"
+LEDGER = "billing-ledger"  # the consumer group of the ledger (workers/billing.py)
 
 
 # --- coverage ledger ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
 
-from jamsos.usecases.billing import record_coverage, run_billing
+from jamsos.usecases.billing import LEDGER, record_coverage, run_billing
 from jamsos.workers.runtime import Runtime, consume
 from jamsos_schemas import topics
 from jamsos_schemas.billing import BillingRunRequestedV1, InvoiceIssuedV1
@@ -19,7 +19,7 @@ def router(runtime: Runtime) -> KafkaRouter:
         runtime,
         topics.ENROLLED,
         topics.TERMINATED,
-        group="billing-ledger",
+        group=LEDGER,
         decide=lambda batch: record_coverage(runtime.uow, batch, runtime.clock()),
         title="billing:coverage",
         description="Keep each participant's coverage periods from enrolled/terminated events.",
