@@ -30,7 +30,8 @@ if [ "$#" -eq 0 ] && [ "${JAMSOS_FUZZ:-1}" != "0" ]; then
 fi
 # The integration and end-to-end tests mostly wait (group joins, process start-up), so they run
 # in parallel workers; each worker has its own template database, brokers and ports.
-.venv/bin/pytest -n "${JAMSOS_TEST_WORKERS:-4}" "$@"
+# the slowest tests are listed at the end, to keep the suite under its 10 minutes
+.venv/bin/pytest -n "${JAMSOS_TEST_WORKERS:-4}" --durations=15 "$@"
 code=$?
 if [ "$code" -eq 5 ]; then
   echo "pytest collected no tests: failing the run" >&2
