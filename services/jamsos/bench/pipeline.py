@@ -227,7 +227,7 @@ async def _wait_settled(pool: Any, f: Feed, started: float, timeout: float) -> t
     while True:
         # In flight is read on partial indexes; the whole tables are counted only once
         # nothing is (each whole count took PostgreSQL CPU from the services measured).
-        quiet = decided_at is not None or await bench.in_flight(pool) == 0
+        quiet = decided_at is not None or not await bench.any_in_flight(pool)
         state = await bench.settled(pool) if quiet else None
         now = time.perf_counter()
         if decided_at is None and state is not None:
