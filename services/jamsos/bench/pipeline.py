@@ -181,6 +181,7 @@ async def services(
     assigned (`jamsos run` prints "running" then)."""
     env = child_environment(
         JAMSOS_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+        JAMSOS_KAFKA_SECURITY_PROTOCOL=settings.kafka_security.protocol,
         JAMSOS_DATABASE_URL=settings.database_url or "",
         JAMSOS_GROUP_PREFIX=settings.group_prefix,
         JAMSOS_HTTP_PORT="0",

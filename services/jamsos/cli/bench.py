@@ -16,13 +16,19 @@ from rich.table import Table
 
 from jamsos.cli.common import app, console
 from jamsos.cli.errors import Failure
-from jamsos.settings import load_settings
+from jamsos.settings import KafkaSecurity, Settings, load_settings
 
 bench_app = typer.Typer(
     invoke_without_command=True,
     help="Benchmarks on this machine: the pipeline (default) and billing.",
 )
 app.add_typer(bench_app, name="bench")
+
+
+def _embedded_broker(settings: Settings) -> Settings:
+    """The settings for a benchmark's own tansu: no configured broker, and none of its
+    authentication either (tansu has no SASL; JAMSOS_KAFKA_SECURITY_* are for production)."""
+    return replace(settings, kafka_bootstrap=None, kafka_security=KafkaSecurity())
 
 
 def _database_name() -> str:
@@ -62,7 +68,7 @@ def bench(
     from jamsos.adapters import bench as bench_db
     from jamsos.bench import pipeline
 
-    settings = replace(load_settings(), kafka_bootstrap=None)
+    settings = _embedded_broker(load_settings())
     name = _database_name()
     with (
         tempfile.TemporaryDirectory(prefix="jamsos-bench-") as tmp,
@@ -150,7 +156,7 @@ def bench_billing(
     from jamsos.adapters import bench as bench_db
     from jamsos.bench import billing, ledger_intake, pipeline
 
-    settings = replace(load_settings(), kafka_bootstrap=None)
+    settings = _embedded_broker(load_settings())
     if events < 2 * settings.ledger_batch_size:
         # the service's rate is timed from its first committed batch to its last
         raise typer.BadParameter(
