@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import asyncpg
@@ -188,3 +189,61 @@ async def test_the_sweep_stops_at_its_horizon_without_reading_the_young_rows(
     assert scans[0]["Node Type"] == "Index Scan", scans[0]
     assert "id <=" in scans[0]["Index Cond"]
     assert scans[0]["Actual Rows"] == 20 and scans[0].get("Rows Removed by Filter", 0) == 0
+
+
+async def test_the_sweeper_publishes_rows_nobody_handed_over_past_its_moving_horizon(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """`sweep_forever` as a service runs it, with a short grace: rows committed while it runs
+    and never handed to a publisher are all published, the last of them by a transaction that
+    took the highest id and stayed open over several of the sweeper's samples."""
+    import asyncio
+
+    from jamsos.conditions import Backoff, Conditions
+    from jamsos.faults import Fault
+
+    async def published(count: int) -> None:
+        deadline = asyncio.get_running_loop().time() + 30
+        query = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+        while await pool.fetchval(query) < count:
+            assert asyncio.get_running_loop().time() < deadline, "the sweeper left rows behind"
+            await asyncio.sleep(0.05)
+
+    producer = make_producer(settings, "test-relay")
+    await producer.start()
+    sweeper = asyncio.create_task(
+        outbox.sweep_forever(
+            pool,
+            producer,
+            100,
+            interval=0.05,
+            grace=0.3,
+            conditions=Conditions(),
+            backoff=Backoff(0.05, 0.2),
+            fault=Fault(),
+            wake=asyncio.Event(),
+        )
+    )
+    try:
+        async with pool.acquire() as conn:
+            await outbox.add(conn, [event(0)])
+        await published(1)  # the sweeper is past its first passes
+        late = await pool.acquire()
+        try:
+            transaction = late.transaction()
+            await transaction.start()
+            async with pool.acquire() as conn:
+                await outbox.add(conn, [event(n) for n in range(1, 6)])
+            await outbox.add(late, [event(6)])  # the highest id, not yet committed
+            await published(6)  # samples came and went while it stayed open
+            await transaction.commit()
+        finally:
+            await pool.release(late)
+        await published(7)
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await producer.stop()
+    values = await read_topic(settings.kafka_bootstrap or "", topics.DLQ)
+    assert sorted({p["offset"] for p in values}) == list(range(7))

@@ -212,9 +212,10 @@ class Horizon:
     Ids come from a sequence, so a row whose id is at most that one had its id before the
     sample, i.e. at least `grace` ago: such rows are the only ones the sweeper needs to look
     at, and its scan of the unpublished index stops there instead of walking the young rows
-    that the publishers are about to mark (tens of thousands in a backlog: 28 ms a pass against
-    under 1 ms, README "The outbox sweeper stops at its horizon"). A row with a higher id whose
-    transaction started long ago is not lost: a later sample covers it, one `grace` later.
+    that the publishers are about to mark (40,000 young rows: 13.2 ms a pass against 0.14 ms,
+    README "The outbox sweeper stops at its horizon"). A row above the horizon is not lost: a
+    sample taken after its commit covers it `grace` later, so it is swept within about
+    `grace` + two passes of its commit (a long transaction's row included).
     Before the first sample is old enough there is no horizon and every id is admitted (the
     pass at start, which finds what a crash left behind)."""
 
