@@ -30,7 +30,7 @@ from jamsos.adapters.kafka import (
     topic_configs,
     wait_for_broker,
 )
-from jamsos.adapters.outbox import Relay
+from jamsos.adapters.relay import Relay
 from jamsos.adapters.signatures import check_public_keys
 from jamsos.faults import Fault
 from jamsos.settings import Settings

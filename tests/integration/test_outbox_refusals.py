@@ -13,7 +13,7 @@ from dataclasses import replace
 import asyncpg
 import pytest
 
-from jamsos.adapters import outbox
+from jamsos.adapters import outbox, relay
 from jamsos.adapters.kafka import dlq_message_bytes, make_producer
 from jamsos.conditions import Backoff, Conditions
 from jamsos.faults import Fault
@@ -41,7 +41,7 @@ async def test_a_row_refused_for_good_is_marked_failed_and_later_rows_flow(
     producer = make_producer(settings, "test-refusals")
     await producer.start()
     conditions = Conditions()
-    publisher = outbox.Publisher(pool, producer, 100, conditions, Backoff(0.01, 0.05), Fault())
+    publisher = relay.Publisher(pool, producer, 100, conditions, Backoff(0.01, 0.05), Fault())
     task = asyncio.create_task(publisher.run())
     try:
         async with pool.acquire() as conn:
@@ -73,7 +73,7 @@ async def test_a_row_refused_for_good_is_marked_failed_and_later_rows_flow(
         async with pool.acquire() as conn:
             assert await outbox.retry(conn, [staged[1].id]) == [staged[1].id]
             assert await outbox.pending(conn) == 1 and await outbox.failed(conn) == 0
-        assert await outbox.relay_once(pool, producer, 100) == 1
+        assert await relay.relay_once(pool, producer, 100) == 1
         async with pool.acquire() as conn:
             assert await outbox.failed(conn) == 1
     finally:

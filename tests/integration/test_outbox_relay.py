@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from jamsos.adapters import outbox
+from jamsos.adapters import outbox, relay
 from jamsos.adapters.kafka import make_producer
 from jamsos.adapters.outbox import OutboxEvent
 from jamsos.settings import Settings
@@ -66,9 +66,9 @@ async def test_relay_publishes_in_id_order_and_marks_rows(
     producer = make_producer(settings, "test-relay")
     await producer.start()
     try:
-        assert await outbox.relay_once(pool, producer, 10) == 10
-        assert await outbox.relay_once(pool, producer, 100) == 15
-        assert await outbox.relay_once(pool, producer, 100) == 0
+        assert await relay.relay_once(pool, producer, 10) == 10
+        assert await relay.relay_once(pool, producer, 100) == 15
+        assert await relay.relay_once(pool, producer, 100) == 0
     finally:
         await producer.stop()
     published = await read_topic(settings.kafka_bootstrap or "", topics.DLQ)
@@ -84,9 +84,9 @@ async def test_relay_after_lost_marking_resends_the_same_events(
     producer = make_producer(settings, "test-relay")
     await producer.start()
     try:
-        await outbox.relay_once(pool, producer, 100)
+        await relay.relay_once(pool, producer, 100)
         await pool.execute("UPDATE outbox SET published_at = NULL")  # the commit was lost
-        await outbox.relay_once(pool, producer, 100)
+        await relay.relay_once(pool, producer, 100)
     finally:
         await producer.stop()
     published = await read_topic(settings.kafka_bootstrap or "", topics.DLQ)
@@ -111,7 +111,7 @@ async def test_relay_batches_land_on_the_partitions_and_in_the_order_send_choose
     await producer.start()
     try:
         assert len(await producer.partitions_for(topic)) > 1
-        assert await outbox.relay_once(pool, producer, 1000) == 400
+        assert await relay.relay_once(pool, producer, 1000) == 400
         by_send = {k: (await (await producer.send(topic, b"probe", key=k))).partition for k in keys}
     finally:
         await producer.stop()
@@ -136,7 +136,7 @@ async def test_relay_batches_land_on_the_partitions_and_in_the_order_send_choose
 async def test_relay_stops_at_its_horizon_and_a_late_commit_below_it_is_not_lost(
     pool: asyncpg.Pool, settings: Settings
 ) -> None:
-    """The sweeper reads only ids up to its horizon (`outbox.Horizon`); a row whose transaction
+    """The sweeper reads only ids up to its horizon (`relay.Horizon`); a row whose transaction
     took its id before the horizon's sample but committed after it is still below it."""
     async with pool.acquire() as conn:
         await outbox.add(conn, [event(n) for n in range(3)])
@@ -156,9 +156,9 @@ async def test_relay_stops_at_its_horizon_and_a_late_commit_below_it_is_not_lost
     producer = make_producer(settings, "test-relay")
     await producer.start()
     try:
-        assert await outbox.relay_once(pool, producer, 100, up_to=horizon) == 5
-        assert await outbox.relay_once(pool, producer, 100, up_to=horizon) == 0
-        assert await outbox.relay_once(pool, producer, 100) == 4
+        assert await relay.relay_once(pool, producer, 100, up_to=horizon) == 5
+        assert await relay.relay_once(pool, producer, 100, up_to=horizon) == 0
+        assert await relay.relay_once(pool, producer, 100) == 4
     finally:
         await producer.stop()
     published = await read_topic(settings.kafka_bootstrap or "", topics.DLQ)
@@ -176,7 +176,7 @@ async def test_the_sweep_stops_at_its_horizon_without_reading_the_young_rows(
         await outbox.add(conn, [event(n) for n in range(20, 3020)])
         await conn.execute("ANALYZE outbox")
         plan = await conn.fetchval(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {outbox.SWEEP}", 1000, 0.0, horizon
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {relay.SWEEP}", 1000, 0.0, horizon
         )
     nodes = [plan[0]["Plan"]]
     scans = []
@@ -212,7 +212,7 @@ async def test_the_sweeper_publishes_rows_nobody_handed_over_past_its_moving_hor
     producer = make_producer(settings, "test-relay")
     await producer.start()
     sweeper = asyncio.create_task(
-        outbox.sweep_forever(
+        relay.sweep_forever(
             pool,
             producer,
             100,

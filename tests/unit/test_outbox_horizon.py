@@ -1,8 +1,8 @@
-"""The outbox sweeper's horizon (adapters/outbox.Horizon): pure bookkeeping of max(id) samples."""
+"""The outbox sweeper's horizon (adapters/relay.Horizon): pure bookkeeping of max(id) samples."""
 
 from __future__ import annotations
 
-from jamsos.adapters.outbox import EVERY_ID, Horizon
+from jamsos.adapters.relay import EVERY_ID, Horizon
 
 
 def test_no_horizon_until_a_sample_is_grace_old() -> None:

@@ -1,4 +1,4 @@
-"""The outbox's record batches: one open batch per topic-partition (`outbox._send`)."""
+"""The outbox's record batches: one open batch per topic-partition (`outbox.send`)."""
 
 from __future__ import annotations
 
