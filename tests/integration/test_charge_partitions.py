@@ -195,13 +195,28 @@ async def test_attaching_a_table_with_two_uncredited_charges_of_one_month_fails(
     # once attached, the period is written through `charges`, its indexes in place
     async with pool.acquire() as conn, conn.transaction():
         assert await conn.fetchval("SELECT charges_open_period('2025-02')") is not None
+        # made empty with the table (0021), so that ATTACH adopts it instead of building it
+        assert (
+            await conn.fetchval("SELECT to_regclass('charges_2025_02_credit_invoice_no_idx')")
+            is not None
+        )
         await conn.execute("SELECT charges_attach_period('2025-02')")
     assert await pool.fetchval("SELECT charges_open_period('2025-02')") is None
     indexes = await pool.fetch(
         "SELECT indexrelid::regclass::text AS name FROM pg_index"
         " WHERE indrelid = 'charges_2025_02'::regclass ORDER BY 1"
     )
-    # charges_once, the BRIN on invoice_no and the credit btree (0018: no BRIN on period)
+    # charges_once, the BRIN on invoice_no and the credit btree (0018: no BRIN on period),
+    # each a partition of the partitioned index: none built twice
+    parents = await pool.fetch(
+        "SELECT inhparent::regclass::text AS parent FROM pg_inherits"
+        " JOIN pg_index ON indexrelid = inhrelid WHERE indrelid = 'charges_2025_02'::regclass"
+    )
+    assert sorted(r["parent"] for r in parents) == [
+        "charges_credit_invoice",
+        "charges_invoice",
+        "charges_once",
+    ]
     assert sorted(r["name"] for r in indexes) == [
         "charges_2025_02_credit_invoice_no_idx",
         "charges_2025_02_invoice_no_idx",

@@ -123,10 +123,16 @@ async def payers(
 ) -> list[str]:
     """Every payer that may be charged or credited for `period` (for the memberships in
     `only`, if given)."""
+    # Each side grouped first: hashing a million rows of one side took 183 ms as a UNION's
+    # input and ~105 ms grouped (PostgreSQL 15, a first run of 1,000,000, 4 December).
     sql = """
-        SELECT payer_code FROM coverage c WHERE payer_code IS NOT NULL AND {only_c}
+        SELECT payer_code FROM (
+            SELECT payer_code FROM coverage c WHERE payer_code IS NOT NULL AND {only_c}
+            GROUP BY payer_code) covered
         UNION
-        SELECT payer_code FROM charges x WHERE period = $1 AND {only_x}
+        SELECT payer_code FROM (
+            SELECT payer_code FROM charges x WHERE period = $1 AND {only_x}
+            GROUP BY payer_code) charged
     """
     args: list[object] = [str(period)] if only is None else [str(period), list(only)]
     rows = await conn.fetch(_statement(sql, only, 2, "c", "x"), *args)
@@ -173,6 +179,10 @@ _INSERT = """
         SELECT k.membership_no, $1, k.coverage_start, k.nik, k.agency_code, k.payer_code,
                k.funding_source, $4::int, $5::int, $4::int + $5::int, $8, n.invoice_no
         FROM covered k JOIN numbers n USING (payer_code)
+"""
+# what is charged already is skipped (the unique index on uncredited (membership, period) is
+# the guarantee behind it)
+_UNCHARGED = """
         WHERE NOT EXISTS (
             SELECT 1 FROM charges x
             WHERE x.membership_no = k.membership_no AND x.period = $1
@@ -184,12 +194,16 @@ _ACCRUE = (
     _COVERED
     + ", inserted AS ("
     + _INSERT
+    + _UNCHARGED
     + " RETURNING invoice_no, agency_code, funding_source, jkk, jkm)"
     + _SUMS.replace("{source}", "inserted")
 )
 # into a period's new table (first run): the lines are summed from that table after, which
 # holds just this statement's rows; cheaper than RETURNING's tuple store (0.15-0.2 s CPU a
-# million, README)
+# million, README). Nothing of the period is charged yet: a charge of a period can only be in
+# its partition (there is no DEFAULT partition, migration 0015), which does not exist before
+# this table is attached, so there is nothing for NOT EXISTS to skip; the anti-join of a
+# million rows against nothing is left out (ATTACH's unique index build is still the guarantee).
 _ACCRUE_NEW = _COVERED + _INSERT
 
 _CREDIT = """
