@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import tempfile
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,27 +64,7 @@ def bench(
     raw aiokafka round trip of the same messages on the same embedded broker."""
     if ctx.invoked_subcommand is not None:
         return
-    from jamsos import bootstrap
-    from jamsos.adapters import bench as bench_db
-    from jamsos.bench import pipeline
-
-    settings = _embedded_broker(load_settings())
-    name = _database_name()
-    with (
-        tempfile.TemporaryDirectory(prefix="jamsos-bench-") as tmp,
-        bootstrap.infrastructure(
-            replace(settings, state_dir=Path(tmp) / "state"), database=name
-        ) as ready,
-    ):
-        assert ready.database_url is not None
-        admin = bootstrap.with_database(ready.database_url, "postgres")
-        try:
-            run = pipeline.run_backlog if backlog else pipeline.run
-            doc = asyncio.run(run(ready, n, Path(tmp), instances))
-        except pipeline.BenchFailed as error:
-            raise Failure(str(error), code=1) from error
-        finally:
-            asyncio.run(bench_db.drop_database(admin, name))
+    doc = _pipeline(n, instances, backlog)
     each = "" if instances == 1 else f", {instances} instances of each service"
     if backlog:
         _print_backlog(doc, f"jamsos bench --backlog, N = {n:,}{each}", as_json)
@@ -116,6 +96,33 @@ def bench(
     _print(f"jamsos bench, N = {n:,}{each}", rows, as_json, doc)
 
 
+def _pipeline(n: int, instances: int, backlog: bool) -> dict[str, Any]:
+    """The pipeline run's document (`--backlog`: the backlog run's), on its own embedded broker
+    and a fresh database, dropped after."""
+    from jamsos import bootstrap
+    from jamsos.adapters import bench as bench_db
+    from jamsos.bench import pipeline
+
+    settings = _embedded_broker(load_settings())
+    name = _database_name()
+    with (
+        tempfile.TemporaryDirectory(prefix="jamsos-bench-") as tmp,
+        bootstrap.infrastructure(
+            replace(settings, state_dir=Path(tmp) / "state"), database=name
+        ) as ready,
+    ):
+        assert ready.database_url is not None
+        admin = bootstrap.with_database(ready.database_url, "postgres")
+        try:
+            run = pipeline.run_backlog if backlog else pipeline.run
+            doc: dict[str, Any] = asyncio.run(run(ready, n, Path(tmp), instances))
+        except pipeline.BenchFailed as error:
+            raise Failure(str(error), code=1) from error
+        finally:
+            asyncio.run(bench_db.drop_database(admin, name))
+    return doc
+
+
 def _print_backlog(doc: dict[str, Any], title: str, as_json: bool) -> None:
     rows = [
         ("feed", ", ".join(f"{v:,} {k}" for k, v in doc["mix"].items())),
@@ -139,31 +146,25 @@ def _print_backlog(doc: dict[str, Any], title: str, as_json: bool) -> None:
     _print(title, rows, as_json, doc)
 
 
-@bench_app.command("billing")
-def bench_billing(
-    participants: int = typer.Option(100_000, min=100, help="participants in the ledger"),
-    batch: int = typer.Option(5_000, min=1, help="enrolled events per ledger batch (intake)"),
-    events: int = typer.Option(
-        200_000, min=1_000, help="enrolled events of the ledger intake benchmarks"
-    ),
-    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
-) -> None:
-    """One month for N participants with the billing use case: ledger intake of the enrolled
-    events (the use case; then `jamsos run billing` on the broker against the floor of reading
-    them without a database), first run, unchanged re-run, after 1% late enrolments + 1%
-    terminations, CSV and XLSX export of the lines (time, peak RSS added), reconcile."""
+def _check_events(events: int) -> None:
+    """The service's rate is timed from its first committed batch to its last: `events` must
+    fill at least two batches."""
+    size = load_settings().ledger_batch_size
+    if events < 2 * size:
+        raise typer.BadParameter(
+            f"at least twice JAMSOS_LEDGER_BATCH_SIZE ({size:,}) are needed to time the service",
+            param_hint="--events",
+        )
+
+
+def _billing(participants: int, batch: int, events: int) -> dict[str, Any]:
+    """The billing run's document: the month with the use case on a fresh database, then the
+    ledger intake through the service on its own embedded broker."""
     from jamsos import bootstrap
     from jamsos.adapters import bench as bench_db
     from jamsos.bench import billing, ledger_intake, pipeline
 
     settings = _embedded_broker(load_settings())
-    if events < 2 * settings.ledger_batch_size:
-        # the service's rate is timed from its first committed batch to its last
-        raise typer.BadParameter(
-            f"at least twice JAMSOS_LEDGER_BATCH_SIZE ({settings.ledger_batch_size:,}) are"
-            " needed to time the service",
-            param_hint="--events",
-        )
     name = _database_name()
     with (
         tempfile.TemporaryDirectory(prefix="jamsos-bench-") as tmp,
@@ -179,6 +180,24 @@ def bench_billing(
             raise Failure(str(error), code=1) from error
         finally:
             asyncio.run(bench_db.drop_database(admin, f"{name}_intake"))
+    return doc
+
+
+@bench_app.command("billing")
+def bench_billing(
+    participants: int = typer.Option(100_000, min=100, help="participants in the ledger"),
+    batch: int = typer.Option(5_000, min=1, help="enrolled events per ledger batch (intake)"),
+    events: int = typer.Option(
+        200_000, min=1_000, help="enrolled events of the ledger intake benchmarks"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
+) -> None:
+    """One month for N participants with the billing use case: ledger intake of the enrolled
+    events (the use case; then `jamsos run billing` on the broker against the floor of reading
+    them without a database), first run, unchanged re-run, after 1% late enrolments + 1%
+    terminations, CSV and XLSX export of the lines (time, peak RSS added), reconcile."""
+    _check_events(events)
+    doc = _billing(participants, batch, events)
     rate = participants / doc["first_run_seconds"] if doc["first_run_seconds"] else 0.0
     taken = doc["intake"]
     through = doc["service_intake"]
@@ -228,3 +247,45 @@ def bench_billing(
         ),
     ]
     _print(f"jamsos bench billing, {participants:,} participants", rows, as_json, doc)
+
+
+@bench_app.command("targets")
+def bench_targets(
+    n: int = typer.Option(31_200, "--n", min=20, help="messages in the bulk feed"),
+    participants: int = typer.Option(1_000_000, min=100, help="participants in the month"),
+    events: int = typer.Option(
+        200_000, min=1_000, help="enrolled events of the ledger intake benchmarks"
+    ),
+    backlog_n: int = typer.Option(
+        1_000_000, "--backlog-n", min=20, help="messages in the backlog (bounded memory)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
+) -> None:
+    """Every target of issue 11 in one run: the pipeline with one and with two instances of
+    each service, a month of N participants (first run, re-runs, export, ledger intake), and a
+    backlog drained by services started after it; each figure against its target (the
+    issue's targets are for these defaults). Takes about ten minutes at the defaults on two
+    cores. Exit 0 whether targets are met or not."""
+    from jamsos.bench import targets
+
+    _check_events(events)
+    runs = {
+        "pipeline": _pipeline(n, 1, False),
+        "two_instances": _pipeline(n, 2, False),
+        "billing": _billing(participants, 5_000, events),
+        "backlog": _pipeline(backlog_n, 1, True),
+    }
+    judged = targets.evaluate(
+        runs["pipeline"], runs["two_instances"], runs["billing"], runs["backlog"]
+    )
+    if as_json:
+        typer.echo(json.dumps({"targets": [asdict(t) for t in judged], "runs": runs}))
+        return
+    table = Table(title="jamsos bench targets (issue 11, 2 cores)")
+    for column in ("what", "measured", "target", "met?"):
+        table.add_column(column)
+    for t in judged:
+        table.add_row(t.what, t.measured, t.target, "yes" if t.met else "[bold red]no[/]")
+    console.print(table)
+    met = sum(t.met for t in judged)
+    console.print(f"{met} of {len(judged)} targets met on this machine.")
