@@ -125,7 +125,13 @@ def test_bench_backlog_drains_then_bills_the_month_of_everyone_enrolled(
     doc = _bench(pg_admin_dsn, tmp_path, "--backlog", "--n", "200")
 
     assert doc["n"] == 200 and doc["enrolled"] == 160
-    assert doc["outcomes"] == {"enrolled": 160, "duplicate": 20, "rejected": 10, "review": 0}
+    assert doc["outcomes"] == {
+        "enrolled": 160,
+        "duplicate": 20,
+        "rejected": 10,
+        "review": 0,
+        "events": 190,
+    }
     for key in ("publish_seconds", "drain_seconds", "ledger_seconds", "submissions_per_s"):
         assert doc[key] > 0, key
     assert set(doc["peak_rss_mb"]) == {"registration", "verification", "billing"}

@@ -328,9 +328,15 @@ async def run_backlog(
             # One billing month of everyone just enrolled, through the running billing
             # service: a run request on its topic -> the invoices in the database.
             period = Period.of(coverage_start(jakarta_now(), settings.policy.coverage_start_rule))
-            month = await billing_requests.bill(
-                settings, pool, period, timeout=max(300.0, n / 1_000)
-            )
+            try:
+                month = await billing_requests.bill(
+                    settings, pool, period, timeout=max(300.0, n / 1_000)
+                )
+            except TimeoutError as error:
+                raise BenchFailed(
+                    f"the billing month {period} did not finish ({error}); the billing"
+                    f" service's log ends:\n{log_tail(workdir / 'billing.log')}"
+                ) from error
             rss = running.peak_rss_mb()
         counts = await bench.outcome_counts(pool)
     finally:
@@ -348,7 +354,10 @@ async def run_backlog(
         # a valid submission that looks like an enrolled worker under another NIK goes to
         # review: the synthetic feed makes a few such look-alikes per 100,000 by chance
         "outcomes": {
-            k.lower(): counts.get(k, 0) for k in ("ENROLLED", "DUPLICATE", "REJECTED", "REVIEW")
+            **{
+                k.lower(): counts.get(k, 0) for k in ("ENROLLED", "DUPLICATE", "REJECTED", "REVIEW")
+            },
+            "events": sum(v for k, v in counts.items() if k.startswith("topic:")),
         },
         "billing_month": {
             "period": str(month.period),

@@ -53,8 +53,18 @@ def _decided(outcomes: Mapping[str, int]) -> dict[str, int]:
 
 
 def exact(doc: Doc, outcomes: Mapping[str, int]) -> bool:
-    """Whether a run's outcomes are exactly those its feed must give (one per submission)."""
-    return _decided(outcomes) == expected_outcomes(doc)
+    """Whether a run's outcomes are exactly those its feed must give: each submission decided
+    once, and one outcome event for each (a doubled or lost event shows only in their count;
+    the statuses are one row per submission)."""
+    expected = expected_outcomes(doc)
+    return _decided(outcomes) == expected and outcomes["events"] == sum(expected.values())
+
+
+def same(one: Mapping[str, int], two: Mapping[str, int]) -> bool:
+    """Whether two runs of the same feed decided the same: the same counts of each outcome and
+    of events. How the valid submissions split between enrolled and review may differ (two
+    look-alikes in one batch are both enrolled, in two batches one goes to review)."""
+    return _decided(one) == _decided(two) and one["events"] == two["events"]
 
 
 def _outcomes(outcomes: Mapping[str, int]) -> str:
@@ -69,6 +79,8 @@ def evaluate(one: Doc, two: Doc, billing: Doc, backlog: Doc) -> list[Target]:
     intake = billing["service_intake"]
     service, floor = intake["service"], intake["floor_consume_and_read"]
     rss = backlog["peak_rss_mb"]
+    month = backlog["billing_month"]
+    speedup = p2["submissions_per_s"] / p1["submissions_per_s"] if p1["submissions_per_s"] else 0
     return [
         Target(
             f"pipeline / raw round trip, N = {one['n']:,}",
@@ -79,7 +91,9 @@ def evaluate(one: Doc, two: Doc, billing: Doc, backlog: Doc) -> list[Target]:
         ),
         Target(
             f"{participants:,}-participant month, first run (accrual + invoices)",
-            f"{billing['first_run_seconds']:.2f} s",
+            f"{billing['first_run_seconds']:.2f} s (the use case); through the running billing"
+            f" service after the backlog, request → invoice: {month['seconds']:.2f} s for"
+            f" {sum(i['participants'] for i in month['invoices'] if i['kind'] == 'REGULAR'):,}",
             f"≤ {FIRST_RUN_SECONDS:g} s (aim ≤ 2 s)",
             billing["first_run_seconds"] <= FIRST_RUN_SECONDS,
         ),
@@ -117,11 +131,10 @@ def evaluate(one: Doc, two: Doc, billing: Doc, backlog: Doc) -> list[Target]:
         ),
         Target(
             "2 instances of each service in the same groups",
-            f"{p2['submissions_per_s']:,.0f} submissions/s against"
-            f" {p1['submissions_per_s']:,.0f} with one"
-            f" ({p2['submissions_per_s'] / p1['submissions_per_s']:.2f}×);"
-            f" {_outcomes(p2['outcomes'])}",
-            "correct, no global lock (≥ 1.6× on a machine with the cores: on paper)",
-            exact(two, p2["outcomes"]) and p2["outcomes"] == p1["outcomes"],
+            f"the same outcomes as one instance ({_outcomes(p2['outcomes'])});"
+            f" {p2['submissions_per_s']:,.0f} submissions/s, {speedup:.2f} times one instance's"
+            f" {p1['submissions_per_s']:,.0f} (two cores shared, not judged)",
+            "correct (the 1.6× aim needs a machine with the cores: on paper, README)",
+            exact(two, p2["outcomes"]) and same(p1["outcomes"], p2["outcomes"]),
         ),
     ]
