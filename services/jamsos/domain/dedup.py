@@ -71,7 +71,12 @@ class Lookalikes:
     def __init__(self, participants: Iterable[Participant]) -> None:
         self._groups: dict[Group, list[Participant]] = {}
         for p in participants:
-            self._groups.setdefault((p.birth_date, p.sex, p.village_code), []).append(p)
+            self.add(p)
+
+    def add(self, participant: Participant) -> None:
+        """One more participant to compare with (a worker enrolled earlier in the batch)."""
+        key = (participant.birth_date, participant.sex, participant.village_code)
+        self._groups.setdefault(key, []).append(participant)
 
     def find(self, worker: Worker) -> list[Lookalike]:
         """Participants under another NIK who look like `worker`, best match first."""

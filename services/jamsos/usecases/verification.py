@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import ValidationError
 
 from jamsos.domain.coverage import coverage_start
-from jamsos.domain.dedup import Lookalike, Lookalikes, group_of
+from jamsos.domain.dedup import Lookalike, Lookalikes, Participant, group_of
 from jamsos.domain.eligibility import (
     Capacity,
     deceased_reason,
@@ -101,6 +101,10 @@ class Outcomes:
     ) -> None:
         """Enrol the eligible, count every outcome into `summary`, and write it all."""
         await enroller.enrol(eligible, self)
+        await self.settle(store, summary, now)
+
+    async def settle(self, store: EnrolmentStore, summary: BatchSummary, now: dt.datetime) -> None:
+        """Count every outcome decided so far into `summary`, and write it all."""
         summary.decided(self.decisions)
         summary.dead_lettered(d.error for d, _ in self.letters)
         await self.write(store, now)
@@ -234,6 +238,28 @@ async def decided_exactly(attempt: Callable[[bool], Awaitable[BatchSummary]]) ->
         return await attempt(True)
 
 
+def _enrolling(s: RegistrationSubmittedV1, agency: Agency) -> Participant:
+    """A worker this batch enrols, as a look-alike candidate for the rest of the batch (its
+    membership number is not drawn yet: `_numbered` fills it in)."""
+    w = s.worker
+    return Participant("", w.nik, w.full_name, w.birth_date, w.sex, w.address.village_code,
+                       agency.code)  # fmt: skip
+
+
+def _numbered(found: list[Lookalike], numbers: dict[str, str]) -> list[Lookalike]:
+    """`found` with the membership numbers of the candidates enrolled in this batch, best
+    match first as `Lookalikes.find` orders them."""
+    filled = [
+        m
+        if m.participant.membership_no
+        else replace(
+            m, participant=replace(m.participant, membership_no=numbers[m.participant.nik])
+        )
+        for m in found
+    ]
+    return sorted(filled, key=lambda m: (-m.score, m.participant.membership_no))
+
+
 def _review_event(
     s: RegistrationSubmittedV1, found: list[Lookalike], now: dt.datetime
 ) -> tuple[list[dict[str, object]], OutboxEvent]:
@@ -326,6 +352,7 @@ async def _decide(
     room = await capacity(store, policy, agencies, exact)
     held: list[tuple[Identity, list[dict[str, object]]]] = []
     eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
+    reviews: list[tuple[RegistrationSubmittedV1, list[Lookalike]]] = []
     for s, agency, personal in screened:
         reasons = [
             *personal,
@@ -337,14 +364,22 @@ async def _decide(
             continue
         found = known.find(s.worker)
         if found:
-            candidates, event = _review_event(s, found, now)
-            held.append((identity_of(s), candidates))
-            outcomes.decisions.append(Decision(*identity_of(s), SubmissionStatus.REVIEW))
-            outcomes.events.append(event)
+            reviews.append((s, found))
             continue
         room.take(agency)
         eligible.append((s, agency))
-    await outcomes.finish(store, enroller, eligible, summary, now)
+        # A later worker of this batch is compared with this one too, as it would be in a
+        # later batch: the same person twice under two NIKs (a mistyped digit in one upload)
+        # is held once, however the records fall into batches. Its membership number comes
+        # with its enrolment, below.
+        known.add(_enrolling(s, agency))
+    await enroller.enrol(eligible, outcomes)
+    for s, found in reviews:
+        candidates, event = _review_event(s, _numbered(found, enroller.numbers), now)
+        held.append((identity_of(s), candidates))
+        outcomes.decisions.append(Decision(*identity_of(s), SubmissionStatus.REVIEW))
+        outcomes.events.append(event)
+    await outcomes.settle(store, summary, now)
     await store.record_candidates(held)
     await take_places(store, room, policy)  # last: the rows are held only until the commit
     summary.new = len(screened)

@@ -111,3 +111,22 @@ async def test_verify_places_taken_meanwhile_decides_again_with_them_locked() ->
     assert [r["code"] for r in rejected["reasons"]] == ["QUOTA_EXCEEDED"]
     assert uow.state.events(topics.ENROLLED) == []
     assert uow.state.capacity == {"DISDAG": 1}
+
+
+async def test_verify_two_lookalikes_in_one_batch_enrol_the_first_and_hold_the_second() -> None:
+    """The same person twice under two NIKs in one upload (a mistyped digit) is held once, as
+    it would be in two batches: the second is compared with the first, enrolled just before."""
+    uow = FakeUnitOfWork()
+    typo = submission(agency_code="DISHUB", submission_id="DISHUB-9",
+                      worker__nik="3319014506900007", worker__full_name="SITI AMINAH")  # fmt: skip
+    await enrol(uow, [submission(), typo])
+    assert status(uow, "DISDAG", "DISDAG-2025-000123") == "ENROLLED"
+    assert status(uow, "DISHUB", "DISHUB-9") == "REVIEW"
+    [enrolled] = uow.state.events(topics.ENROLLED)
+    [held] = uow.state.events(topics.REVIEW_REQUIRED)
+    [candidate] = held["candidates"]
+    assert candidate["nik"] == SITI
+    assert candidate["membership_no"] == enrolled["membership_no"] != ""
+    stored = uow.state.submissions[("DISHUB", "DISHUB-9")]["candidates"]
+    assert stored[0]["membership_no"] == enrolled["membership_no"]
+    assert stored[0]["agency_code"] == "DISDAG"
