@@ -91,6 +91,8 @@ class FakeState:
     figures: FakeFigures = field(default_factory=FakeFigures)
     audit: list[tuple[dt.datetime, AuditEntry]] = field(default_factory=list)
     capacity: dict[str, int] = field(default_factory=dict)  # places used, by agency code
+    # the look-alike group calls of verification, in order (held before they are read)
+    calls: list[tuple[str, list[Any]]] = field(default_factory=list)
 
     def events(self, topic: str) -> list[dict[str, Any]]:
         """The outbox events of `topic`, decoded, in the order written."""
@@ -295,7 +297,12 @@ class FakeStore:
                 "terminated_at": None,
             }
 
+    async def lock_groups(self, groups: Sequence[Group]) -> None:
+        # one transaction at a time here: nothing to wait for; the order of calls is kept
+        self.db.calls.append(("lock_groups", sorted(set(groups))))
+
     async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
+        self.db.calls.append(("active_in_groups", sorted(set(groups))))
         wanted = set(groups)
         return [
             Participant(

@@ -167,3 +167,66 @@ async def test_decision_sent_before_the_hold_can_be_replayed_once_held(
     assert await status(pool, "DISHUB-9") == "ENROLLED"
     [letter] = await events(pool, topics.DLQ)
     assert letter["error"].startswith("NOT_HELD")
+
+
+async def test_a_lookalike_pair_in_one_batch_enrols_the_first_and_holds_the_second(
+    pool: asyncpg.Pool, settings_: Settings
+) -> None:
+    await decide(pool, settings_, [submission(), LOOKALIKE])
+    [enrolled] = await events(pool, topics.ENROLLED)
+    [held] = await events(pool, topics.REVIEW_REQUIRED)
+    assert held["candidates"][0]["membership_no"] == enrolled["membership_no"]
+    await decide_reviews(PostgresUnitOfWork(pool), [review("DUPLICATE")], settings_.policy, NOW)
+    [duplicate] = await events(pool, topics.DUPLICATE)
+    assert duplicate["existing_membership_no"] == enrolled["membership_no"]
+    assert duplicate["existing_agency_code"] == "DISDAG"
+
+
+async def test_two_instances_deciding_a_lookalike_pair_at_once_hold_one_of_them(
+    pool: asyncpg.Pool, settings_: Settings
+) -> None:
+    """Batch A (Siti) has enrolled her and waits before its commit, on the regency's capacity
+    row that this test holds; batch B (the look-alike, another agency and partition) starts
+    then. B must wait for A's group (migration 0022) and see Siti; without it B reads the group
+    before A commits and both are enrolled."""
+    import asyncio
+
+    from tests.conftest import wait_until
+
+    before = await pool.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    await register(
+        PostgresUnitOfWork(pool), [record(submission()), record(LOOKALIKE)], settings_.policy, NOW
+    )
+    rows = await pool.fetch(
+        "SELECT key, value FROM outbox WHERE topic = $1 AND id > $2 ORDER BY id",
+        topics.ACCEPTED,
+        before,
+    )
+    a, b = ([record(bytes(r["value"]), topics.ACCEPTED)] for r in rows)
+
+    async def at_least(n: int) -> bool:
+        """Whether n of this database's sessions wait for a lock."""
+        waiting: int = await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return waiting >= n
+
+    holder = await pool.acquire()
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM capacity WHERE scope = 'regency' FOR UPDATE")
+        first = asyncio.create_task(verify(PostgresUnitOfWork(pool), a, settings_.policy, NOW))
+        await wait_until(lambda: at_least(1), 30, "batch A to wait before its commit")
+        second = asyncio.create_task(verify(PostgresUnitOfWork(pool), b, settings_.policy, NOW))
+        await wait_until(lambda: at_least(2), 30, "batch B to wait too")
+        await tx.rollback()
+    finally:
+        await pool.release(holder)
+    await asyncio.gather(first, second)
+    assert await status(pool, "DISDAG-2025-000123") == "ENROLLED"
+    assert await status(pool, "DISHUB-9") == "REVIEW"
+    [held] = await events(pool, topics.REVIEW_REQUIRED)
+    [enrolled] = await events(pool, topics.ENROLLED)
+    assert held["candidates"][0]["membership_no"] == enrolled["membership_no"]

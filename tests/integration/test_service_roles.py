@@ -63,6 +63,7 @@ GRANTS: dict[str, dict[str, str]] = {
     "submissions": dict(registration=SIU, verification=SU, billing="", operator=S, monitor=S),
     "nik_claims": dict(registration=SI, verification=SD, billing="", operator=S, monitor=""),
     "participants": dict(registration="", verification=SIU, billing="", operator=S, monitor=S),
+    "lookalike_groups": dict(registration="", verification=SIU, billing="", operator=S, monitor=""),
     "termination_requests": dict(
         registration="", verification=SI, billing="", operator=S, monitor=""
     ),

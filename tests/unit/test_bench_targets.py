@@ -107,7 +107,7 @@ def test_a_lost_or_doubled_outcome_fails_the_run_it_happened_in() -> None:
 def test_two_instances_may_split_valid_submissions_differently_between_enrolled_and_review() -> (
     None
 ):
-    # two instances deciding a look-alike pair at the same moment both enrol it
+    # the order two instances decide a chain of look-alikes in changes which are held
     split = pipeline()
     split["pipeline"]["outcomes"] |= {"enrolled": 158, "review": 2}
     assert met(pipeline(), split, billing(), backlog())[6]

@@ -110,6 +110,31 @@ IN_GROUPS = """
 """
 
 
+# Row locks on the groups, taken in key order (two batches never wait for each other in a
+# cycle); an existing row is locked and not updated (WHERE false: no new version). Migration 0022.
+LOCK_GROUPS = """
+    INSERT INTO lookalike_groups (birth_date, sex, village_code)
+    SELECT DISTINCT * FROM unnest($1::date[], $2::text::text[], $3::text::text[])
+        AS g(birth_date, sex, village_code)
+    ORDER BY 1, 2, 3
+    ON CONFLICT (birth_date, sex, village_code) DO UPDATE SET sex = EXCLUDED.sex WHERE false
+"""
+
+
+async def lock_groups(conn: asyncpg.Connection, groups: Sequence[Group]) -> None:
+    """Hold these look-alike groups until the transaction ends: a concurrent batch that
+    compares a worker of one of them waits for this commit, then sees its enrolments."""
+    if not groups:
+        return
+    unique = sorted(set(groups))
+    await conn.execute(
+        LOCK_GROUPS,
+        [g[0] for g in unique],
+        text_array([g[1] for g in unique]),
+        text_array([g[2] for g in unique]),
+    )
+
+
 async def active_in_groups(conn: asyncpg.Connection, groups: Sequence[Group]) -> list[Participant]:
     """Active participants of any of these look-alike groups (birth date, sex, village): the
     candidates `Lookalikes` compares names with, found by the index on the three (0020)."""

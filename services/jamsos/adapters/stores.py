@@ -162,6 +162,9 @@ class PostgresStore:
     async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
         return await submissions.pending(self.conn, ids)
 
+    async def lock_groups(self, groups: Sequence[Group]) -> None:
+        await participants.lock_groups(self.conn, groups)
+
     async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
         return await participants.active_in_groups(self.conn, groups)
 

@@ -62,8 +62,9 @@ def exact(doc: Doc, outcomes: Mapping[str, int]) -> bool:
 
 def same(one: Mapping[str, int], two: Mapping[str, int]) -> bool:
     """Whether two runs of the same feed decided the same: the same counts of each outcome and
-    of events. How the valid submissions split between enrolled and review may differ: two
-    instances deciding a look-alike pair at the same moment both enrol it (README, design)."""
+    of events. How the valid submissions split between enrolled and review may differ: the
+    order in which two instances decide a chain of look-alikes (A like B, B like C) changes
+    which of them is held."""
     return _decided(one) == _decided(two) and one["events"] == two["events"]
 
 

@@ -159,6 +159,10 @@ class VerificationStore(EnrolmentStore, Protocol):
     async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
         """The identities still RECEIVED, locked for this transaction."""
 
+    async def lock_groups(self, groups: Sequence[Group]) -> None:
+        """Hold these look-alike groups until the commit: a concurrent batch comparing a
+        worker of one of them waits, then sees this batch's enrolments."""
+
     async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
         """Active participants of any of these look-alike groups (birth date, sex, village)."""
 

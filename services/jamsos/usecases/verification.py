@@ -343,11 +343,11 @@ async def _decide(
             *personal_reasons(s.worker, s.submitted_at, policy),
         ]
         screened.append((s, agency, reasons))
-    known = Lookalikes(
-        await store.active_in_groups(
-            [group_of(s.worker) for s, _, reasons in screened if not reasons]
-        )
-    )
+    # the groups this batch compares, held until the commit before they are read (0022): two
+    # instances deciding a look-alike pair at once decide it one after the other
+    groups = sorted({group_of(s.worker) for s, _, reasons in screened if not reasons})
+    await store.lock_groups(groups)
+    known = Lookalikes(await store.active_in_groups(groups))
     agencies = [a.code for _, a, _ in screened if a is not None]
     room = await capacity(store, policy, agencies, exact)
     held: list[tuple[Identity, list[dict[str, object]]]] = []

@@ -130,3 +130,15 @@ async def test_verify_two_lookalikes_in_one_batch_enrol_the_first_and_hold_the_s
     stored = uow.state.submissions[("DISHUB", "DISHUB-9")]["candidates"]
     assert stored[0]["membership_no"] == enrolled["membership_no"]
     assert stored[0]["agency_code"] == "DISDAG"
+
+
+async def test_verify_holds_the_groups_it_compares_before_it_reads_them() -> None:
+    """Two instances deciding a look-alike pair at once must decide it one after the other:
+    the batch's groups are held (migration 0022) before their participants are read."""
+    uow = FakeUnitOfWork()
+    typo = submission(agency_code="DISHUB", submission_id="DISHUB-9",
+                      worker__nik="3319014506900007", worker__full_name="SITI AMINAH")  # fmt: skip
+    await enrol(uow, [submission(), typo])
+    [(first, held), (second, read)] = uow.state.calls
+    assert (first, second) == ("lock_groups", "active_in_groups")
+    assert held == read and len(held) == 1  # one group: both workers are in it
