@@ -8,9 +8,9 @@
 -- similarity, cannot be claimed by key. So each batch takes a row lock on every group it
 -- compares, in key order, before it reads the group's participants: a batch deciding a
 -- worker of a group another batch holds waits for that commit, and then sees its enrolments.
--- One row per group ever decided (a few hundred thousand for a province); locking an existing
--- row writes no new version (ON CONFLICT DO UPDATE … WHERE false locks it and updates
--- nothing). Batches of disjoint groups never wait for each other: no global lock.
+-- One row per group ever decided (~800,000 for a province of a million workers); locking an
+-- existing row writes no new version, only its lock (ON CONFLICT DO UPDATE … WHERE false locks
+-- it and updates nothing): ~13 ms a batch of 2,000 at 825,000 groups (PostgreSQL 15). Batches of disjoint groups never wait for each other: no global lock.
 CREATE TABLE lookalike_groups (
     birth_date   date NOT NULL,
     sex          text NOT NULL,

@@ -117,6 +117,10 @@ class RegistrationStore(DeadLetterStore, Protocol):
 class EnrolmentStore(DeadLetterStore, Protocol):
     """What deciding enrolments needs (verification and review decisions)."""
 
+    async def lock_groups(self, groups: Sequence[Group]) -> None:
+        """Hold these look-alike groups until the commit: a concurrent batch comparing a
+        worker of one of them waits, then sees this batch's enrolments."""
+
     async def capacity(self, agencies: Sequence[str], lock: bool) -> tuple[dict[str, int], int]:
         """Places used (active participants) by these agencies and in the regency; with
         `lock`, their rows stay locked until the transaction ends."""
@@ -158,10 +162,6 @@ class VerificationStore(EnrolmentStore, Protocol):
 
     async def pending(self, ids: Sequence[Identity]) -> set[Identity]:
         """The identities still RECEIVED, locked for this transaction."""
-
-    async def lock_groups(self, groups: Sequence[Group]) -> None:
-        """Hold these look-alike groups until the commit: a concurrent batch comparing a
-        worker of one of them waits, then sees this batch's enrolments."""
 
     async def active_in_groups(self, groups: Sequence[Group]) -> list[Participant]:
         """Active participants of any of these look-alike groups (birth date, sex, village)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from jamsos.domain.dedup import group_of
 from jamsos.domain.eligibility import deceased_reason, unknown_agency
 from jamsos.domain.identity import event_id
 from jamsos.domain.policy import Agency, Policy
@@ -108,6 +109,17 @@ async def _decide(
     dead = await store.deceased(niks)
     enroller = await Enroller.load(store, niks, policy, now)
     agencies = [s.agency_code for s in held_submissions.values()]
+    # an ENROL makes a participant that a concurrent verification batch may be comparing a
+    # look-alike with: its groups are held first, as verification holds them (0022)
+    await store.lock_groups(
+        sorted(
+            {
+                group_of(s.worker)
+                for i, s in held_submissions.items()
+                if fresh[i].command.decision == "ENROL"
+            }
+        )
+    )
     room = await capacity(store, policy, agencies, exact)
     eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
     reviewers: list[tuple[Identity, str]] = []

@@ -86,3 +86,18 @@ async def test_review_decision_is_audited_once_under_its_reviewer() -> None:
         AuditAction.REVIEW_DUPLICATE,
         "DISHUB/DISHUB-9",
     )
+
+
+async def test_review_enrol_holds_the_workers_group_as_verification_does() -> None:
+    """A concurrent verification batch comparing a look-alike of the worker an ENROL makes
+    waits for it (migration 0022); a DUPLICATE makes no participant and holds nothing."""
+    uow = await held()
+    uow.state.calls.clear()
+    await decide_reviews(uow, [message(decision("DUPLICATE"), topics.REVIEW_DECIDED)], POLICY, NOW)
+    assert uow.state.calls == [("lock_groups", [])]
+    uow = await held()
+    uow.state.calls.clear()
+    await decide_reviews(uow, [message(decision("ENROL"), topics.REVIEW_DECIDED)], POLICY, NOW)
+    [(call, groups)] = uow.state.calls
+    birth_date = TYPO["worker"]["birth_date"]
+    assert call == "lock_groups" and [str(g[0]) for g in groups] == [birth_date]
