@@ -15,7 +15,7 @@ from jamsos.settings import Settings
 from jamsos.workers.runtime import jakarta_now
 from jamsos_schemas import topics
 from jamsos_schemas.dlq import DeadLetterV1
-from tests.conftest import read_topic
+from tests.conftest import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -146,11 +146,11 @@ async def test_the_sweeper_publishes_rows_nobody_handed_over_a_late_commit_inclu
     from jamsos.faults import Fault
 
     async def published(count: int) -> None:
-        deadline = asyncio.get_running_loop().time() + 30
-        query = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
-        while await pool.fetchval(query) < count:
-            assert asyncio.get_running_loop().time() < deadline, "the sweeper left rows behind"
-            await asyncio.sleep(0.05)
+        async def marked() -> bool:
+            query = "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+            return bool(await pool.fetchval(query) >= count)
+
+        await wait_until(marked, 30, f"the sweeper to publish {count} rows")
 
     producer = make_producer(settings, "test-relay")
     await producer.start()

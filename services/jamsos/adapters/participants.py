@@ -126,7 +126,7 @@ async def lock_groups(conn: asyncpg.Connection, groups: Sequence[Group]) -> None
     compares a worker of one of them waits for this commit, then sees its enrolments."""
     if not groups:
         return
-    unique = sorted(set(groups))
+    unique = list(set(groups))  # the statement orders them
     await conn.execute(
         LOCK_GROUPS,
         [g[0] for g in unique],

@@ -265,8 +265,8 @@ def bench_targets(
     """Every target of issue 11 in one run: the pipeline with one and with two instances of
     each service, a month of N participants (first run, re-runs, export, ledger intake), and a
     backlog drained by services started after it; each figure against its target (the
-    issue's targets are for these defaults). Takes about ten minutes at the defaults on two
-    cores. Exit 0 whether targets are met or not."""
+    issue's targets are for these defaults). Takes 6-8 minutes at the defaults on two cores
+    (measured). Exit 0 whether targets are met or not."""
     from jamsos.bench import targets
 
     _check_events(events)

@@ -111,15 +111,8 @@ async def _decide(
     agencies = [s.agency_code for s in held_submissions.values()]
     # an ENROL makes a participant that a concurrent verification batch may be comparing a
     # look-alike with: its groups are held first, as verification holds them (0022)
-    await store.lock_groups(
-        sorted(
-            {
-                group_of(s.worker)
-                for i, s in held_submissions.items()
-                if fresh[i].command.decision == "ENROL"
-            }
-        )
-    )
+    enrolling = [i for i in held_submissions if fresh[i].command.decision == "ENROL"]
+    await store.lock_groups([group_of(held_submissions[i].worker) for i in enrolling])
     room = await capacity(store, policy, agencies, exact)
     eligible: list[tuple[RegistrationSubmittedV1, Agency]] = []
     reviewers: list[tuple[Identity, str]] = []

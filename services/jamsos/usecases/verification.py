@@ -345,7 +345,7 @@ async def _decide(
         screened.append((s, agency, reasons))
     # the groups this batch compares, held until the commit before they are read (0022): two
     # instances deciding a look-alike pair at once decide it one after the other
-    groups = sorted({group_of(s.worker) for s, _, reasons in screened if not reasons})
+    groups = list({group_of(s.worker) for s, _, reasons in screened if not reasons})
     await store.lock_groups(groups)
     known = Lookalikes(await store.active_in_groups(groups))
     agencies = [a.code for _, a, _ in screened if a is not None]
