@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
-from jamsos.bench.ledger_intake import _Batches
+from jamsos.bench.ledger_intake import _Batches, machine_cpu_seconds
 from jamsos.bench.pipeline import log_tail
 
 LINES = [
@@ -41,3 +42,10 @@ def test_a_missing_log_has_a_tail_that_says_so(tmp_path: Path) -> None:
     assert log_tail(tmp_path / "none.log") == "  (no log)"
     (tmp_path / "a.log").write_text("\n".join(f"line {i}" for i in range(30)))
     assert log_tail(tmp_path / "a.log", lines=2) == "  line 28\n  line 29"
+
+
+def test_the_machines_cpu_counts_this_process_working() -> None:
+    before, mine = machine_cpu_seconds(), time.process_time()
+    while time.process_time() - mine < 0.2:  # CPU work, not a wait: the reading must grow
+        sum(range(1_000))
+    assert machine_cpu_seconds() - before >= 0.15  # /proc/stat counts in ticks of 10 ms

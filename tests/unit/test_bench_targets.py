@@ -37,7 +37,14 @@ def billing(first: float = 2.8, intake: float = 40_000.0) -> dict[str, Any]:
         "export_peak_rss_added_mb": 0.0,
         "intake": {"events_per_s": 64_000.0},
         "service_intake": {
-            "service": {"events_per_s": intake},
+            "service": {
+                "events_per_s": intake,
+                "us_per_event": 11.0,
+                "machine_us_per_event": 20.0,
+                "cores": 2,
+                "cores_busy": 1.9,
+                "ceiling_events_per_s": 100_000.0,
+            },
             "floor_consume_and_read": {"events_per_s": 100_000.0},
         },
     }
@@ -71,6 +78,13 @@ def test_every_target_met_on_good_figures() -> None:
         True,  # RSS
         True,  # two instances
     ]
+
+
+def test_the_ledger_intake_says_what_the_machines_cores_allow() -> None:
+    intake = targets.evaluate(pipeline(), pipeline(), billing(), backlog())[2]
+    assert intake.what.startswith("billing ledger intake")
+    assert "20.0 µs of the machine's CPU an event (the service 11.0" in intake.measured
+    assert "1.9 of 2 cores busy: at most 100,000/s on these cores" in intake.measured
 
 
 def test_each_target_fails_on_its_own_figure() -> None:

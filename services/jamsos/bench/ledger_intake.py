@@ -9,7 +9,12 @@ first batch's line to the last one's, the events after the first batch, so that 
 join (~5 s on tansu) is not counted. The benchmark reads that log, not the database, while the
 service runs: a `count(*)` of `coverage` every 0.1 s took PostgreSQL 11-19 ms each at 200,000
 rows, CPU taken from the service measured. The service's CPU (user + system, /proc, 10 ms
-ticks) is read when its first batch line appears and when its last does.
+ticks) is read when its first batch line appears and when its last does, and so is the whole
+machine's (`/proc/stat`: every process on every core, PostgreSQL and the broker included): the
+machine's CPU per event, and how many cores were busy in the window, say how much more the
+cores allow. At M µs of CPU an event, C cores cannot take more than C / M events a second
+however well the three processes overlap (`ceiling_events_per_s`); when the window keeps
+nearly all C busy, the intake is bound by the machine's CPU, not by waiting.
 
 The floor is one aiokafka consumer reading the same records (partitions assigned, no group,
 no commits) twice: once taking them only, once also turning each into a `Message` and reading
@@ -54,6 +59,14 @@ _BATCH = re.compile(
 
 class TooFewToTime(BenchFailed):
     """The service took every event in its first batch: there is no window to time."""
+
+
+def machine_cpu_seconds() -> float:
+    """The CPU time every process on this machine has used so far, all cores together (the
+    first line of /proc/stat less idle, I/O wait and steal)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, _steal = ticks
+    return (user + nice + system + irq + softirq) / TICK
 
 
 def cpu_seconds(pid: int) -> float:
@@ -147,11 +160,12 @@ async def through_service(settings: Settings, n: int, workdir: Path) -> dict[str
         proc, log = running.procs["billing"], workdir / "billing.log"
         deadline = time.monotonic() + max(180.0, n / 1_000)
         seen = _Batches()
-        cpu_first = cpu_last = 0.0
+        first: tuple[float, float, float] | None = None  # service CPU, machine CPU, wall clock
+        last = (0.0, 0.0, 0.0)
         while seen.records < n:
             if seen.read(log):
-                cpu_last = cpu_seconds(proc.pid)
-                cpu_first = cpu_first or cpu_last
+                last = (cpu_seconds(proc.pid), machine_cpu_seconds(), time.monotonic())
+                first = first or last
             elif proc.poll() is not None:
                 raise BenchFailed(f"`jamsos run billing` exited; its log ends:\n{log_tail(log)}")
             elif time.monotonic() > deadline:
@@ -161,16 +175,22 @@ async def through_service(settings: Settings, n: int, workdir: Path) -> dict[str
                 )
             await asyncio.sleep(POLL_SECONDS)
         rss = running.peak_rss_mb()["billing"]
-    assert seen.first_at is not None and seen.last_at is not None
+    assert seen.first_at is not None and seen.last_at is not None and first is not None
     events = seen.records - seen.first_records
     seconds = (seen.last_at - seen.first_at).total_seconds()
     if events <= 0 or seconds <= 0:
         raise TooFewToTime(_too_few(n, settings))
+    machine = last[1] - first[1]
+    cores = os.cpu_count() or 1
     return {
         "window_events": events,
         "window_seconds": round(seconds, 3),
         "events_per_s": round(events / seconds, 1),
-        "us_per_event": round((cpu_last - cpu_first) / events * 1e6, 2),
+        "us_per_event": round((last[0] - first[0]) / events * 1e6, 2),
+        "machine_us_per_event": round(machine / events * 1e6, 2),
+        "cores": cores,
+        "cores_busy": round(machine / (last[2] - first[2]), 2) if last[2] > first[2] else 0.0,
+        "ceiling_events_per_s": round(cores / machine * events, 1) if machine > 0 else 0.0,
         "peak_rss_mb": rss,
     }
 

@@ -73,6 +73,16 @@ def _outcomes(outcomes: Mapping[str, int]) -> str:
     return ", ".join(f"{outcomes[k]:,} {k}" for k in keys)
 
 
+def _machine(service: Mapping[str, Any]) -> str:
+    """What the machine's CPU allows the intake (bench/ledger_intake.py)."""
+    return (
+        f"{service['machine_us_per_event']:.1f} µs of the machine's CPU an event (the service"
+        f" {service['us_per_event']:.1f}, PostgreSQL and the broker the rest), with"
+        f" {service['cores_busy']:.1f} of {service['cores']} cores busy: at most"
+        f" {service['ceiling_events_per_s']:,.0f}/s on these cores"
+    )
+
+
 def evaluate(one: Doc, two: Doc, billing: Doc, backlog: Doc) -> list[Target]:
     """The targets from the four runs' documents (cli/bench.py's `jamsos bench targets`)."""
     p1, p2 = one["pipeline"], two["pipeline"]
@@ -102,7 +112,7 @@ def evaluate(one: Doc, two: Doc, billing: Doc, backlog: Doc) -> list[Target]:
             "billing ledger intake of enrolled events, through `jamsos run billing`",
             f"{service['events_per_s']:,.0f} events/s (the floor with no database:"
             f" {floor['events_per_s']:,.0f}/s; the use case alone:"
-            f" {billing['intake']['events_per_s']:,.0f}/s)",
+            f" {billing['intake']['events_per_s']:,.0f}/s); {_machine(service)}",
             f"≥ {LEDGER_EVENTS_PER_S:,}/s",
             service["events_per_s"] >= LEDGER_EVENTS_PER_S,
         ),

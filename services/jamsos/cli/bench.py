@@ -221,6 +221,12 @@ def bench_billing(
             f" events/s ({floor['us_per_event']:.1f} µs CPU an event)",
         ),
         ("ledger intake through the service / floor", f"{through['ratio']:.1%}"),
+        (
+            "the machine's CPU in the service's window (every process, every core)",
+            f"{service['machine_us_per_event']:.1f} µs an event, {service['cores_busy']:.1f} of"
+            f" {service['cores']} cores busy: at most {service['ceiling_events_per_s']:,.0f}"
+            " events/s on these cores",
+        ),
         (f"load {participants:,} coverage rows (COPY)", f"{doc['load_seconds']:.3f} s"),
         (
             "first run (accrual + REGULAR invoice)",
