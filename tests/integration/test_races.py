@@ -16,11 +16,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from jamsos.adapters import capacity, nik_claims
+from jamsos.adapters import capacity, nik_claims, submissions
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
+from jamsos.usecases.rows import Identity
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
 from tests.conftest import ServiceProcesses, running, wait_until
@@ -262,3 +263,59 @@ async def test_concurrent_verification_batches_against_an_agency_quota_enrol_exa
     assert await pool.fetchval("SELECT count(*) FROM participants") == quota
     used = await pool.fetchval("SELECT used FROM capacity WHERE scope = 'agency:DISHUB'")
     assert used == quota
+
+
+async def blocked_on_a_lock(pool: asyncpg.Pool, conn: asyncpg.Connection) -> bool:
+    """Whether `conn`'s statement waits for a row lock another transaction holds."""
+    return bool(
+        await pool.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
+            conn.get_server_pid(),
+        )
+    )
+
+
+async def test_overlapping_batches_lock_their_pending_submissions_in_one_order(
+    pool: asyncpg.Pool, policy_settings: Settings
+) -> None:
+    """A batch redelivered to a second verification instance (a rebalance) overlaps the first
+    one's in another order. Both lock their pending submissions in key order, so the second
+    waits for the first; locked in the order each batch lists them, the two deadlock and
+    PostgreSQL aborts one. Forced: a third transaction holds the last key while the first batch
+    (first, last, middle) waits for it and the second (middle, first) queues behind."""
+    payloads = workers({"DISHUB": 3}, JAN_20, seed=5)
+    await register(
+        PostgresUnitOfWork(pool),
+        [record(p, topics.SUBMITTED) for p in payloads],
+        policy_settings.policy,
+        JAN_20,
+    )
+    # the table of a real backlog, analysed: the planner looks the batch's keys up in the
+    # primary key one by one, in the batch's order (three rows alone would be read in the
+    # order they came in, the same for every batch)
+    await pool.execute(
+        "INSERT INTO submissions (agency_code, submission_id, content_hash, payload,"
+        " received_at, status)"
+        " SELECT 'BPBD', 'BACKLOG-' || n, '', '{}', now(), 'RECEIVED'"
+        " FROM generate_series(1, 20000) AS n"
+    )
+    await pool.execute("ANALYZE submissions")
+    first, middle, last = sorted((p["agency_code"], p["submission_id"]) for p in payloads)
+    async with pool.acquire() as holder, pool.acquire() as one, pool.acquire() as two:
+        held = holder.transaction()
+        await held.start()
+        assert await submissions.pending(holder, [last]) == {last}
+
+        async def batch(conn: asyncpg.Connection, ids: list[Identity]) -> set[Identity]:
+            async with conn.transaction():
+                return await submissions.pending(conn, ids)
+
+        first_batch = asyncio.create_task(batch(one, [first, last, middle]))
+        await wait_until(lambda: blocked_on_a_lock(pool, one), 30, "the first batch to wait")
+        second_batch = asyncio.create_task(batch(two, [middle, first]))
+        await wait_until(lambda: blocked_on_a_lock(pool, two), 30, "the second batch to wait")
+        await held.rollback()
+        found = await asyncio.wait_for(
+            asyncio.gather(first_batch, second_batch, return_exceptions=True), 30
+        )
+    assert list(found) == [{first, middle, last}, {first, middle}]  # no DeadlockDetectedError

@@ -86,8 +86,14 @@ async def record_decisions(
     )
 
 
+# Rows a statement locks FOR UPDATE are locked in key order (ORDER BY under the lock): two
+# transactions locking overlapping sets then wait for each other instead of deadlocking. The
+# plan of a large table looks a batch's keys up one by one in the batch's order, and two
+# batches can list the same submissions in different orders (one redelivered to a second
+# instance after a rebalance, its partitions in another order).
 async def pending(conn: asyncpg.Connection, ids: Sequence[Identity]) -> set[Identity]:
-    """The identities still RECEIVED (not decided yet), locked for this transaction."""
+    """The identities still RECEIVED (not decided yet), locked for this transaction in key
+    order."""
     if not ids:
         return set()
     rows = await conn.fetch(
@@ -97,6 +103,7 @@ async def pending(conn: asyncpg.Connection, ids: Sequence[Identity]) -> set[Iden
         JOIN unnest($1::text::text[], $2::text::text[]) AS t(a, i)
             ON s.agency_code = t.a AND s.submission_id = t.i
         WHERE s.status = 'RECEIVED'
+        ORDER BY s.agency_code COLLATE "C", s.submission_id COLLATE "C"
         FOR UPDATE OF s
         """,
         text_array([a for a, _ in ids]),
@@ -124,7 +131,8 @@ async def record_candidates(
 
 
 async def held(conn: asyncpg.Connection, ids: Sequence[Identity]) -> dict[Identity, Held]:
-    """Submissions among `ids` still held for review, locked for this transaction."""
+    """Submissions among `ids` still held for review, locked for this transaction in key
+    order (as `pending`)."""
     if not ids:
         return {}
     rows = await conn.fetch(
@@ -134,6 +142,7 @@ async def held(conn: asyncpg.Connection, ids: Sequence[Identity]) -> dict[Identi
         JOIN unnest($1::text[], $2::text[]) AS t(a, i)
             ON s.agency_code = t.a AND s.submission_id = t.i
         WHERE s.status = 'REVIEW'
+        ORDER BY s.agency_code COLLATE "C", s.submission_id COLLATE "C"
         FOR UPDATE OF s
         """,
         [a for a, _ in ids],

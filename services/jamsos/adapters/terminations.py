@@ -13,7 +13,8 @@ from jamsos.usecases.rows import LoggedRequest, ParticipantState
 async def participants(
     conn: asyncpg.Connection, niks: Sequence[str]
 ) -> dict[str, ParticipantState]:
-    """The participants with these NIKs, locked for this transaction."""
+    """The participants with these NIKs, locked for this transaction in NIK order (so that
+    overlapping batches wait for each other rather than deadlock: adapters/submissions.py)."""
     if not niks:
         return {}
     rows = await conn.fetch(
@@ -21,6 +22,7 @@ async def participants(
         SELECT nik, membership_no, agency_code, status, coverage_start, coverage_end,
                termination_reason, terminated_at, enrolled_at
         FROM participants WHERE nik = ANY($1::text[])
+        ORDER BY nik COLLATE "C"
         FOR UPDATE
         """,
         list(set(niks)),
