@@ -232,9 +232,9 @@ class FakeStore:
 
     async def held(self, ids: Sequence[Identity]) -> dict[Identity, Held]:
         rows = self.db.submissions
-        return {
+        return {  # in key order, as the adapter locks and returns them
             i: Held(rows[i]["payload_json"], rows[i]["candidates"] or [])
-            for i in ids
+            for i in sorted(set(ids))
             if i in rows and rows[i]["status"] == "REVIEW"
         }
 

@@ -103,9 +103,10 @@ def test_bench_billing_small_ledger_reports_every_step_with_exact_invoices(
     assert 0 < intake["service"]["window_events"] < 12_000
     assert intake["service"]["window_seconds"] > 0
     assert intake["service"]["peak_rss_mb"] > 0 and intake["ratio"] > 0
-    # the whole machine's CPU includes the service's (both in ticks of 10 ms, so >= only)
-    assert intake["service"]["machine_us_per_event"] >= 0 and intake["service"]["cores"] >= 1
-    assert intake["service"]["cores_busy"] >= 0 and intake["service"]["ceiling_events_per_s"] >= 0
+    # the whole machine's CPU, unless the window was too short for a reading (10 ms ticks)
+    machine = intake["service"]["machine_us_per_event"]
+    assert intake["service"]["cores"] >= 1
+    assert machine is None or (machine > 0 and intake["service"]["ceiling_events_per_s"] > 0)
 
 
 def test_bench_billing_refuses_too_few_events_to_time_the_service(tmp_path: Path) -> None:

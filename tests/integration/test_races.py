@@ -16,12 +16,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from jamsos.adapters import capacity, nik_claims, submissions
+from jamsos.adapters import capacity, inbox, nik_claims, submissions
 from jamsos.adapters.stores import PostgresUnitOfWork
 from jamsos.settings import Settings, load_settings
 from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
-from jamsos.usecases.rows import Identity
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
 from tests.conftest import ServiceProcesses, running, wait_until
@@ -275,14 +274,43 @@ async def blocked_on_a_lock(pool: asyncpg.Pool, conn: asyncpg.Connection) -> boo
     )
 
 
+Lock = Callable[[asyncpg.Connection, list[Any]], Awaitable[Any]]
+
+
+async def overlapping(pool: asyncpg.Pool, lock: Lock, first: Any, middle: Any, last: Any) -> Any:
+    """What `lock` (one statement, each call in its own transaction) gives two batches that
+    overlap in another order, forced: a third transaction holds `last` while the first batch
+    (first, last, middle) waits for it and the second (middle, first) queues behind. Locked in
+    key order the second waits for the first; in each batch's own order the two deadlock
+    (one result is then DeadlockDetectedError)."""
+    async with pool.acquire() as holder, pool.acquire() as one, pool.acquire() as two:
+        held = holder.transaction()
+        await held.start()
+        await lock(holder, [last])
+
+        async def batch(conn: asyncpg.Connection, keys: list[Any]) -> Any:
+            async with conn.transaction():
+                return await lock(conn, keys)
+
+        tasks = [asyncio.create_task(batch(one, [first, last, middle]))]
+        try:
+            await wait_until(lambda: blocked_on_a_lock(pool, one), 30, "the first batch to wait")
+            tasks.append(asyncio.create_task(batch(two, [middle, first])))
+            await wait_until(lambda: blocked_on_a_lock(pool, two), 30, "the second to wait")
+            await held.rollback()
+            return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def test_overlapping_batches_lock_their_pending_submissions_in_one_order(
     pool: asyncpg.Pool, policy_settings: Settings
 ) -> None:
     """A batch redelivered to a second verification instance (a rebalance) overlaps the first
-    one's in another order. Both lock their pending submissions in key order, so the second
-    waits for the first; locked in the order each batch lists them, the two deadlock and
-    PostgreSQL aborts one. Forced: a third transaction holds the last key while the first batch
-    (first, last, middle) waits for it and the second (middle, first) queues behind."""
+    one's in another order (its partitions merged in another order): its pending submissions
+    are locked in key order, so it waits for the first instead of deadlocking."""
     payloads = workers({"DISHUB": 3}, JAN_20, seed=5)
     await register(
         PostgresUnitOfWork(pool),
@@ -300,22 +328,25 @@ async def test_overlapping_batches_lock_their_pending_submissions_in_one_order(
         " FROM generate_series(1, 20000) AS n"
     )
     await pool.execute("ANALYZE submissions")
+    plan = await pool.fetchval(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM submissions s"
+        " JOIN unnest($1::text[], $2::text[]) AS t(a, i)"
+        " ON s.agency_code = t.a AND s.submission_id = t.i",
+        ["DISHUB"] * 3,
+        ["a", "b", "c"],
+    )
+    assert "submissions_pkey" in json.dumps(plan)  # keys looked up one by one (the test can fail)
     first, middle, last = sorted((p["agency_code"], p["submission_id"]) for p in payloads)
-    async with pool.acquire() as holder, pool.acquire() as one, pool.acquire() as two:
-        held = holder.transaction()
-        await held.start()
-        assert await submissions.pending(holder, [last]) == {last}
-
-        async def batch(conn: asyncpg.Connection, ids: list[Identity]) -> set[Identity]:
-            async with conn.transaction():
-                return await submissions.pending(conn, ids)
-
-        first_batch = asyncio.create_task(batch(one, [first, last, middle]))
-        await wait_until(lambda: blocked_on_a_lock(pool, one), 30, "the first batch to wait")
-        second_batch = asyncio.create_task(batch(two, [middle, first]))
-        await wait_until(lambda: blocked_on_a_lock(pool, two), 30, "the second batch to wait")
-        await held.rollback()
-        found = await asyncio.wait_for(
-            asyncio.gather(first_batch, second_batch, return_exceptions=True), 30
-        )
+    found = await overlapping(pool, submissions.pending, first, middle, last)
     assert list(found) == [{first, middle, last}, {first, middle}]  # no DeadlockDetectedError
+
+
+async def test_overlapping_batches_claim_their_inbox_ids_in_one_order(pool: asyncpg.Pool) -> None:
+    """The same for the generic inbox (a redelivered termination batch claims its request ids
+    before it locks participants): each claim waits for the other's ids, in id order."""
+
+    async def claim(conn: asyncpg.Connection, ids: list[str]) -> set[str]:
+        return await inbox.claim(conn, "termination", {i: "h" for i in ids}, JAN_20)
+
+    found = await overlapping(pool, claim, "a", "b", "c")
+    assert list(found) == [{"a", "b", "c"}, set()]  # the second finds them claimed

@@ -84,7 +84,13 @@ def test_the_ledger_intake_says_what_the_machines_cores_allow() -> None:
     intake = targets.evaluate(pipeline(), pipeline(), billing(), backlog())[2]
     assert intake.what.startswith("billing ledger intake")
     assert "20.0 µs of the machine's CPU an event (the service 11.0" in intake.measured
-    assert "1.9 of 2 cores busy: at most 100,000/s on these cores" in intake.measured
+    assert "1.9 of 2 cores busy: ≈ 100,000/s if every core were busy" in intake.measured
+    short = billing()
+    short["service_intake"]["service"].update(
+        machine_us_per_event=None, cores_busy=None, ceiling_events_per_s=None
+    )
+    intake = targets.evaluate(pipeline(), pipeline(), short, backlog())[2]
+    assert intake.measured.endswith("the machine's CPU: window too short to read")
 
 
 def test_each_target_fails_on_its_own_figure() -> None:

@@ -95,6 +95,7 @@ async def add_dead_letters(
         SELECT e, t, p, o, k, v, er, $8, h::jsonb
         FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::bytea[], $6::bytea[],
                     $7::text[], $9::text[]) AS x(e, t, p, o, k, v, er, h)
+        ORDER BY e  -- in id order, so that two redeliveries of them wait rather than deadlock
         ON CONFLICT (event_id) DO NOTHING
         """,
         [d.event_id for d in letters],

@@ -11,13 +11,18 @@ import asyncpg
 async def claim(
     conn: asyncpg.Connection, consumer: str, messages: Mapping[str, str], now: dt.datetime
 ) -> set[str]:
-    """Record `messages` (id -> content hash) for `consumer`; returns the ids that were new."""
+    """Record `messages` (id -> content hash) for `consumer`; returns the ids that were new.
+
+    Inserted in id order: a batch redelivered to a second instance claims the same ids, maybe
+    listed in another order, and waits for the first on the first id they share instead of
+    deadlocking with it (adapters/submissions.py)."""
     if not messages:
         return set()
     rows = await conn.fetch(
         """
         INSERT INTO inbox (consumer, message_id, content_hash, processed_at)
         SELECT $1, m, h, $4 FROM unnest($2::text[], $3::text[]) AS t(m, h)
+        ORDER BY m COLLATE "C"
         ON CONFLICT (consumer, message_id) DO NOTHING
         RETURNING message_id
         """,

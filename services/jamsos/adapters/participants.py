@@ -73,6 +73,7 @@ async def upsert_participants(conn: asyncpg.Connection, rows: Sequence[Enrolment
                     $9::text::text[], $10::text::text[], $11::text::text[],
                     $12::timestamptz[], $13::date[], $14::text[])
             AS t(n, m, f, b, s, v, k, a, i, p, fs, e, c, w)
+        ORDER BY n COLLATE "C"  -- rows locked in NIK order, as a termination locks them
         ON CONFLICT (nik) DO UPDATE SET
             full_name = EXCLUDED.full_name, birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex,
             village_code = EXCLUDED.village_code, kecamatan_code = EXCLUDED.kecamatan_code,

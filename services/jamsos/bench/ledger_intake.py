@@ -9,12 +9,14 @@ first batch's line to the last one's, the events after the first batch, so that 
 join (~5 s on tansu) is not counted. The benchmark reads that log, not the database, while the
 service runs: a `count(*)` of `coverage` every 0.1 s took PostgreSQL 11-19 ms each at 200,000
 rows, CPU taken from the service measured. The service's CPU (user + system, /proc, 10 ms
-ticks) is read when its first batch line appears and when its last does, and so is the whole
-machine's (`/proc/stat`: every process on every core, PostgreSQL and the broker included): the
+ticks) is read when its first batch lines appear and when its last does, and divided by the
+events committed in between; so is the whole machine's (`/proc/stat`: every process on every
+core, PostgreSQL, the broker and this benchmark included; a container's host). The
 machine's CPU per event, and how many cores were busy in the window, say how much more the
-cores allow. At M µs of CPU an event, C cores cannot take more than C / M events a second
-however well the three processes overlap (`ceiling_events_per_s`); when the window keeps
-nearly all C busy, the intake is bound by the machine's CPU, not by waiting.
+cores allow: at M µs of CPU an event, C cores busy all the time would take about C / M events
+a second (`ceiling_events_per_s`), however well the processes overlapped. When the window
+keeps nearly all C busy, the intake is bound by the machine's CPU, not by waiting. All three
+are None when the window is too short for a CPU reading (10 ms ticks).
 
 The floor is one aiokafka consumer reading the same records (partitions assigned, no group,
 no commits) twice: once taking them only, once also turning each into a `Message` and reading
@@ -160,11 +162,17 @@ async def through_service(settings: Settings, n: int, workdir: Path) -> dict[str
         proc, log = running.procs["billing"], workdir / "billing.log"
         deadline = time.monotonic() + max(180.0, n / 1_000)
         seen = _Batches()
-        first: tuple[float, float, float] | None = None  # service CPU, machine CPU, wall clock
-        last = (0.0, 0.0, 0.0)
+        # at each poll that saw batch lines: service CPU, machine CPU, wall clock, records
+        first: tuple[float, float, float, int] | None = None
+        last = (0.0, 0.0, 0.0, 0)
         while seen.records < n:
             if seen.read(log):
-                last = (cpu_seconds(proc.pid), machine_cpu_seconds(), time.monotonic())
+                last = (
+                    cpu_seconds(proc.pid),
+                    machine_cpu_seconds(),
+                    time.monotonic(),
+                    seen.records,
+                )
                 first = first or last
             elif proc.poll() is not None:
                 raise BenchFailed(f"`jamsos run billing` exited; its log ends:\n{log_tail(log)}")
@@ -180,17 +188,20 @@ async def through_service(settings: Settings, n: int, workdir: Path) -> dict[str
     seconds = (seen.last_at - seen.first_at).total_seconds()
     if events <= 0 or seconds <= 0:
         raise TooFewToTime(_too_few(n, settings))
-    machine = last[1] - first[1]
-    cores = os.cpu_count() or 1
+    # CPU is read at polls: per event committed between the first poll that saw batches and
+    # the last (the batches of the first poll ran before its reading)
+    polled, machine, wall = last[3] - first[3], last[1] - first[1], last[2] - first[2]
+    cores = len(os.sched_getaffinity(0))
+    timed = polled > 0 and machine > 0 and wall > 0
     return {
         "window_events": events,
         "window_seconds": round(seconds, 3),
         "events_per_s": round(events / seconds, 1),
-        "us_per_event": round((last[0] - first[0]) / events * 1e6, 2),
-        "machine_us_per_event": round(machine / events * 1e6, 2),
+        "us_per_event": round((last[0] - first[0]) / polled * 1e6, 2) if polled else 0.0,
+        "machine_us_per_event": round(machine / polled * 1e6, 2) if timed else None,
         "cores": cores,
-        "cores_busy": round(machine / (last[2] - first[2]), 2) if last[2] > first[2] else 0.0,
-        "ceiling_events_per_s": round(cores / machine * events, 1) if machine > 0 else 0.0,
+        "cores_busy": round(machine / wall, 2) if timed else None,
+        "ceiling_events_per_s": round(cores / machine * polled, 1) if timed else None,
         "peak_rss_mb": rss,
     }
 

@@ -75,11 +75,13 @@ def _outcomes(outcomes: Mapping[str, int]) -> str:
 
 def _machine(service: Mapping[str, Any]) -> str:
     """What the machine's CPU allows the intake (bench/ledger_intake.py)."""
+    if service["machine_us_per_event"] is None:
+        return "the machine's CPU: window too short to read"
     return (
         f"{service['machine_us_per_event']:.1f} µs of the machine's CPU an event (the service"
-        f" {service['us_per_event']:.1f}, PostgreSQL and the broker the rest), with"
-        f" {service['cores_busy']:.1f} of {service['cores']} cores busy: at most"
-        f" {service['ceiling_events_per_s']:,.0f}/s on these cores"
+        f" {service['us_per_event']:.1f}, everything else PostgreSQL, the broker and the bench),"
+        f" {service['cores_busy']:.1f} of {service['cores']} cores busy: ≈"
+        f" {service['ceiling_events_per_s']:,.0f}/s if every core were busy at this cost"
     )
 
 

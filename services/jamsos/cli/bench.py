@@ -223,9 +223,11 @@ def bench_billing(
         ("ledger intake through the service / floor", f"{through['ratio']:.1%}"),
         (
             "the machine's CPU in the service's window (every process, every core)",
-            f"{service['machine_us_per_event']:.1f} µs an event, {service['cores_busy']:.1f} of"
-            f" {service['cores']} cores busy: at most {service['ceiling_events_per_s']:,.0f}"
-            " events/s on these cores",
+            "window too short to read"
+            if service["machine_us_per_event"] is None
+            else f"{service['machine_us_per_event']:.1f} µs an event, {service['cores_busy']:.1f}"
+            f" of {service['cores']} cores busy: ≈ {service['ceiling_events_per_s']:,.0f}"
+            " events/s if every core were busy at this cost",
         ),
         (f"load {participants:,} coverage rows (COPY)", f"{doc['load_seconds']:.3f} s"),
         (

@@ -101,7 +101,7 @@ async def _decide(
     summary.repeated = len(batch.repeated)
     outcomes.letters += [dead_letter(c.record, CONFLICT, now) for c in batch.reused]
     fresh = {_identity(c): c for c in batch.fresh}
-    held = {i: h for i, h in held.items() if i in fresh}
+    held = {i: held[i] for i in fresh if i in held}  # in batch order (places, serials)
     held_submissions = {
         i: RegistrationSubmittedV1.model_validate_json(h.payload_json) for i, h in held.items()
     }

@@ -16,9 +16,9 @@ TYPO = submission(agency_code="DISHUB", submission_id="DISHUB-9",
                   worker__nik="3319014506900007", worker__full_name="SITI AMINAH")  # fmt: skip
 
 
-def decision(kind: str, by: str = "ops") -> bytes:
+def decision(kind: str, by: str = "ops", submission_id: str = "DISHUB-9") -> bytes:
     command = RegistrationReviewDecidedV1(
-        agency_code="DISHUB", submission_id="DISHUB-9", decision=kind, decided_by=by,
+        agency_code="DISHUB", submission_id=submission_id, decision=kind, decided_by=by,
         decided_at=dt.datetime(2025, 1, 21, 9, 0, tzinfo=NOW.tzinfo),
     )  # fmt: skip
     return command.model_dump_json().encode()
@@ -47,6 +47,27 @@ async def test_review_enrol_enrols_the_held_worker() -> None:
     await decide_reviews(uow, [message(decision("ENROL"), topics.REVIEW_DECIDED)], POLICY, NOW)
     assert [e["nik"] for e in uow.state.events(topics.ENROLLED)][-1] == "3319014506900007"
     assert status(uow, "DISHUB", "DISHUB-9") == "ENROLLED"
+
+
+async def test_review_enrolments_of_one_batch_are_made_in_batch_order() -> None:
+    # the store returns held submissions in key order; places and membership numbers go in
+    # the order the decisions came (as verification gives them)
+    uow = await held()
+    budi = submission(agency_code="DISDAG", submission_id="DISDAG-2", worker__sex="M",
+                      worker__nik="3319010506900002", worker__full_name="BUDI SANTOSO")  # fmt: skip
+    typo = submission(agency_code="DISHUB", submission_id="DISHUB-10", worker__sex="M",
+                      worker__nik="3319010506900003", worker__full_name="BUDI SANTOSA")  # fmt: skip
+    await enrol(uow, [budi])
+    await enrol(uow, [typo])
+    assert status(uow, "DISHUB", "DISHUB-10") == "REVIEW"
+    later_key_first = [
+        message(decision("ENROL", submission_id=i), topics.REVIEW_DECIDED)
+        for i in ("DISHUB-9", "DISHUB-10")  # "DISHUB-10" < "DISHUB-9"
+    ]
+    await decide_reviews(uow, later_key_first, POLICY, NOW)
+    enrolled = uow.state.events(topics.ENROLLED)[-2:]
+    assert [e["submission_id"] for e in enrolled] == ["DISHUB-9", "DISHUB-10"]
+    assert enrolled[0]["membership_no"] < enrolled[1]["membership_no"]
 
 
 async def test_review_repeated_decision_changes_nothing() -> None:
