@@ -79,7 +79,7 @@ def _machine(service: Mapping[str, Any]) -> str:
         return "the machine's CPU: window too short to read"
     return (
         f"{service['machine_us_per_event']:.1f} µs of the machine's CPU an event (the service"
-        f" {service['us_per_event']:.1f}, everything else PostgreSQL, the broker and the bench),"
+        f" {service['us_per_event']:.1f}, everything else: PostgreSQL, the broker, the bench),"
         f" {service['cores_busy']:.1f} of {service['cores']} cores busy: ≈"
         f" {service['ceiling_events_per_s']:,.0f}/s if every core were busy at this cost"
     )
