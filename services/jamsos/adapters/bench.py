@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from jamsos.adapters.kafka import client_security, create_topics, make_producer
+from jamsos.adapters.kafka import FETCH_MAX_BYTES, client_security, create_topics, make_producer
 from jamsos.settings import Settings
 from jamsos_schemas import topics
 
@@ -35,8 +35,11 @@ async def round_trip(
         settings.replication_factor,
         security=security,
     )
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest", **security
+    consumer = AIOKafkaConsumer(  # fetching as the services' consumers do
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=FETCH_MAX_BYTES,
+        **security,
     )
     producer = make_producer(settings, "jamsos-bench-baseline")
     await consumer.start()

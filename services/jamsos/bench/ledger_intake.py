@@ -40,7 +40,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jamsos import bootstrap
-from jamsos.adapters.kafka import client_security, inbound
+from jamsos.adapters.kafka import FETCH_MAX_BYTES, client_security, inbound
 from jamsos.bench.billing import enrolled_events
 from jamsos.bench.pipeline import BenchFailed, log_tail, services
 from jamsos.publishing import publish_raw
@@ -87,6 +87,7 @@ async def floor(settings: Settings, n: int, read: bool) -> dict[str, float]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="earliest",
+        fetch_max_bytes=FETCH_MAX_BYTES,  # as the service's consumers fetch
         **client_security(settings.kafka_security),
     )
     await consumer.start()

@@ -16,7 +16,7 @@ from faststream.exceptions import StopConsume
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
-from jamsos.adapters.kafka import inbound, raw_records
+from jamsos.adapters.kafka import FETCH_MAX_BYTES, inbound, raw_records
 from jamsos.adapters.metrics import Metrics
 from jamsos.adapters.stores import Committed, PostgresUnitOfWork
 from jamsos.conditions import Backoff, Conditions
@@ -274,6 +274,7 @@ def consume(
         group_id=f"{settings.group_prefix}.{group}",
         batch=True,
         max_records=max_records or settings.batch_size,
+        fetch_max_bytes=FETCH_MAX_BYTES,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_records,
