@@ -71,6 +71,16 @@ async def wait_until(
         await asyncio.sleep(0.05)
 
 
+async def waits_for_a_lock(db: asyncpg.Pool | asyncpg.Connection, pid: int) -> bool:
+    """Whether backend `pid`'s statement waits for a lock another transaction holds (asked
+    on `db`, another connection)."""
+    return bool(
+        await db.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        )
+    )
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every JSON value on `topic`, from the beginning to the current end of each partition."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)

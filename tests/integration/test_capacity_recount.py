@@ -15,7 +15,7 @@ import pytest
 
 from jamsos.adapters import capacity, db
 from jamsos.settings import Settings, load_settings
-from tests.conftest import wait_until
+from tests.conftest import wait_until, waits_for_a_lock
 from tests.integration.billing_support import JAN_20, cli, enrol, feed_ledger, workers
 from tests.integration.roles_support import role_urls
 
@@ -141,14 +141,11 @@ async def test_a_recount_waits_for_a_termination_holding_the_rows_and_counts_aft
 
         recounting = asyncio.create_task(recount())
 
-        async def waiting() -> bool:
-            return bool(
-                await pool.fetchval(
-                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
-                )
-            )
-
-        await wait_until(waiting, timeout=20, what="the recount to wait for the row locks")
+        await wait_until(
+            lambda: waits_for_a_lock(pool, pid),
+            timeout=20,
+            what="the recount to wait for the row locks",
+        )
         assert await capacity.use(termination, {"DISDAG": -1}, {}, None)
         await tx.commit()
         changes = await asyncio.wait_for(recounting, 20)

@@ -15,7 +15,7 @@ import pytest
 
 from jamsos.adapters import db, participant_history
 from jamsos.bootstrap import with_database
-from tests.conftest import wait_until
+from tests.conftest import wait_until, waits_for_a_lock
 
 pytestmark = pytest.mark.integration
 
@@ -259,14 +259,11 @@ async def test_migration_0015_keeps_a_charge_committed_while_it_copies(
 
         running = asyncio.create_task(migrate())
 
-        async def waiting() -> bool:  # the migration waits for the run's lock
-            return bool(
-                await billing.fetchval(
-                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
-                )
-            )
-
-        await wait_until(waiting, timeout=20, what="0015 to wait for the billing run's lock")
+        await wait_until(  # the migration waits for the run's lock
+            lambda: waits_for_a_lock(billing, pid),
+            timeout=20,
+            what="0015 to wait for the billing run's lock",
+        )
         await tx.commit()
         await asyncio.wait_for(running, 30)
     finally:

@@ -23,7 +23,7 @@ from jamsos.usecases.messages import Message
 from jamsos.usecases.registration import register
 from jamsos.usecases.verification import verify
 from jamsos_schemas import topics
-from tests.conftest import ServiceProcesses, running, wait_until
+from tests.conftest import ServiceProcesses, running, wait_until, waits_for_a_lock
 from tests.factory import submission
 from tests.integration.billing_support import JAN_20, record, workers
 from tests.integration.test_crash_recovery import cohort
@@ -264,16 +264,6 @@ async def test_concurrent_verification_batches_against_an_agency_quota_enrol_exa
     assert used == quota
 
 
-async def blocked_on_a_lock(pool: asyncpg.Pool, conn: asyncpg.Connection) -> bool:
-    """Whether `conn`'s statement waits for a row lock another transaction holds."""
-    return bool(
-        await pool.fetchval(
-            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1",
-            conn.get_server_pid(),
-        )
-    )
-
-
 Lock = Callable[[asyncpg.Connection, list[Any]], Awaitable[Any]]
 
 
@@ -294,9 +284,10 @@ async def overlapping(pool: asyncpg.Pool, lock: Lock, first: Any, middle: Any, l
 
         tasks = [asyncio.create_task(batch(one, [first, last, middle]))]
         try:
-            await wait_until(lambda: blocked_on_a_lock(pool, one), 30, "the first batch to wait")
+            first_pid, second_pid = one.get_server_pid(), two.get_server_pid()
+            await wait_until(lambda: waits_for_a_lock(pool, first_pid), 30, "the first to wait")
             tasks.append(asyncio.create_task(batch(two, [middle, first])))
-            await wait_until(lambda: blocked_on_a_lock(pool, two), 30, "the second to wait")
+            await wait_until(lambda: waits_for_a_lock(pool, second_pid), 30, "the second to wait")
             await held.rollback()
             return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30)
         finally:
